@@ -1,0 +1,214 @@
+"""The ``bus`` command line: one entry point for operators, the demo and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bus.settings import Settings, load_settings
+from bus.stack.errors import StackError
+from bus.stack.local import LocalStack, StackReport
+
+console = Console()
+
+
+class _Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+
+pass_context = click.make_pass_decorator(_Context, ensure=True)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+@click.group()
+@click.version_option(package_name="rongtong")
+def main() -> None:
+    """Rongtong (融通): the integration bus that keeps legacy systems running."""
+
+
+# --- stack -------------------------------------------------------------------------------
+
+@main.group()
+def stack() -> None:
+    """The local stack: Kafka (KRaft) and the schema registry."""
+
+
+def _print_report(report: StackReport) -> None:
+    table = Table(title=f"local stack — state in {report.state_dir}")
+    for column in ("component", "process", "answers", "address", "log"):
+        table.add_column(column)
+    for c in report.components:
+        table.add_row(c.name, f"pid {c.pid}" if c.running else "stopped",
+                      "yes" if c.answering else "no", c.address, str(c.log_file))
+    console.print(table)
+
+
+@stack.command("up")
+@pass_context
+def stack_up(ctx: _Context) -> None:
+    """Fetch (once) and start Kafka and the registry; a no-op when both already answer."""
+    try:
+        with console.status("starting the local stack (first run fetches Kafka with Maven)…"):
+            report = LocalStack(ctx.settings).up()
+    except StackError as exc:
+        _fail(str(exc))
+        return
+    console.print("started: " + (", ".join(report.started) or "nothing, already running"))
+    _print_report(report)
+
+
+@stack.command("down")
+@pass_context
+def stack_down(ctx: _Context) -> None:
+    """Stop the registry and the broker."""
+    stopped = LocalStack(ctx.settings).down()
+    console.print("stopped: " + (", ".join(stopped) or "nothing was running"))
+
+
+@stack.command("status")
+@pass_context
+def stack_status(ctx: _Context) -> None:
+    """Report each component; exit 1 when one does not answer."""
+    report = LocalStack(ctx.settings).status()
+    _print_report(report)
+    if not report.healthy:
+        sys.exit(1)
+
+
+# --- registry ----------------------------------------------------------------------------
+
+@main.group()
+def registry() -> None:
+    """The Confluent-compatible schema registry."""
+
+
+@registry.command("serve")
+@pass_context
+def registry_serve(ctx: _Context) -> None:
+    """Serve the registry on the host and port of BUS_REGISTRY_URL (foreground)."""
+    from bus.registry.server import run_registry
+
+    _logging()
+    s = ctx.settings
+    run_registry(s.kafka_bootstrap, s.registry_host, s.registry_port)
+
+
+# --- demo --------------------------------------------------------------------------------
+
+@main.group()
+def demo() -> None:
+    """The reference government: seed its legacy databases, run the whole bus."""
+
+
+@demo.command("seed")
+@click.option("--persons", default=200, show_default=True, help="People in the register.")
+@click.option("--seed", "random_seed", default=20261127, show_default=True)
+@pass_context
+def demo_seed(ctx: _Context, persons: int, random_seed: int) -> None:
+    """Create the Public Security household register (公安户籍) as a SQLite database."""
+    from bus.demo.seed import seed_gongan
+
+    path = ctx.settings.gongan_db_path
+    with console.status(f"seeding {persons} persons…"):
+        report = seed_gongan(path, persons=persons, seed=random_seed)
+    console.print(f"公安户籍 hj_ryxx: {report.persons} rows in {path}")
+    console.print(f"  expected accepted: {report.expected_valid}, "
+                  f"quarantined: {report.expected_quarantined}")
+    console.print(f"  ground truth: {report.ground_truth_path}")
+
+
+@demo.command("run")
+@click.option("--persons", default=200, show_default=True)
+@pass_context
+def demo_run(ctx: _Context, persons: int) -> None:
+    """Start the stack, seed, run adapters + projections + web; Ctrl-C stops all of it."""
+    from bus.demo.run import run_demo
+
+    try:
+        sys.exit(run_demo(ctx.settings, persons=persons, console=console))
+    except StackError as exc:
+        _fail(str(exc))
+
+
+# --- long-running services ----------------------------------------------------------------
+
+@main.group()
+def adapters() -> None:
+    """Capture from legacy databases and standardize what they publish."""
+
+
+@adapters.command("run")
+@pass_context
+def adapters_run(ctx: _Context) -> None:
+    """Run capture + standardize for the reference departments until stopped."""
+    from bus.bootstrap import run_adapters
+
+    _logging()
+    if not ctx.settings.gongan_db_path.exists():
+        _fail(f"no legacy database at {ctx.settings.gongan_db_path}; run 'bus demo seed' first")
+    asyncio.run(run_adapters(ctx.settings))
+
+
+@main.group()
+def projections() -> None:
+    """The faust workers that build the shared projections."""
+
+
+@projections.command("run")
+@pass_context
+def projections_run(ctx: _Context) -> None:
+    """Run the citizen_profile projection worker until stopped."""
+    from bus.bootstrap import run_projections
+
+    run_projections(ctx.settings)
+
+
+@main.command("serve")
+@pass_context
+def serve(ctx: _Context) -> None:
+    """Serve the query API on BUS_WEB_HOST:BUS_WEB_PORT."""
+    from bus.bootstrap import run_web
+
+    _logging()
+    s = ctx.settings
+    console.print(f"query API on {s.web_url}")
+    run_web(s)
+
+
+@main.command("status")
+@pass_context
+def status(ctx: _Context) -> None:
+    """The stack and the citizen_profile projection at a glance."""
+    from bus.stack.local import LocalStack
+
+    report = LocalStack(ctx.settings).status()
+    _print_report(report)
+    store = ctx.settings.read_store_path
+    console.print(f"citizen_profile store: {store} ({'present' if Path(store).exists() else 'absent'})")
+    if not report.healthy:
+        sys.exit(1)

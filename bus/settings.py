@@ -1,0 +1,89 @@
+"""Settings of every bus process, read from ``BUS_*`` environment variables.
+
+Nothing reads the environment at import time: call :func:`load_settings` in a composition
+root (the CLI, a test fixture) and pass the result down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the bus; each one is documented in ``docs/operations.md``."""
+
+    model_config = SettingsConfigDict(env_prefix="BUS_", extra="ignore")
+
+    state_dir: Path = Field(
+        default=Path(".rongtong"),
+        description="Directory holding logs, Kafka data, legacy demo databases and read stores.",
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "rongtong",
+        description="Directory caching downloaded Kafka jars, shared by all state directories.",
+    )
+    kafka_version: str = Field(default="4.1.1", description="Apache Kafka version of the local stack.")
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers (host:port)."
+    )
+    kafka_controller_port: int = Field(
+        default=9093, description="KRaft controller port of the local single-node stack."
+    )
+    kafka_heap: str = Field(default="768m", description="Java heap of the local Kafka broker.")
+    registry_url: str = Field(
+        default="http://127.0.0.1:8081", description="Confluent-compatible schema registry URL."
+    )
+    web_host: str = Field(default="127.0.0.1", description="Interface the web service binds.")
+    web_port: int = Field(default=8080, description="Port of the query API and dashboard.")
+    capture_poll_interval: float = Field(
+        default=1.0, description="Seconds between two polls of a legacy table."
+    )
+    capture_batch_size: int = Field(
+        default=500, description="Rows read from a legacy table per poll and Kafka transaction."
+    )
+    capture_lookback_seconds: float = Field(
+        default=0.0,
+        description="Re-read window behind the stored update time, for rows committed late.",
+    )
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
+
+    @property
+    def kafka_host(self) -> str:
+        return self.kafka_bootstrap.rsplit(":", 1)[0]
+
+    @property
+    def registry_host(self) -> str:
+        return urlsplit(self.registry_url).hostname or "127.0.0.1"
+
+    @property
+    def registry_port(self) -> int:
+        return urlsplit(self.registry_url).port or 8081
+
+    @property
+    def legacy_dir(self) -> Path:
+        return self.state_dir / "legacy"
+
+    @property
+    def gongan_db_path(self) -> Path:
+        """SQLite file of the Public Security household register (公安户籍) in the demo."""
+        return self.legacy_dir / "gongan.sqlite"
+
+    @property
+    def read_store_path(self) -> Path:
+        return self.state_dir / "projections" / "citizen_profile.sqlite"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.web_host}:{self.web_port}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,120 @@
+"""The local stack: a single-node Kafka broker and the bus's schema registry, one state dir."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bus.settings import Settings
+from bus.stack.errors import StackError
+from bus.stack.kafka_dist import ensure_kafka_jars
+from bus.stack.kafka_server import broker_command, format_storage_once, write_server_config
+from bus.stack.probes import kafka_answers, registry_answers, wait_until
+from bus.stack.processes import ManagedProcess
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    running: bool
+    answering: bool
+    pid: int | None
+    address: str
+    log_file: Path
+
+
+@dataclass(frozen=True)
+class StackReport:
+    state_dir: Path
+    components: tuple[ComponentStatus, ...]
+    started: tuple[str, ...] = ()
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.answering for c in self.components)
+
+
+class LocalStack:
+    """Start, stop and inspect the local stack described by the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state_dir = settings.state_dir.resolve()
+        run_dir, log_dir = self.state_dir / "run", self.state_dir / "logs"
+        self.kafka = ManagedProcess("kafka", run_dir, log_dir)
+        self.registry = ManagedProcess("registry", run_dir, log_dir)
+
+    def up(self, *, timeout: float = 120.0) -> StackReport:
+        """Start what is not running yet and wait until both answer; a no-op when they do."""
+        started: list[str] = []
+        if not self._kafka_answers():
+            self._start_kafka(timeout)
+            started.append("kafka")
+        if not self._registry_answers():
+            self._start_registry(timeout)
+            started.append("registry")
+        return self.status(started=tuple(started))
+
+    def down(self) -> list[str]:
+        """Stop the registry, then the broker; names of the components that were stopped."""
+        stopped = []
+        if self.registry.stop(timeout=15):
+            stopped.append("registry")
+        if self.kafka.stop(timeout=60):
+            stopped.append("kafka")
+        return stopped
+
+    def status(self, started: tuple[str, ...] = ()) -> StackReport:
+        s = self.settings
+        return StackReport(
+            state_dir=self.state_dir,
+            started=started,
+            components=(
+                ComponentStatus("kafka", self.kafka.is_running(), self._kafka_answers(),
+                                self.kafka.pid(), s.kafka_bootstrap, self.kafka.log_file),
+                ComponentStatus("registry", self.registry.is_running(), self._registry_answers(),
+                                self.registry.pid(), s.registry_url, self.registry.log_file),
+            ),
+        )
+
+    def _kafka_answers(self) -> bool:
+        return kafka_answers(self.settings.kafka_bootstrap, timeout=3.0)
+
+    def _registry_answers(self) -> bool:
+        return registry_answers(self.settings.registry_url)
+
+    def _start_kafka(self, timeout: float) -> None:
+        s = self.settings
+        if self.kafka.is_running():
+            self.kafka.stop(timeout=30)  # alive but not answering: restart it
+        lib = ensure_kafka_jars(s.cache_dir.expanduser(), s.kafka_version)
+        data_dir = self.state_dir / "kafka" / "data"
+        config = write_server_config(
+            self.state_dir / "kafka", data_dir, s.kafka_host, s.kafka_port, s.kafka_controller_port
+        )
+        format_storage_once(lib, config, data_dir)
+        self.kafka.start(broker_command(lib, config, s.kafka_heap))
+        if not wait_until(self._kafka_answers, timeout=timeout, failed=self.kafka.exited_early):
+            raise StackError(
+                f"Kafka did not answer on {s.kafka_bootstrap} within {timeout:.0f}s; "
+                f"see {self.kafka.log_file}:\n{self.kafka.log_tail()}"
+            )
+
+    def _start_registry(self, timeout: float) -> None:
+        s = self.settings
+        if self.registry.is_running():
+            self.registry.stop(timeout=10)
+        env = dict(os.environ)
+        env.update({
+            "BUS_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+            "BUS_REGISTRY_URL": s.registry_url,
+            "BUS_STATE_DIR": str(self.state_dir),
+        })
+        self.registry.start([sys.executable, "-m", "bus", "registry", "serve"], env=env)
+        if not wait_until(self._registry_answers, timeout=timeout, failed=self.registry.exited_early):
+            raise StackError(
+                f"the schema registry did not answer on {s.registry_url} within {timeout:.0f}s; "
+                f"see {self.registry.log_file}:\n{self.registry.log_tail()}"
+            )
