@@ -9,11 +9,12 @@ resumes after the last committed batch.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,23 +59,50 @@ class PolledTable:
 
 @dataclass(frozen=True)
 class PollPosition:
-    """Where the next poll starts; ``max_rowid`` tells new rows (c) from updated ones (u)."""
+    """Where the next poll starts.
+
+    ``updated``/``key`` are the last row read in ``(update time, key)`` order. ``boundary``
+    holds a hash of every row already read at exactly ``updated``: a row updated again within
+    that same second keeps its timestamp, so it is found only by re-reading that second and
+    comparing hashes. ``max_rowid`` tells new rows (c) from updated ones (u).
+    """
 
     updated: str = ""
     key: str = ""
     max_rowid: int = 0
     snapshot_done: bool = False
+    boundary: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"updated": self.updated, "key": self.key, "max_rowid": self.max_rowid,
-                "snapshot_done": self.snapshot_done}
+                "snapshot_done": self.snapshot_done, "boundary": self.boundary}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> PollPosition:
         if not data:
             return cls()
         return cls(str(data.get("updated", "")), str(data.get("key", "")),
-                   int(data.get("max_rowid", 0)), bool(data.get("snapshot_done", False)))
+                   int(data.get("max_rowid", 0)), bool(data.get("snapshot_done", False)),
+                   {str(k): str(v) for k, v in dict(data.get("boundary", {})).items()})
+
+    def advanced(self, rows: list[tuple[int, str, str, str]], snapshot_done: bool) -> PollPosition:
+        """The position after ``rows`` (rowid, update time, key, hash) in read order."""
+        updated, key, boundary = self.updated, self.key, dict(self.boundary)
+        max_rowid = self.max_rowid
+        for rowid, row_updated, row_key, digest in rows:
+            if row_updated != updated:
+                updated, key, boundary = row_updated, "", {}
+            boundary[row_key] = digest
+            key = max(key, row_key)
+            max_rowid = max(max_rowid, rowid)
+        return PollPosition(updated, key, max_rowid, snapshot_done, boundary)
+
+
+Row = dict[str, str | None]
+
+
+def row_digest(row: Row) -> str:
+    return hashlib.sha256(repr(sorted(row.items())).encode("utf-8")).hexdigest()[:16]
 
 
 class SqlitePollingCapture:
@@ -95,12 +123,14 @@ class SqlitePollingCapture:
         self.published = 0
 
     async def load_position(self) -> PollPosition:
-        self.position = PollPosition.from_dict(await read_position(self.bootstrap, self.table.owner))
+        stored = await read_position(self.bootstrap, self.table.owner)
+        self.position = PollPosition.from_dict(stored)
         return self.position
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.load_position()
-        log.info("capturing %s from %s at %s", self.table.topic, self.db_path, self.position)
+        log.info("capturing %s from %s after (%r, %r)", self.table.topic, self.db_path,
+                 self.position.updated, self.position.key)
         while not stop.is_set():
             published = await self.poll_once()
             if published < self.batch_size:
@@ -111,28 +141,29 @@ class SqlitePollingCapture:
 
     async def poll_once(self) -> int:
         """Publish the next batch with its position in one transaction; rows published."""
-        columns, rows = await asyncio.to_thread(self._read_batch, self.position)
-        snapshot = not self.position.snapshot_done
-        if not rows:
-            if snapshot:
-                await self._commit([], PollPosition(
-                    self.position.updated, self.position.key, self.position.max_rowid, True))
-            return 0
         position = self.position
-        messages = []
-        for rowid, row in rows:
-            op = "r" if snapshot else ("c" if rowid > self.position.max_rowid else "u")
-            position = PollPosition(
-                row.get(self.table.updated_column) or "", row[self.table.key_column] or "",
-                max(position.max_rowid, rowid), False,
-            )
-            messages.append(await self._encode(columns, op, row, position, snapshot))
+        columns, rechecked, rows = await asyncio.to_thread(self._read, position)
+        snapshot = not position.snapshot_done
+        changed = [(rowid, row) for rowid, row in rechecked
+                   if position.boundary.get(row[self.table.key_column] or "") != row_digest(row)]
+        ordered = [
+            (rowid, row.get(self.table.updated_column) or "", row[self.table.key_column] or "",
+             row_digest(row))
+            for rowid, row in [*changed, *rows]
+        ]
         done = len(rows) < self.batch_size
-        if (snapshot and done) or not snapshot:
-            position = PollPosition(position.updated, position.key, position.max_rowid, True)
-        await self._commit(messages, position)
-        self.published += len(rows)
-        return len(rows)
+        new_position = position.advanced(ordered, snapshot_done=position.snapshot_done or done)
+        if not changed and not rows:
+            if new_position != position:
+                await self._commit([], new_position)
+            return 0
+        messages = []
+        for rowid, row in [*changed, *rows]:
+            op = "r" if snapshot else ("c" if rowid > position.max_rowid else "u")
+            messages.append(await self._encode(columns, op, row, new_position, snapshot))
+        await self._commit(messages, new_position)
+        self.published += len(messages)
+        return len(messages)
 
     async def _commit(self, messages: list[tuple[bytes, bytes, list[tuple[str, bytes]]]],
                       position: PollPosition) -> None:
@@ -143,7 +174,7 @@ class SqlitePollingCapture:
         self.position = position
 
     async def _encode(
-        self, columns: Sequence[str], op: str, row: dict[str, str | None],
+        self, columns: Sequence[str], op: str, row: Row,
         position: PollPosition, snapshot: bool,
     ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
         t = self.table
@@ -169,14 +200,20 @@ class SqlitePollingCapture:
         )
         return encoded_key, value, event.to_headers()
 
-    def _read_batch(
-        self, position: PollPosition
-    ) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]]:
+    def _read(self, position: PollPosition) -> tuple[list[str], list[tuple[int, Row]], list[tuple[int, Row]]]:
+        """Columns, the rows of the boundary second to re-check, and the next batch."""
         t = self.table
+        updated = f'COALESCE("{t.updated_column}", \'\')'
         # Read-only connection: the legacy database is a guest's house.
         connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
         try:
-            updated = f'COALESCE("{t.updated_column}", \'\')'
+            connection.execute("BEGIN")  # one snapshot for both queries
+            boundary = connection.execute(
+                f'SELECT rowid AS "__rowid", * FROM "{t.table}" '
+                f'WHERE {updated} = ? AND "{t.key_column}" <= ? ORDER BY "{t.key_column}"',
+                (position.updated, position.key),
+            ) if position.boundary else None
+            rechecked = _rows(boundary) if boundary is not None else []
             cursor = connection.execute(
                 f'SELECT rowid AS "__rowid", * FROM "{t.table}" '
                 f'WHERE {updated} > ? OR ({updated} = ? AND "{t.key_column}" > ?) '
@@ -184,13 +221,15 @@ class SqlitePollingCapture:
                 (position.updated, position.updated, position.key, self.batch_size),
             )
             names = [d[0] for d in cursor.description][1:]
-            rows = [
-                (int(r[0]), {n: _as_text(v) for n, v in zip(names, r[1:], strict=True)})
-                for r in cursor.fetchall()
-            ]
-            return names, rows
+            return names, rechecked, _rows(cursor)
         finally:
             connection.close()
+
+
+def _rows(cursor: sqlite3.Cursor) -> list[tuple[int, Row]]:
+    names = [d[0] for d in cursor.description][1:]
+    return [(int(r[0]), {n: _as_text(v) for n, v in zip(names, r[1:], strict=True)})
+            for r in cursor.fetchall()]
 
 
 def _as_text(value: object) -> str | None:

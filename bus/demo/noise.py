@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from bus.demo.draw import pick
 from bus.demo.people import HOMOPHONES
+from bus.standards.idcard import compute_check_char
 
 __all__ = [
     "messy_birth_date",
@@ -38,7 +39,8 @@ def messy_identity_number(rng: random.Random, id18: str, id15: str | None) -> tu
         wrong = pick(rng, [c for c in _CHECK_CHARS if c != id18[17]])
         text, tags = id18[:17] + wrong, ["bad_check_char"]
     elif roll < 0.093:
-        text, tags = "99" + id18[2:], ["unknown_province"]
+        body = "99" + id18[2:17]  # no such province, but a correct check character
+        text, tags = body + compute_check_char(body), ["unknown_province"]
     else:
         text = id18
     if text.endswith("X") and rng.random() < 0.3:

@@ -95,7 +95,10 @@ def normalize_datetime(raw: str | datetime | None) -> datetime:
     zone = groups.get("Z")
     if not zone:
         return value.replace(tzinfo=tz)
-    return _apply_offset(value, zone, raw).astimezone(tz)
+    try:
+        return _apply_offset(value, zone, raw).astimezone(tz)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+08:00 has no UTC equivalent
+        raise _invalid("datetime", raw) from None
 
 
 def _match(raw: str | None, kind: str) -> re.Match[str]:

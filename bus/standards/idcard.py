@@ -75,13 +75,15 @@ def upgrade_15_to_18(id15: str) -> str:
     return body + compute_check_char(body)
 
 
-def parse_identity_number(raw: str, *, today: date | None = None) -> IdentityNumber:
+def parse_identity_number(raw: str | int | None, *, today: date | None = None) -> IdentityNumber:
     """Normalize and validate an identity number (15 or 18 characters).
 
     Rules are checked in this order, the first failure is raised:
     ``id.missing``, ``id.length``, ``id.charset``, ``id.checksum``,
     ``id.birth_date``, ``id.division``.
     """
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)  # some legacy columns store 15-digit numbers as integers
     if not isinstance(raw, str) or not raw.strip():
         raise _error("id.missing", "身份号码缺失", "identity number is missing", raw)
     text = normalize_identity_text(raw)
@@ -103,7 +105,7 @@ def parse_identity_number(raw: str, *, today: date | None = None) -> IdentityNum
     )
 
 
-def is_valid_identity_number(raw: str, *, today: date | None = None) -> bool:
+def is_valid_identity_number(raw: str | int | None, *, today: date | None = None) -> bool:
     """Whether ``parse_identity_number`` accepts the value."""
     try:
         parse_identity_number(raw, today=today)

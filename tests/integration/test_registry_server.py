@@ -16,14 +16,24 @@ from aiohttp import web
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bus.registry.app import create_registry_app
+from bus.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 CT = "application/vnd.schemaregistry.v1+json"
 
 
+_stack_bootstrap: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _on_test_stack(stack: Settings) -> None:
+    """Every test here talks to the session's real broker (see tests/conftest.py)."""
+    _stack_bootstrap[:] = [stack.kafka_bootstrap]
+
+
 def bootstrap() -> str:
-    return os.environ.get("BUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    return _stack_bootstrap[0]
 
 
 def person(*extra: dict[str, object], name: str = "Person") -> str:

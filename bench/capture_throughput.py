@@ -1,0 +1,282 @@
+"""SQLite capture → Kafka throughput, beside raw aiokafka producing the same bytes in the same run.
+
+Three timed paths publish the same change events:
+
+1. ``capture``: the real code path — ``SqlitePollingCapture.poll_once()`` until it returns 0
+   (read a batch from the legacy SQLite file, build the change envelopes, Avro-encode them,
+   publish them with their position in one Kafka transaction per batch).
+2. ``raw``: the exact (key, value, headers) bytes the capture produced, read back from its
+   topic (untimed), sent by a plain idempotent ``AIOKafkaProducer`` (acks=all, same linger
+   and batch size, no transactions), timed from the first send to the last acknowledgement.
+3. ``raw+tx``: the same bytes through a transactional producer committing every
+   ``--batch-size`` records — what transactions alone cost.
+
+Every run uses fresh topics (``legacy.benchNNNNNN.hj_ryxx`` and two baseline topics) and a
+fresh capture owner, so runs never see each other's data or positions.
+
+    .venv/bin/python bench/capture_throughput.py --rows 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from adapters.capture.sqlite_polling import PolledTable, SqlitePollingCapture
+from bus.demo.seed import seed_gongan
+from bus.kafka import TopicSpec, ensure_topics, transactional_producer
+from bus.positions import POSITIONS_TOPIC_SPEC
+from bus.serde.avro import AvroSerde
+from bus.serde.registry_client import RegistryClient
+
+# Same producer tuning as bus.kafka.transactional_producer, so the baselines differ from the
+# capture only in what they leave out.
+LINGER_MS = 5
+MAX_BATCH_SIZE = 256 * 1024
+
+Message = tuple[bytes, bytes, list[tuple[str, bytes]]]
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timed path: how many records and bytes it published in how many seconds."""
+
+    name: str
+    what: str
+    records: int
+    payload_bytes: int
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.records / self.seconds
+
+    @property
+    def megabytes_per_second(self) -> float:
+        return self.payload_bytes / self.seconds / 1e6
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rows", type=int, default=100_000, help="rows in the legacy table")
+    parser.add_argument("--batch-size", type=int, default=500,
+                        help="rows per poll and per Kafka transaction")
+    parser.add_argument("--bootstrap", default=os.environ.get("BUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--registry",
+                        default=os.environ.get("BUS_REGISTRY_URL", "http://127.0.0.1:8081"))
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print the table as Markdown (for docs/benchmarks.md)")
+    parser.add_argument("--keep-topics", action="store_true",
+                        help="leave the benchmark topics on the broker (deleted by default)")
+    args = parser.parse_args(argv)
+    if args.rows <= 0 or args.batch_size <= 0:
+        parser.error("--rows and --batch-size must be positive")
+    return args
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console)
+
+
+def seed_legacy_table(db_path: Path, rows: int) -> int:
+    """The 公安 household register with ``rows`` persons (untimed); rows actually in the table."""
+    with progress_bar() as progress:
+        task = progress.add_task("seeding hj_ryxx", total=rows, rate="")
+        seed_gongan(db_path, persons=rows,
+                    progress=lambda done, _total: progress.update(task, completed=done))
+    connection = sqlite3.connect(db_path)
+    try:
+        (count,) = connection.execute("SELECT count(*) FROM hj_ryxx").fetchone()
+        return int(count)
+    finally:
+        connection.close()
+
+
+async def time_capture(table: PolledTable, db_path: Path, rows: int, args: argparse.Namespace,
+                       serde: AvroSerde) -> float:
+    """Seconds the real capture takes to publish the whole table (poll_once until 0)."""
+    producer = transactional_producer(args.bootstrap, table.owner)
+    await producer.start()
+    try:
+        capture = SqlitePollingCapture(table, db_path, producer, serde, args.bootstrap,
+                                       batch_size=args.batch_size, poll_interval=0)
+        await capture.load_position()
+        with progress_bar() as progress:
+            task = progress.add_task("capture → Kafka", total=rows, rate="")
+            started = time.perf_counter()
+            while published := await capture.poll_once():
+                elapsed = time.perf_counter() - started
+                progress.update(task, advance=published,
+                                rate=f"{capture.published / elapsed:,.0f} rows/s")
+            seconds = time.perf_counter() - started
+        if capture.published != rows:
+            raise SystemExit(f"capture published {capture.published} rows, the table has {rows}")
+        return seconds
+    finally:
+        await producer.stop()
+
+
+async def read_back(bootstrap: str, topic: str, expected: int) -> list[Message]:
+    """The committed messages of ``topic`` exactly as the capture wrote them (untimed)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=8 * 1024 * 1024)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        messages: list[Message] = []
+        with progress_bar() as progress:
+            task = progress.add_task("reading back", total=expected, rate="")
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+                for record in batch.get(tp, []):
+                    if record.key is None or record.value is None:
+                        raise SystemExit(f"unexpected null key/value at offset {record.offset}")
+                    messages.append((record.key, record.value, list(record.headers)))
+                progress.update(task, completed=len(messages))
+    finally:
+        await consumer.stop()
+    if len(messages) != expected:
+        raise SystemExit(f"read back {len(messages)} messages from {topic}, expected {expected}")
+    return messages
+
+
+async def time_raw(bootstrap: str, topic: str, messages: Sequence[Message]) -> float:
+    """Seconds a plain idempotent producer takes from the first send to the last ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                                linger_ms=LINGER_MS, max_batch_size=MAX_BATCH_SIZE)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        acks = [await producer.send(topic, key=key, value=value, headers=headers)
+                for key, value, headers in messages]
+        await asyncio.gather(*acks)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def time_raw_transactional(bootstrap: str, topic: str, messages: Sequence[Message],
+                                 batch_size: int) -> float:
+    """Seconds for the same bytes in one transaction per ``batch_size`` records."""
+    producer = transactional_producer(bootstrap, f"bench.raw-tx.{topic}")
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for first in range(0, len(messages), batch_size):
+            async with producer.transaction():
+                for key, value, headers in messages[first:first + batch_size]:
+                    await producer.send(topic, key=key, value=value, headers=headers)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(topics))
+    finally:
+        await admin.close()
+
+
+def payload_size(messages: Sequence[Message]) -> int:
+    return sum(len(k) + len(v) + sum(len(n) + len(b) for n, b in h) for k, v, h in messages)
+
+
+def report(results: Sequence[Measurement], args: argparse.Namespace, rows: int) -> None:
+    raw = results[1]
+    table = Table(title=f"capture throughput — {rows:,} rows, batch {args.batch_size}, "
+                        f"Kafka {args.bootstrap}")
+    for column in ("path", "what is timed", "rows", "seconds", "rows/s", "MB/s", "vs raw"):
+        table.add_column(column, justify="left" if column in ("path", "what is timed") else "right")
+    for m in results:
+        table.add_row(m.name, m.what, f"{m.records:,}", f"{m.seconds:.2f}",
+                      f"{m.rows_per_second:,.0f}", f"{m.megabytes_per_second:.1f}",
+                      f"{m.rows_per_second / raw.rows_per_second:.2f}")
+    console.print(table)
+    capture, raw_tx = results[0], results[2]
+    console.print(f"capture / raw     = {capture.rows_per_second / raw.rows_per_second:.3f}")
+    console.print(f"capture / raw+tx  = {capture.rows_per_second / raw_tx.rows_per_second:.3f}")
+    console.print(f"raw+tx  / raw     = {raw_tx.rows_per_second / raw.rows_per_second:.3f}")
+    if args.markdown:
+        print("\n| path | what is timed | rows | seconds | rows/s | MB/s | vs raw |")
+        print("|---|---|--:|--:|--:|--:|--:|")
+        for m in results:
+            print(f"| {m.name} | {m.what} | {m.records:,} | {m.seconds:.2f} | "
+                  f"{m.rows_per_second:,.0f} | {m.megabytes_per_second:.1f} | "
+                  f"{m.rows_per_second / raw.rows_per_second:.2f} |")
+        print()
+    console.print(f"payload: {capture.payload_bytes / capture.records:,.0f} bytes/record "
+                  f"(key + value + headers); python {platform.python_version()}, "
+                  f"{os.cpu_count()} CPUs")
+
+
+async def run(args: argparse.Namespace) -> list[Measurement]:
+    run_id = uuid.uuid4().hex[:6]
+    table = PolledTable(f"bench{run_id}", "hj_ryxx", "RYBH", "GXSJ")
+    raw_topic, raw_tx_topic = f"bench.raw.{run_id}", f"bench.raw-tx.{run_id}"
+    topics = [table.topic, raw_topic, raw_tx_topic]
+    console.print(f"run {run_id}: topics {', '.join(topics)}; registry {args.registry}")
+    with tempfile.TemporaryDirectory(prefix="rongtong-bench-") as tmp:
+        db_path = Path(tmp) / "gongan.sqlite"
+        rows = seed_legacy_table(db_path, args.rows)
+        await ensure_topics(args.bootstrap, [POSITIONS_TOPIC_SPEC,
+                                             *(TopicSpec.history(t) for t in topics)])
+        registry = RegistryClient(args.registry)
+        try:
+            capture_seconds = await time_capture(table, db_path, rows, args, AvroSerde(registry))
+        finally:
+            await registry.close()
+    try:
+        messages = await read_back(args.bootstrap, table.topic, rows)
+        size = payload_size(messages)
+        console.print("raw aiokafka producer (idempotent, acks=all)…")
+        raw_seconds = await time_raw(args.bootstrap, raw_topic, messages)
+        console.print(f"transactional producer, commit every {args.batch_size}…")
+        raw_tx_seconds = await time_raw_transactional(args.bootstrap, raw_tx_topic, messages,
+                                                      args.batch_size)
+    finally:
+        if not args.keep_topics:
+            await delete_topics(args.bootstrap, topics)
+    return [
+        Measurement("capture", "SQLite read + envelope + Avro + tx produce with position",
+                    rows, size, capture_seconds),
+        Measurement("raw", "same bytes, idempotent producer, no transactions",
+                    rows, size, raw_seconds),
+        Measurement("raw+tx", f"same bytes, one transaction per {args.batch_size} records",
+                    rows, size, raw_tx_seconds),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = asyncio.run(run(args))
+    report(results, args, results[0].records)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Shared fixtures: the real local stack (Kafka + registry) on free ports, started once per run."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bus.settings import Settings, load_settings
+from bus.stack.local import LocalStack
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def isolated_settings(state_dir: Path) -> Settings:
+    """Settings of a test stack: its own state dir and ports, so a running demo is untouched."""
+    return load_settings(
+        state_dir=state_dir,
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        kafka_controller_port=free_port(),
+        registry_url=f"http://127.0.0.1:{free_port()}",
+        web_port=free_port(),
+        kafka_heap="512m",
+        capture_poll_interval=0.2,
+    )
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return isolated_settings(tmp_path_factory.mktemp("rongtong-state"))
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: Settings) -> Iterator[Settings]:
+    """A real single-node Kafka broker and the bus's schema registry for the whole run."""
+    local = LocalStack(stack_settings)
+    local.up(timeout=180)
+    try:
+        yield stack_settings
+    finally:
+        local.down()
+
+
+def bus_environment(stack: Settings, state_dir: Path) -> dict[str, str]:
+    """Environment for ``bus`` subprocesses talking to ``stack`` with their own state dir."""
+    env = dict(os.environ)
+    env.update({
+        "BUS_STATE_DIR": str(state_dir),
+        "BUS_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+        "BUS_REGISTRY_URL": stack.registry_url,
+        "BUS_CAPTURE_POLL_INTERVAL": "0.2",
+        "BUS_WEB_PORT": str(free_port()),
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env

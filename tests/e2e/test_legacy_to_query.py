@@ -1,0 +1,118 @@
+"""A change in the legacy database arrives in the unified query answer; bad rows in quarantine."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bus.demo.seed import seed_gongan
+from bus.demo.truth import read_truth
+from bus.standards.idcard import compute_check_char
+from tests.e2e.harness import BusProcess, http_get, read_topic, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def now_text() -> str:
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def valid_identity_number(rng: random.Random) -> str:
+    body = f"330106{rng.randint(1950, 2005)}0{rng.randint(1, 9)}1{rng.randint(0, 9)}{rng.randint(100, 999)}"
+    return body + compute_check_char(body)
+
+
+def legacy_db(env: dict[str, str]) -> Path:
+    return Path(env["BUS_STATE_DIR"]) / "legacy" / "gongan.sqlite"
+
+
+def execute(db: Path, sql: str, *params: object) -> None:
+    with sqlite3.connect(db) as connection:
+        connection.execute(sql, params)
+
+
+@pytest.fixture
+def running_bus(bus_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
+    seed_gongan(legacy_db(bus_env), persons=60)
+    processes = [
+        BusProcess(name, args, bus_env, tmp_path / "logs").start()
+        for name, args in (("adapters", ["adapters", "run"]),
+                           ("projections", ["projections", "run"]),
+                           ("web", ["serve"]))
+    ]
+    try:
+        yield bus_env
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def test_a_row_inserted_by_hand_appears_in_the_api_and_a_bad_row_in_quarantine(
+    running_bus: dict[str, str],
+) -> None:
+    env = running_bus
+    web = f"http://127.0.0.1:{env['BUS_WEB_PORT']}"
+    db = legacy_db(env)
+    truth = read_truth(db.with_name("gongan.truth.jsonl"))
+    accepted_ids = {t["canonical_id"] for t in truth if t["outcome"] == "accepted"}
+
+    def seeded_profiles() -> int | None:
+        status, body = http_get(f"{web}/v1/citizens?limit=500")
+        count = len(body["items"]) if status == 200 else 0
+        return count if count == len(accepted_ids) else None
+
+    wait_for(seeded_profiles, 90, f"{len(accepted_ids)} seeded profiles in the API")
+
+    rng = random.Random(7)
+    number = valid_identity_number(rng)
+    execute(db, "INSERT INTO hj_ryxx (RYBH, SFZH, XM, XB, CSRQ, HJDZ, XZQH, GXSJ) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "R9000001", number, "林 小 雨", "2", f"{number[6:10]}年{int(number[10:12])}月"
+            f"{int(number[12:14])}日", "浙江省杭州市西湖区文三路1号", "330106", now_text())
+    profile = wait_for(lambda: (lambda r: r[1] if r[0] == 200 else None)(
+        http_get(f"{web}/v1/citizens/{number}")), 30, "the inserted citizen")
+    assert profile["name"] == "林小雨"
+    assert profile["sex_code"] == "2"
+    assert profile["birth_date"] == f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
+    assert profile["source"] == profile["source"] | {"department": "gongan", "table": "hj_ryxx",
+                                                     "record_key": "R9000001", "op": "c"}
+
+    execute(db, "UPDATE hj_ryxx SET XM = ?, GXSJ = ? WHERE RYBH = ?", "林晓雨", now_text(),
+            "R9000001")
+    updated = wait_for(lambda: (lambda r: r[1] if r[0] == 200 and r[1]["name"] == "林晓雨"
+                                else None)(http_get(f"{web}/v1/citizens/{number}")),
+                       30, "the updated name")
+    assert updated["version"] == 2
+    assert updated["source"]["op"] == "u"
+
+    bad = number[:17] + ("0" if number[17] != "0" else "1")
+    execute(db, "INSERT INTO hj_ryxx (RYBH, SFZH, XM, XB, CSRQ, GXSJ) VALUES (?, ?, ?, ?, ?, ?)",
+            "R9000002", bad, "错号码", "1", "19900307", now_text())
+
+    def quarantined() -> list[dict[str, object]] | None:
+        contents = read_topic(env["BUS_KAFKA_BOOTSTRAP"], env["BUS_REGISTRY_URL"],
+                              "quarantine.gongan.hj_ryxx", decode_keys=False)
+        found = [r for r in contents.records if r and r["record_key"] == "R9000002"]
+        return found or None
+
+    [record] = wait_for(quarantined, 30, "the bad row in quarantine")
+    assert record["rule_id"] == "id.checksum"
+    assert record["field"] == "SFZH"
+    assert record["original"]["SFZH"] == bad
+    assert "校验码" in str(record["message_zh"])
+    status, problem = http_get(f"{web}/v1/citizens/{bad}")
+    assert status == 400 and problem["type"] == "/problems/invalid-identity-number"
+
+    # Nothing lost: every raw change became exactly one canonical or quarantine event.
+    bootstrap, registry = env["BUS_KAFKA_BOOTSTRAP"], env["BUS_REGISTRY_URL"]
+    raw = read_topic(bootstrap, registry, "legacy.gongan.hj_ryxx")
+    persons = read_topic(bootstrap, registry, "std.person")
+    rejected = read_topic(bootstrap, registry, "quarantine.gongan.hj_ryxx", decode_keys=False)
+    assert len(raw) == 60 + 3
+    assert len(persons) + len(rejected) == len(raw)
+    assert len(rejected) == sum(t["outcome"] == "quarantined" for t in truth) + 1
