@@ -121,6 +121,16 @@ class SqlitePollingCapture:
         self.poll_interval = poll_interval
         self.position = PollPosition()
         self.published = 0
+        self._schemas: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._key_schema = change_key_schema(table.department, table.table, [table.key_column])
+
+    def _value_schema(self, columns: Sequence[str]) -> dict[str, Any]:
+        """The change schema for these columns; a new column yields a new schema version."""
+        schema = self._schemas.get(tuple(columns))
+        if schema is None:
+            schema = change_value_schema(self.table.department, self.table.table, columns)
+            self._schemas[tuple(columns)] = schema
+        return schema
 
     async def load_position(self) -> PollPosition:
         stored = await read_position(self.bootstrap, self.table.owner)
@@ -186,12 +196,12 @@ class SqlitePollingCapture:
         )
         now_ms = int(time.time() * 1000)
         value = await self.serde.encode(
-            subject_for(t.topic), change_value_schema(t.department, t.table, columns),
+            subject_for(t.topic), self._value_schema(columns),
             change_record(op, None, row, source, now_ms),
         )
         encoded_key = await self.serde.encode(
             subject_for(t.topic, is_key=True),
-            change_key_schema(t.department, t.table, [t.key_column]), {t.key_column: key},
+            self._key_schema, {t.key_column: key},
         )
         event = CloudEvent(
             type=CHANGE_EVENT_TYPE, source=f"/adapters/{t.department}/sqlite/{t.table}",
@@ -200,28 +210,44 @@ class SqlitePollingCapture:
         )
         return encoded_key, value, event.to_headers()
 
-    def _read(self, position: PollPosition) -> tuple[list[str], list[tuple[int, Row]], list[tuple[int, Row]]]:
-        """Columns, the rows of the boundary second to re-check, and the next batch."""
+    def _read(
+        self, position: PollPosition
+    ) -> tuple[list[str], list[tuple[int, Row]], list[tuple[int, Row]]]:
+        """Columns, the rows of the boundary second to re-check, and the next batch.
+
+        Rows without an update time sort first (as ''), read by key; then the timestamped
+        rows in ``(update time, key)`` order. The queries are shaped so an index on the
+        update-time column serves them (no expression on the column).
+        """
         t = self.table
-        updated = f'COALESCE("{t.updated_column}", \'\')'
+        upd, key, table = f'"{t.updated_column}"', f'"{t.key_column}"', f'"{t.table}"'
+        select = f'SELECT rowid AS "__rowid", * FROM {table}'
+        undated = f"({upd} IS NULL OR {upd} = '')"
         # Read-only connection: the legacy database is a guest's house.
         connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
         try:
-            connection.execute("BEGIN")  # one snapshot for both queries
-            boundary = connection.execute(
-                f'SELECT rowid AS "__rowid", * FROM "{t.table}" '
-                f'WHERE {updated} = ? AND "{t.key_column}" <= ? ORDER BY "{t.key_column}"',
-                (position.updated, position.key),
-            ) if position.boundary else None
-            rechecked = _rows(boundary) if boundary is not None else []
-            cursor = connection.execute(
-                f'SELECT rowid AS "__rowid", * FROM "{t.table}" '
-                f'WHERE {updated} > ? OR ({updated} = ? AND "{t.key_column}" > ?) '
-                f'ORDER BY {updated}, "{t.key_column}" LIMIT ?',
-                (position.updated, position.updated, position.key, self.batch_size),
-            )
-            names = [d[0] for d in cursor.description][1:]
-            return names, rechecked, _rows(cursor)
+            connection.execute("BEGIN")  # one read snapshot for every query below
+            columns = [d[0] for d in connection.execute(f"{select} LIMIT 0").description][1:]
+            rechecked: list[tuple[int, Row]] = []
+            if position.boundary:
+                where = undated if not position.updated else f"{upd} = :updated"
+                rechecked = _rows(connection.execute(
+                    f"{select} WHERE {where} AND {key} <= :key ORDER BY {key}",
+                    {"updated": position.updated, "key": position.key}))
+            rows: list[tuple[int, Row]] = []
+            if not position.updated:
+                rows = _rows(connection.execute(
+                    f"{select} WHERE {undated} AND {key} > :key ORDER BY {key} LIMIT :n",
+                    {"key": position.key, "n": self.batch_size}))
+                after = f"{upd} > ''"
+            else:
+                after = f"{upd} >= :updated AND ({upd} > :updated OR {key} > :key)"
+            if len(rows) < self.batch_size:
+                rows += _rows(connection.execute(
+                    f"{select} WHERE {after} ORDER BY {upd}, {key} LIMIT :n",
+                    {"updated": position.updated, "key": position.key,
+                     "n": self.batch_size - len(rows)}))
+            return columns, rechecked, rows
         finally:
             connection.close()
 

@@ -62,6 +62,7 @@ class StandardizeStage:
                  producer: AIOKafkaProducer, serde: AvroSerde) -> None:
         self.mapping = mapping
         self.entity = canonical_entity(mapping.entity)
+        self.quarantine_schema = load_avro_schema("quarantined_record")
         self.consumer = consumer
         self.producer = producer
         self.serde = serde
@@ -156,7 +157,7 @@ class StandardizeStage:
             "source_offset": record.offset, "quarantined_at": datetime.now(UTC),
         }
         encoded = await self.serde.encode(subject_for(m.quarantine_topic),
-                                          load_avro_schema("quarantined_record"), value)
+                                          self.quarantine_schema, value)
         source = f"/standardize/{m.department}/{m.table}"
         event = (cause.caused("rongtong.quarantine.record.rejected", source,
                               dataclassification="sensitive_personal")

@@ -24,8 +24,17 @@ class AvroSerde:
         self._parsed_by_id: dict[int, Any] = {}
         self._ids: dict[tuple[str, str], int] = {}
         self._parsed_by_text: dict[str, Any] = {}
+        # Writer schemas are long-lived dicts owned by their producers: remembering them by
+        # identity spares serializing the schema to JSON for every record.
+        self._writers: dict[tuple[str, int], tuple[dict[str, Any], int, Any]] = {}
 
     async def encode(self, subject: str, schema: dict[str, Any], record: Any) -> bytes:
+        writer = self._writers.get((subject, id(schema)))
+        if writer is None or writer[0] is not schema:
+            writer = await self._register(subject, schema)
+        return frame(writer[1], writer[2], record)
+
+    async def _register(self, subject: str, schema: dict[str, Any]) -> tuple[dict[str, Any], int, Any]:
         text = json.dumps(schema, ensure_ascii=False, sort_keys=True)
         schema_id = self._ids.get((subject, text))
         if schema_id is None:
@@ -34,7 +43,9 @@ class AvroSerde:
         parsed = self._parsed_by_text.get(text)
         if parsed is None:
             parsed = self._parsed_by_text[text] = fastavro.parse_schema(schema)
-        return frame(schema_id, parsed, record)
+        writer = (schema, schema_id, parsed)
+        self._writers[(subject, id(schema))] = writer
+        return writer
 
     async def decode(self, data: bytes) -> Any:
         """The record, read with the writer schema the message names."""
