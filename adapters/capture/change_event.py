@@ -7,6 +7,7 @@ a new, backward-compatible schema version instead of a failure.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -38,6 +39,7 @@ class SourceInfo:
         }
 
 
+@functools.lru_cache(maxsize=4096)
 def avro_name(text: str) -> str:
     """A valid Avro name for a legacy identifier (letters, digits, underscore)."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", text)

@@ -288,7 +288,7 @@ def changes(producer: FakeProducer) -> list[Change]:
 
 async def drain(capture: SqlitePollingCapture, limit: int = 50) -> list[int]:
     """Poll until a poll publishes nothing; the count published by each productive poll."""
-    counts = []
+    counts: list[int] = []
     for _ in range(limit):
         published = await capture.poll_once()
         if published == 0:
@@ -518,9 +518,9 @@ async def test_a_transaction_that_fails_keeps_the_position_and_a_retry_republish
 
 
 def test_the_row_digest_is_independent_of_column_order_and_sensitive_to_values() -> None:
-    row = {"RYBH": "R1", "XM": "张三"}
+    row: dict[str, str | None] = {"RYBH": "R1", "XM": "张三"}
 
-    assert row_digest(row) == row_digest({"XM": "张三", "RYBH": "R1"})
+    assert row_digest(row) == row_digest({"XM": "张三", "RYBH": "R1", **{}})
     assert row_digest(row) != row_digest({"RYBH": "R1", "XM": "李四"})
     assert row_digest(row) != row_digest({"RYBH": "R1", "XM": None})
 
@@ -539,7 +539,7 @@ async def test_an_integer_key_column_is_read_once_per_row_across_batches(
         for key in (9, 10, 11):
             db.execute("INSERT INTO t VALUES (?, 'v', '2024-01-01 00:00:01')", (key,))
     capture = SqlitePollingCapture(PolledTable("d", "t", "ID", "GXSJ"), path, producer,  # type: ignore[arg-type]
-                                   JsonSerde(), "127.0.0.1:1", batch_size=2)  # type: ignore[arg-type]
+                                   JsonSerde(), "127.0.0.1:1", batch_size=2)
 
     await drain(capture, limit=10)
 

@@ -229,7 +229,7 @@ def test_fields_of_the_wrong_shape_are_a_mapping_error(fields: object) -> None:
 
 
 def test_loading_a_mapping_that_does_not_exist_is_a_mapping_error() -> None:
-    with pytest.raises(MappingError, match="no_such.table"):
+    with pytest.raises(MappingError, match=r"no_such\.table"):
         load_mapping("no_such.table")
 
 

@@ -228,7 +228,7 @@ persons = st.fixed_dictionaries({
 
 
 def test_the_person_schema_is_a_valid_avro_record() -> None:
-    parsed = fastavro.parse_schema(PERSON)
+    parsed: dict[str, Any] = fastavro.parse_schema(PERSON)
 
     assert parsed["name"] == "rongtong.std.Person"
     assert [f["name"] for f in PERSON["fields"]][:4] == [
