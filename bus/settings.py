@@ -45,10 +45,6 @@ class Settings(BaseSettings):
     capture_batch_size: int = Field(
         default=500, description="Rows read from a legacy table per poll and Kafka transaction."
     )
-    capture_lookback_seconds: float = Field(
-        default=0.0,
-        description="Re-read window behind the stored update time, for rows committed late.",
-    )
 
     @property
     def kafka_port(self) -> int:

@@ -220,7 +220,10 @@ class SqlitePollingCapture:
         update-time column serves them (no expression on the column).
         """
         t = self.table
-        upd, key, table = f'"{t.updated_column}"', f'"{t.key_column}"', f'"{t.table}"'
+        upd, table = f'"{t.updated_column}"', f'"{t.table}"'
+        # Keys compare as text, as the position stores them: an INTEGER key column would
+        # otherwise sort 9 after 10 in SQL but before it in Python.
+        key = f'CAST("{t.key_column}" AS TEXT)'
         select = f'SELECT rowid AS "__rowid", * FROM {table}'
         undated = f"({upd} IS NULL OR {upd} = '')"
         # Read-only connection: the legacy database is a guest's house.

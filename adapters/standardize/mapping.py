@@ -65,19 +65,20 @@ class Mapping:
         fields: dict[str, Any] = {}
         for rule in self.rules:
             raw = row.get(rule.column)
-            if raw is None or not raw.strip():
-                if rule.required:
-                    return Rejection(
-                        f"{rule.field}.missing", f"缺少必填字段 {rule.column}",
-                        f"required column {rule.column} is empty", rule.column,
-                    )
+            empty = raw is None or not raw.strip()
+            if empty and not rule.required:
                 fields[rule.field] = None
                 continue
             try:
-                fields[rule.field] = rule.transform(raw)
+                fields[rule.field] = rule.transform(raw or "")
             except StandardViolation as violation:
                 return Rejection(
                     violation.rule_id, violation.message_zh, violation.message_en, rule.column
+                )
+            if empty:  # a transform that accepts "" must not turn a missing value into data
+                return Rejection(
+                    f"{rule.field}.missing", f"缺少必填字段 {rule.column}",
+                    f"required column {rule.column} is empty", rule.column,
                 )
         return fields
 

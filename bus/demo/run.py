@@ -48,6 +48,7 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
             Service("projections", bus_command("projections", "run")),
             Service("web", bus_command("serve")),
         ],
+        settings.state_dir.resolve() / "logs",
         env,
     )
     supervisor.start()
@@ -55,10 +56,10 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
         deadline = time.monotonic() + 60
         while not _web_answers(settings.web_url) and time.monotonic() < deadline:
             time.sleep(0.5)
-        _print_welcome(console, settings)
+        _print_welcome(console, settings, supervisor)
         exited = supervisor.wait()
         if exited is not None:
-            console.print(f"[red]{exited} stopped unexpectedly; stopping the demo[/]")
+            console.print(f"[red]{exited} stopped unexpectedly; see {supervisor.log_file(exited)}[/]")
             return 1
         return 0
     finally:
@@ -69,7 +70,7 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
             stack.down()
 
 
-def _print_welcome(console: Console, settings: Settings) -> None:
+def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor) -> None:
     web = settings.web_url
     db = settings.gongan_db_path.resolve()
     console.print()
@@ -87,5 +88,6 @@ def _print_welcome(console: Console, settings: Settings) -> None:
     )
     console.print(f"    curl -s {web}/v1/citizens?limit=1 | python3 -m json.tool")
     console.print()
+    console.print(f"  Logs of adapters, projections and web: {supervisor.log_dir}/")
     console.print("  Ctrl-C stops everything the demo started.")
     console.rule()

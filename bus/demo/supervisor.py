@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,23 @@ def bus_command(*args: str) -> tuple[str, ...]:
 class Supervisor:
     """Starts services as child processes and stops them in reverse order."""
 
-    def __init__(self, services: Sequence[Service], env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, services: Sequence[Service], log_dir: Path,
+                 env: Mapping[str, str] | None = None) -> None:
         self.services = services
+        self.log_dir = log_dir
         self.env = dict(env or os.environ)
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
+    def log_file(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
     def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in self.services:
-            self.children[service.name] = subprocess.Popen(service.argv, env=self.env)
+            with open(self.log_file(service.name), "ab") as log:
+                self.children[service.name] = subprocess.Popen(
+                    service.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL)
 
     def wait(self) -> str | None:
         """Block until one child exits (its name) or SIGINT/SIGTERM arrives (None)."""

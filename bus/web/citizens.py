@@ -19,7 +19,7 @@ DEFAULT_LIMIT = 50
 
 async def list_citizens(request: web.Request) -> web.Response:
     raw_limit = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         return problem(400, "invalid-parameter", "Invalid query parameter",
                        f"limit must be an integer between 1 and {MAX_LIMIT}", parameter="limit")
     after = request.query.get("after") or None

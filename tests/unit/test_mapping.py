@@ -117,9 +117,9 @@ def test_an_identity_number_with_a_lower_case_x_check_character_is_accepted(mapp
     [
         ({"SFZH": VALID_ID[:-1] + "7"}, "id.checksum", "SFZH"),
         ({"SFZH": "12345"}, "id.length", "SFZH"),
-        ({"SFZH": None}, "identity_number.missing", "SFZH"),
+        ({"SFZH": None}, "id.missing", "SFZH"),
         ({"XB": "3"}, "sex.unknown_code", "XB"),
-        ({"XB": "  "}, "sex_code.missing", "XB"),
+        ({"XB": "  "}, "sex.missing", "XB"),
         ({"CSRQ": "19900230"}, "date.invalid", "CSRQ"),
         ({"CSRQ": "last spring"}, "date.format", "CSRQ"),
         ({"XM": ""}, "name.missing", "XM"),

@@ -136,11 +136,6 @@ async def test_a_limit_outside_1_to_500_is_a_400_invalid_parameter(
     assert "500" in body["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: bus/web/citizens.py validates limit with str.isdigit(), which accepts "
-           "'²'; int('²') then raises ValueError and the request ends as a 500",
-)
 async def test_a_limit_of_unicode_superscript_digits_is_a_400_not_a_500(
     client: TestClient[Any, Any],
 ) -> None:
