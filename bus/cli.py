@@ -131,11 +131,16 @@ def demo() -> None:
 @pass_context
 def demo_seed(ctx: _Context, persons: int, random_seed: int) -> None:
     """Create the Public Security household register (公安户籍) as a SQLite database."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
     from bus.demo.seed import seed_gongan
 
     path = ctx.settings.gongan_db_path
-    with console.status(f"seeding {persons} persons…"):
-        report = seed_gongan(path, persons=persons, seed=random_seed)
+    columns = ("{task.description}", BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("seeding 公安户籍", total=persons)
+        report = seed_gongan(path, persons=persons, seed=random_seed,
+                             progress=lambda done, total: progress.update(task, completed=done))
     console.print(f"公安户籍 hj_ryxx: {report.persons} rows in {path}")
     console.print(f"  expected accepted: {report.expected_valid}, "
                   f"quarantined: {report.expected_quarantined}")
