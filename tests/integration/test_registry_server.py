@@ -25,7 +25,7 @@ CT = "application/vnd.schemaregistry.v1+json"
 _stack_bootstrap: list[str] = []
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _on_test_stack(stack: Settings) -> None:
     """Every test here talks to the session's real broker (see tests/conftest.py)."""
     _stack_bootstrap[:] = [stack.kafka_bootstrap]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
+from bus.serde.registry_client import RegistryClient
 from bus.stack.local import LocalStack
 from tests.conftest import isolated_settings
 
@@ -38,3 +41,29 @@ def test_up_is_idempotent_status_reports_each_component_and_down_stops_both(
     after = stack.status()
     assert not after.healthy
     assert not any(c.running for c in after.components)
+
+
+def test_schema_ids_survive_a_restart_of_the_whole_stack(tmp_path: Path) -> None:
+    settings = isolated_settings(tmp_path / "state")
+    stack = LocalStack(settings)
+    first = {"type": "record", "name": "A", "fields": [{"name": "x", "type": "string"}]}
+    second = {"type": "record", "name": "B", "fields": [{"name": "y", "type": "long"}]}
+
+    async def register(schema: dict[str, object], subject: str = "restart-value") -> int:
+        async with RegistryClient(settings.registry_url) as client:
+            return await client.register(subject, schema)
+
+    async def fetch(schema_id: int) -> str:
+        async with RegistryClient(settings.registry_url) as client:
+            return await client.schema_by_id(schema_id)
+
+    try:
+        stack.up(timeout=180)
+        first_id = asyncio.run(register(first))
+        stack.down()
+        stack.up(timeout=180)
+        assert json.loads(asyncio.run(fetch(first_id)))["name"] == "A"
+        assert asyncio.run(register(first)) == first_id
+        assert asyncio.run(register(second, "other-value")) == first_id + 1
+    finally:
+        stack.down()
