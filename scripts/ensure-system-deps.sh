@@ -7,6 +7,9 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# Throw-away PostgreSQL and MariaDB servers for the legacy departments in tests and the demo.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
