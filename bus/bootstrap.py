@@ -8,80 +8,93 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
-from adapters.capture.sqlite_polling import PolledTable, SqlitePollingCapture
-from adapters.standardize.mapping import Mapping, load_mapping
+from adapters.capture.config import SourceConfig, load_config, reference_config_path
+from adapters.capture.engines.registry import build_sources
+from adapters.capture.runner import CaptureRunner
+from adapters.capture.source import TableSpec
+from adapters.capture.status import CaptureMetrics
+from adapters.standardize.mapping import find_mapping
 from adapters.standardize.stage import StandardizeStage
 from bus.kafka import TopicSpec, committed_reader, ensure_topics, transactional_producer
 from bus.positions import POSITIONS_TOPIC_SPEC
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
+from bus.web.adapters_status import start_status_server
 from bus.web.app import create_web_app
 from projections.citizen_profile.worker import INPUT_TOPIC as PERSON_TOPIC
 from projections.citizen_profile.worker import create_projection_app
 
 log = logging.getLogger(__name__)
-GONGAN_MAPPING = "gongan.hj_ryxx"
 
 
-def topics_for(mapping: Mapping) -> list[TopicSpec]:
-    return [
-        POSITIONS_TOPIC_SPEC,
-        TopicSpec.history(mapping.source_topic),
-        TopicSpec.history(mapping.target_topic),
-        TopicSpec.history(mapping.quarantine_topic),
-    ]
+def capture_topics(specs: list[TableSpec]) -> list[TopicSpec]:
+    topics = [POSITIONS_TOPIC_SPEC]
+    for spec in specs:
+        topics += [TopicSpec.history(spec.topic), TopicSpec.history(spec.quarantine_topic)]
+    return topics
+
+
+def load_capture_config(settings: Settings) -> list[SourceConfig]:
+    return load_config(settings.adapters_config or reference_config_path(),
+                       {**os.environ, "BUS_STATE_DIR": str(settings.state_dir.resolve()),
+                        "BUS_CAPTURE_BATCH_SIZE": str(settings.capture_batch_size),
+                        "BUS_CAPTURE_POLL_INTERVAL": str(settings.capture_poll_interval)})
 
 
 @asynccontextmanager
 async def adapter_pipeline(settings: Settings) -> AsyncIterator[
-        tuple[SqlitePollingCapture, StandardizeStage]]:
-    """Capture + standardize of the Public Security register, started and stopped together."""
-    mapping = load_mapping(GONGAN_MAPPING)
-    await ensure_topics(settings.kafka_bootstrap, topics_for(mapping))
+        tuple[list[CaptureRunner], list[StandardizeStage]]]:
+    """Every configured capture, and a standardize stage for every table with a mapping."""
+    sources = [source for config in load_capture_config(settings)
+               for source in build_sources(config, settings.state_dir.resolve())]
+    mappings = [m for m in (find_mapping(s.spec.department, s.spec.table) for s in sources) if m]
+    bootstrap = settings.kafka_bootstrap
+    await ensure_topics(bootstrap, capture_topics([s.spec for s in sources]) + [
+        TopicSpec.history(m.target_topic) for m in mappings])
     registry = RegistryClient(settings.registry_url)
     serde = AvroSerde(registry)
-    table = PolledTable(mapping.department, mapping.table, mapping.key_column,
-                        mapping.updated_column)
-    capture_producer = transactional_producer(settings.kafka_bootstrap, table.owner)
-    stage_producer = transactional_producer(
-        settings.kafka_bootstrap, f"standardize.{mapping.department}.{mapping.table}")
-    started = []
+    metrics_registry = CollectorRegistry()
+    metrics = CaptureMetrics(metrics_registry)
+    runners = [CaptureRunner(source, bootstrap=bootstrap, serde=serde, metrics=metrics,
+                             producer_factory=lambda owner: transactional_producer(bootstrap, owner))
+               for source in sources]
+    stages: list[StandardizeStage] = []
+    cleanups: list[Callable[[], Awaitable[None]]] = []
     try:
-        for producer in (capture_producer, stage_producer):
-            await producer.start()
-            started.append(producer)
-        capture = SqlitePollingCapture(
-            table, settings.gongan_db_path.resolve(), capture_producer, serde,
-            settings.kafka_bootstrap, batch_size=settings.capture_batch_size,
-            poll_interval=settings.capture_poll_interval,
-        )
-        consumer = committed_reader(settings.kafka_bootstrap, mapping.source_topic,
-                                    group_id=f"bus.standardize.{mapping.department}.{mapping.table}")
-        stage = StandardizeStage(mapping, consumer, stage_producer, serde)
-        await consumer.start()
-        try:
-            yield capture, stage
-        finally:
-            await consumer.stop()
+        for mapping in mappings:
+            producer = transactional_producer(
+                bootstrap, f"standardize.{mapping.department}.{mapping.table}")
+            consumer = committed_reader(
+                bootstrap, mapping.source_topic,
+                group_id=f"bus.standardize.{mapping.department}.{mapping.table}")
+            for client in (producer, consumer):
+                await client.start()
+                cleanups.append(client.stop)
+            stages.append(StandardizeStage(mapping, consumer, producer, serde))
+        status = await start_status_server(settings, runners, metrics_registry)
+        cleanups.append(status.cleanup)
+        yield runners, stages
     finally:
-        for producer in reversed(started):
-            await producer.stop()
+        for cleanup in reversed(cleanups):
+            await cleanup()
         await registry.close()
 
 
 async def run_adapters(settings: Settings) -> None:
-    """Run capture and standardize until SIGINT/SIGTERM; a failing task stops both, loudly."""
+    """Run every capture and standardize stage until SIGINT/SIGTERM; a failure stops all, loudly."""
     stop = _stop_on_signals()
-    async with adapter_pipeline(settings) as (capture, stage):
-        tasks = [asyncio.create_task(capture.run(stop), name="capture"),
-                 asyncio.create_task(stage.run(stop), name="standardize")]
+    async with adapter_pipeline(settings) as (runners, stages):
+        tasks = [asyncio.create_task(r.run(stop), name=r.spec.owner) for r in runners]
+        tasks += [asyncio.create_task(s.run(stop), name=s.group_id) for s in stages]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -171,12 +171,15 @@ def adapters() -> None:
 @pass_context
 def adapters_run(ctx: _Context) -> None:
     """Run capture + standardize for the reference departments until stopped."""
+    from adapters.capture.config import ConfigError
+    from adapters.capture.source import SourceMisconfigured
     from bus.bootstrap import run_adapters
 
     _logging()
-    if not ctx.settings.gongan_db_path.exists():
-        _fail(f"no legacy database at {ctx.settings.gongan_db_path}; run 'bus demo seed' first")
-    asyncio.run(run_adapters(ctx.settings))
+    try:
+        asyncio.run(run_adapters(ctx.settings))
+    except (ConfigError, SourceMisconfigured) as exc:
+        _fail(str(exc))
 
 
 @main.group()

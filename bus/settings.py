@@ -46,6 +46,19 @@ class Settings(BaseSettings):
         default=500, description="Rows read from a legacy table per poll and Kafka transaction."
     )
 
+    adapters_config: Path | None = Field(
+        default=None,
+        description="Adapter configuration (YAML); the reference government's when unset.",
+    )
+    adapters_host: str = Field(default="127.0.0.1", description="Interface of the adapters' status server.")
+    adapters_port: int = Field(
+        default=8091, description="Port of the adapters' /status and /metrics."
+    )
+
+    @property
+    def adapters_url(self) -> str:
+        return f"http://{self.adapters_host}:{self.adapters_port}"
+
     @property
     def kafka_port(self) -> int:
         return int(self.kafka_bootstrap.rsplit(":", 1)[1])

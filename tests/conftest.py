@@ -57,6 +57,7 @@ def bus_environment(stack: Settings, state_dir: Path) -> dict[str, str]:
         "BUS_REGISTRY_URL": stack.registry_url,
         "BUS_CAPTURE_POLL_INTERVAL": "0.2",
         "BUS_WEB_PORT": str(free_port()),
+        "BUS_ADAPTERS_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
     })
     return env

@@ -15,7 +15,7 @@ release the log (PostgreSQL slot LSN, binlog purge).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -123,7 +123,7 @@ class CaptureSource(Protocol):
     async def discover(self) -> list[TableInfo]:
         """The tables this source can see, with their columns and keys."""
 
-    def read(self, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
+    def read(self, checkpoint: Checkpoint | None) -> AsyncGenerator[Batch, None]:
         """Batches of changes after ``checkpoint`` (None: from the beginning, snapshot first).
 
         Streaming strategies never end; they yield an empty batch at least every

@@ -109,3 +109,11 @@ def load_mapping(name: str) -> Mapping:
     except FileNotFoundError as exc:
         raise MappingError(f"no mapping file named {name}.yaml") from exc
     return parse_mapping(document)
+
+
+def find_mapping(department: str, table: str) -> Mapping | None:
+    """The mapping of a legacy table, or None when the table has none yet."""
+    name = f"{department}.{table}"
+    if not files("schemas").joinpath("mappings", f"{name}.yaml").is_file():
+        return None
+    return load_mapping(name)

@@ -1,0 +1,86 @@
+"""Comparing a complete extract with the previous one (``full`` mode), record by record.
+
+New keys are creates, changed rows updates (with the previous row as ``before``), keys of the
+previous extract missing from this one deletes. The comparison is a pure function of the
+previous generation and the file, so re-reading the first records of a file after a crash
+rebuilds exactly the same in-file state without publishing anything twice.
+
+A record whose key cannot be read keeps every delete of this extract back (the missing key may
+be that record's): the next generation then still holds those keys, and the next clean extract
+deletes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from adapters.capture.engines.files_records import LINE_COLUMN, Record
+from adapters.capture.engines.files_state import ExtractRows
+from adapters.capture.source import Op, Row
+
+
+def key_json(row: Mapping[str, str | None], key_columns: Sequence[str]) -> str:
+    return json.dumps([row.get(k) for k in key_columns], ensure_ascii=False)
+
+
+def row_hash(row: Mapping[str, str | None]) -> str:
+    text = json.dumps(sorted(row.items()), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def row_of(text: str) -> Row:
+    loaded: Row = json.loads(text)
+    return loaded
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one record means: ``op`` and the previous row, or nothing (unchanged)."""
+
+    op: Op
+    before: Row | None
+
+
+@dataclass
+class ExtractDiff:
+    previous: Mapping[str, tuple[str, str]]
+    key_columns: Sequence[str]
+    first: bool
+    seen: ExtractRows = field(default_factory=dict)
+    withhold_deletes: bool = False
+
+    def judge(self, record: Record) -> Verdict | None:
+        """The change ``record`` makes (None: unchanged); remembers the record's key."""
+        new: Op = "r" if self.first else "c"
+        if not record.key_readable(self.key_columns):
+            self.withhold_deletes = True
+            return Verdict(new, None)
+        key = key_json(record.row, self.key_columns)
+        known = self.seen.get(key, self.previous.get(key))
+        if record.undecodable:
+            if known is not None:
+                self.seen[key] = known
+            return Verdict(new, None)
+        row = {c: v for c, v in record.row.items() if c != LINE_COLUMN}
+        digest = row_hash(row)
+        self.seen[key] = (digest, json.dumps(row, ensure_ascii=False))
+        if known is None:
+            return Verdict(new, None)
+        if known[0] == digest:
+            return None
+        return Verdict("r", None) if self.first else Verdict("u", row_of(known[1]))
+
+    def deletes(self) -> list[tuple[str, Row]]:
+        """(key, previous row) of every key gone from this extract, in key order."""
+        if self.withhold_deletes:
+            return []
+        return [(k, row_of(self.previous[k][1])) for k in sorted(self.previous) if k not in self.seen]
+
+    def next_state(self) -> ExtractRows:
+        """The generation this extract leaves: its rows, plus keys whose delete was withheld."""
+        if not self.withhold_deletes:
+            return dict(self.seen)
+        return {**{k: v for k, v in self.previous.items() if k not in self.seen}, **self.seen}

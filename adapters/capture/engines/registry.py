@@ -1,0 +1,32 @@
+"""Builds a capture source from a configuration entry; engines load only when used."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from adapters.capture.config import SourceConfig
+from adapters.capture.source import CaptureSource, TableSpec
+
+Factory = Callable[[Mapping[str, Any], TableSpec, Path], CaptureSource]
+
+#: engine → "module:function"; imported lazily so an unused engine's driver is never loaded.
+FACTORIES: dict[str, str] = {
+    "sqlite": "adapters.capture.engines.factories:sqlite_source",
+    "postgres": "adapters.capture.engines.factories:postgres_source",
+    "mariadb": "adapters.capture.engines.factories:mariadb_source",
+    "files": "adapters.capture.engines.factories:file_source",
+}
+
+
+def factory_for(engine: str) -> Factory:
+    module_name, _, function = FACTORIES[engine].partition(":")
+    factory: Factory = getattr(importlib.import_module(module_name), function)
+    return factory
+
+
+def build_sources(config: SourceConfig, state_dir: Path) -> list[CaptureSource]:
+    factory = factory_for(config.engine)
+    return [factory(config.connection, spec, state_dir) for spec in config.tables]

@@ -1,0 +1,31 @@
+"""Key-ordered paging over (possibly composite) keys, compared as text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.capture.sql import SqlDialect
+
+
+def order_by(dialect: SqlDialect, columns: Sequence[str]) -> str:
+    return ", ".join(dialect.as_text(dialect.quote(c)) for c in columns)
+
+
+def after(dialect: SqlDialect, columns: Sequence[str], values: Sequence[str]) -> tuple[str, list[str]]:
+    """SQL and parameters for "row key sorts after ``values``" (lexicographic on text)."""
+    texts = [dialect.as_text(dialect.quote(c)) for c in columns]
+    clauses: list[str] = []
+    params: list[str] = []
+    for i, text in enumerate(texts):
+        equal = [f"{texts[j]} = {dialect.param}" for j in range(i)]
+        clauses.append("(" + " AND ".join([*equal, f"{text} > {dialect.param}"]) + ")")
+        params.extend([*values[:i], values[i]])
+    return "(" + " OR ".join(clauses) + ")", params
+
+
+def at_or_before(
+    dialect: SqlDialect, columns: Sequence[str], values: Sequence[str]
+) -> tuple[str, list[str]]:
+    """SQL and parameters for "row key sorts at or before ``values``"."""
+    clause, params = after(dialect, columns, values)
+    return f"NOT {clause}", params

@@ -1,0 +1,107 @@
+"""A legacy SQL table captured with the snapshot, incremental or diff strategy.
+
+Any engine with a :class:`SqlDialect` gets all three strategies; log-based capture is
+engine-specific and lives with the engine (``adapters/capture/engines``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+from adapters.capture.source import (
+    Batch,
+    Checkpoint,
+    SourceMisconfigured,
+    TableInfo,
+    TableSpec,
+)
+from adapters.capture.sql import DbApiConnection, SqlDialect
+from adapters.capture.strategies.common import Throttle
+from adapters.capture.strategies.diff import diff_batches
+from adapters.capture.strategies.diff_state import DiffState
+from adapters.capture.strategies.incremental import incremental_batches
+from adapters.capture.strategies.snapshot import snapshot_chunks
+
+
+class SqlTableSource:
+    """One table of one SQL database, read without ever writing to it."""
+
+    def __init__(self, dialect: SqlDialect, spec: TableSpec, *, state_dir: Path) -> None:
+        if spec.strategy not in ("snapshot", "incremental", "diff"):
+            raise SourceMisconfigured(
+                f"strategy {spec.strategy!r} is not available for {dialect.engine} "
+                f"table {spec.table}; use snapshot, incremental or diff")
+        self.dialect = dialect
+        self.engine = dialect.engine
+        self.database = dialect.database
+        self.spec = spec
+        self.state_dir = state_dir
+        self._diff_state: DiffState | None = None
+        self._throttle = Throttle(spec.max_rows_per_second)
+
+    async def _connect(self) -> DbApiConnection:
+        return await asyncio.to_thread(self.dialect.connect)
+
+    async def check(self) -> None:
+        connection = await self._connect()
+        try:
+            info = await asyncio.to_thread(self.dialect.describe, connection, self.spec.table)
+        finally:
+            await asyncio.to_thread(connection.close)
+        missing = [c for c in self.spec.key_columns if c not in info.columns]
+        if missing or not self.spec.key_columns:
+            raise SourceMisconfigured(
+                f"{self.spec.department}.{self.spec.table}: key columns {missing or '(none)'} "
+                f"not in the table (columns: {', '.join(info.columns)}); set 'key' in the adapter "
+                "configuration")
+        if self.spec.strategy == "incremental" and self.spec.updated_column not in info.columns:
+            raise SourceMisconfigured(
+                f"{self.spec.department}.{self.spec.table}: the incremental strategy needs "
+                f"'updated_column' naming a column of the table, not {self.spec.updated_column!r}")
+
+    async def discover(self) -> list[TableInfo]:
+        connection = await self._connect()
+        try:
+            names = await asyncio.to_thread(self.dialect.tables, connection)
+            return [await asyncio.to_thread(self.dialect.describe, connection, n) for n in names]
+        finally:
+            await asyncio.to_thread(connection.close)
+
+    async def read(self, checkpoint: Checkpoint | None) -> AsyncGenerator[Batch, None]:
+        connection = await self._connect()
+        try:
+            if self.spec.strategy == "snapshot":
+                async for batch in snapshot_chunks(self.dialect, connection, self.spec, checkpoint,
+                                                   self._throttle):
+                    checkpoint = batch.checkpoint
+                    yield batch
+                while True:  # a one-off copy: stay alive, report the final checkpoint
+                    yield Batch([], dict(checkpoint or {}), (), state="streaming")
+                    await asyncio.sleep(self.spec.poll_interval)
+            elif self.spec.strategy == "incremental":
+                async for batch in incremental_batches(self.dialect, connection, self.spec,
+                                                       checkpoint, self._throttle):
+                    yield batch
+            else:
+                async for batch in diff_batches(self.dialect, connection, self.spec, checkpoint,
+                                                self._state(), self._throttle):
+                    yield batch
+        finally:
+            await asyncio.to_thread(connection.close)
+
+    def _state(self) -> DiffState:
+        if self._diff_state is None:
+            self._diff_state = DiffState(
+                self.state_dir / "capture" / f"{self.spec.owner}.diff.sqlite")
+        return self._diff_state
+
+    async def acknowledge(self, checkpoint: Checkpoint) -> None:
+        if self.spec.strategy == "diff":
+            await asyncio.to_thread(self._state().apply, checkpoint)
+
+    async def close(self) -> None:
+        if self._diff_state is not None:
+            self._diff_state.close()
+            self._diff_state = None

@@ -1,0 +1,62 @@
+"""``snapshot``: read the whole table once, in key order, chunk by chunk, resumably.
+
+The checkpoint records the last key of the last published chunk, so a crash resumes with the
+next chunk instead of starting over; ``done``/``total`` give progress and an ETA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from adapters.capture import keys
+from adapters.capture.source import Batch, Checkpoint, TableSpec
+from adapters.capture.sql import DbApiConnection, SqlDialect
+from adapters.capture.strategies.common import Throttle, change, now_ms, query
+
+
+async def count_rows(dialect: SqlDialect, connection: DbApiConnection, table: str) -> int:
+    _, rows = await query(dialect, connection, f"SELECT COUNT(*) FROM {dialect.quote(table)}", ())
+    return int(rows[0][0])
+
+
+async def snapshot_chunks(
+    dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec,
+    checkpoint: Checkpoint | None, throttle: Throttle,
+) -> AsyncIterator[Batch]:
+    """Batches of op ``r`` until the table is read; the last one has ``complete: true``."""
+    state: dict[str, Any] = dict(checkpoint or {})
+    if state.get("complete"):
+        return
+    if "total" not in state:
+        state = {"phase": "snapshot", "after": None, "done": 0,
+                 "total": await count_rows(dialect, connection, spec.table)}
+    quoted = dialect.quote(spec.table)
+    while True:
+        if state["after"] is None:
+            where, params = "1 = 1", list[str]()
+        else:
+            where, params = keys.after(dialect, spec.key_columns, state["after"])
+        columns, rows = await query(
+            dialect, connection,
+            f"SELECT * FROM {quoted} WHERE {where} "
+            f"ORDER BY {keys.order_by(dialect, spec.key_columns)} LIMIT {int(spec.batch_size)}",
+            params, consistent=True,
+        )
+        changes = [
+            change(spec, "r", columns, row, position=f"snapshot:{state['done'] + i + 1}",
+                   commit_ts_ms=now_ms(), snapshot=True)
+            for i, row in enumerate(rows)
+        ]
+        complete = len(rows) < spec.batch_size
+        last_key = [changes[-1].key[c] or "" for c in spec.key_columns] if changes else state["after"]
+        state = {**state, "after": last_key, "done": state["done"] + len(rows),
+                 "complete": complete}
+        state["total"] = max(state["total"], state["done"])
+        yield Batch(changes, dict(state), tuple(columns), state="snapshotting")
+        if complete:
+            return
+        await throttle.pace(len(rows))
+        await asyncio.sleep(0)
+
