@@ -18,7 +18,7 @@ from adapters.capture.source import (
     TableSpec,
 )
 from adapters.capture.sql import DbApiConnection, SqlDialect
-from adapters.capture.strategies.common import Throttle
+from adapters.capture.strategies.common import Throttle, call
 from adapters.capture.strategies.diff import diff_batches
 from adapters.capture.strategies.diff_state import DiffState
 from adapters.capture.strategies.incremental import incremental_batches
@@ -42,12 +42,12 @@ class SqlTableSource:
         self._throttle = Throttle(spec.max_rows_per_second)
 
     async def _connect(self) -> DbApiConnection:
-        return await asyncio.to_thread(self.dialect.connect)
+        return await call(self.dialect, self.dialect.connect)
 
     async def check(self) -> None:
         connection = await self._connect()
         try:
-            info = await asyncio.to_thread(self.dialect.describe, connection, self.spec.table)
+            info = await call(self.dialect, self.dialect.describe, connection, self.spec.table)
         finally:
             await asyncio.to_thread(connection.close)
         missing = [c for c in self.spec.key_columns if c not in info.columns]
@@ -64,8 +64,8 @@ class SqlTableSource:
     async def discover(self) -> list[TableInfo]:
         connection = await self._connect()
         try:
-            names = await asyncio.to_thread(self.dialect.tables, connection)
-            return [await asyncio.to_thread(self.dialect.describe, connection, n) for n in names]
+            names = await call(self.dialect, self.dialect.tables, connection)
+            return [await call(self.dialect, self.dialect.describe, connection, n) for n in names]
         finally:
             await asyncio.to_thread(connection.close)
 

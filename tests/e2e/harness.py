@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import signal
 import subprocess
@@ -130,7 +131,17 @@ def read_topic(bootstrap: str, registry_url: str, topic: str, *,
             await consumer.stop()
         return TopicContents(records, keys, headers)
 
-    return asyncio.run(read())
+    return _run_outside_loop(read)
+
+
+def _run_outside_loop(factory: Callable[[], Any]) -> Any:
+    """``asyncio.run`` that also works when called from inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
 
 
 def http_get(url: str) -> tuple[int, Any]:

@@ -268,7 +268,8 @@ async def test_idle_stream_yields_empty_batches(pg: PostgresServer, make_table: 
     assert seen[-1].state == "streaming" and seen[-1].checkpoint["phase"] == "stream"
 
 
-async def test_truncate_stops_with_a_clear_message(pg: PostgresServer, make_table: Callable[..., str]) -> None:
+async def test_truncate_stops_with_a_clear_message(
+        pg: PostgresServer, make_table: Callable[..., str]) -> None:
     table = make_table(2)
     source = PostgresLogSource(pg.dsn, spec_for(table))
     async with opened(source, None) as batches:

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped, unused-ignore]
+import psycopg2
 
 SERVER_USER = "postgres"
 DEFAULT_SETTINGS: Mapping[str, str] = {

@@ -26,7 +26,13 @@ def sqlite_source(connection: Mapping[str, Any], spec: TableSpec, state_dir: Pat
 
 
 def postgres_source(connection: Mapping[str, Any], spec: TableSpec, state_dir: Path) -> CaptureSource:
-    raise ConfigError("the postgres engine is not wired yet")
+    from adapters.capture.engines.postgres import PostgresDialect, PostgresLogSource
+
+    dsn = str(_required(connection, "dsn", "postgres"))
+    if spec.strategy == "log":
+        return PostgresLogSource(dsn, spec)
+    schema = str(connection.get("schema", spec.options.get("schema", "public")))
+    return SqlTableSource(PostgresDialect(dsn, schema=schema), spec, state_dir=state_dir)
 
 
 def mariadb_source(connection: Mapping[str, Any], spec: TableSpec, state_dir: Path) -> CaptureSource:

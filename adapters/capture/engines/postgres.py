@@ -24,8 +24,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped, unused-ignore]
-import psycopg2.extensions  # type: ignore[import-untyped, unused-ignore]
+import psycopg2
+import psycopg2.extensions
 
 from adapters.capture.engines.postgres_connect import (
     connect,
@@ -50,6 +50,11 @@ from adapters.capture.sql import DbApiConnection, DbApiCursor
 log = logging.getLogger(__name__)
 
 __all__ = ["PostgresDialect", "PostgresLogSource", "TableFacts", "replication_name"]
+
+
+def _flag(value: object) -> bool:
+    """A boolean from our connections, which return PostgreSQL's text (``t``/``f``)."""
+    return value is True or value == "t"
 
 
 def quote_identifier(identifier: str) -> str:
@@ -152,7 +157,7 @@ class PostgresDialect:
                 connection.rollback()
         return TableFacts(
             self.schema, table, tuple(str(c[0]) for c in columns), tuple(int(c[1]) for c in columns),
-            key, str(identity), bool(owned), int(estimate) if int(estimate) >= 0 else None)
+            key, str(identity), _flag(owned), int(estimate) if int(estimate) >= 0 else None)
 
     def describe(self, connection: DbApiConnection, table: str) -> TableInfo:
         facts = self.facts(connection, table)
@@ -385,10 +390,9 @@ class PostgresLogSource:
                 f"PostgreSQL database {self.database}: wal_level is {wal_level!r}; log capture "
                 "needs wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = "
                 "'logical'), then a restart of PostgreSQL")
-        if not may_replicate:
+        if not _flag(may_replicate):
             raise SourceMisconfigured(
-                f"PostgreSQL role {user!r} may not read the log: run ALTER ROLE {user} REPLICATION "
-                "(and allow it in pg_hba.conf)")
+                f"PostgreSQL role {user!r} may not read the log: run ALTER ROLE {user} REPLICATION")
 
     def _check_identity(self, facts: TableFacts) -> None:
         key = self._key_columns(facts)
@@ -431,7 +435,7 @@ class PostgresLogSource:
             cursor.execute("SELECT rolsuper OR (%s AND has_database_privilege(current_database(), "
                            "'CREATE')) FROM pg_roles WHERE rolname = current_user",
                            (facts.owned_by_current_user,))
-            if not cursor.fetchone()[0]:
+            if not _flag(cursor.fetchone()[0]):
                 raise SourceMisconfigured(
                     f"publication {self.publication} does not exist and this role may not create "
                     f"it: as the owner of {name} run CREATE PUBLICATION {self.publication} FOR "
@@ -471,7 +475,7 @@ class PostgresLogSource:
                 found = cursor.fetchone()
         finally:
             connection.close()
-        return None if found is None else (str(found[0]), bool(found[1]))
+        return None if found is None else (str(found[0]), _flag(found[1]))
 
     # -- reading --------------------------------------------------------------------------
 
@@ -485,6 +489,8 @@ class PostgresLogSource:
                 changes, done = await asyncio.to_thread(reader.chunk, self.spec.batch_size)
                 log.info("snapshot of %s: %d rows read (about %s in the table)", self.spec.table,
                          reader.rows_read, facts.row_estimate or "?")
+                if done:  # end the snapshot transaction now: it holds a lock on the table
+                    await asyncio.to_thread(reader.close)
                 yield Batch(changes, reader.checkpoint(done), facts.columns, state="snapshotting")
         finally:
             await asyncio.to_thread(reader.close)

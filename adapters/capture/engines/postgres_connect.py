@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped, unused-ignore]
-import psycopg2.extensions  # type: ignore[import-untyped, unused-ignore]
-import psycopg2.extras  # type: ignore[import-untyped, unused-ignore]
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
 
 from adapters.capture.rows import as_text
 from adapters.capture.source import SourceMisconfigured, SourceUnavailable
@@ -64,7 +64,7 @@ def _misconfiguration(message: str, address: str, user: str) -> str | None:
                 f"password in the source DSN (adapter configuration)")
     if "no pg_hba.conf entry" in lowered:
         return (f"PostgreSQL at {address} has no pg_hba.conf entry for this host and role "
-                f"{user!r}: add one (for log capture also a 'replication' line) and reload")
+                f"{user!r}: add one for the database and reload")
     if re.search(r'role ".*" does not exist', lowered):
         return f"PostgreSQL at {address}: role {user!r} does not exist; create it or fix the DSN"
     if re.search(r'database ".*" does not exist', lowered):
@@ -74,7 +74,11 @@ def _misconfiguration(message: str, address: str, user: str) -> str | None:
                 f"GRANT CONNECT ON DATABASE ... TO {user}")
     if "superuser or replication role" in lowered or "permission denied to start wal sender" in lowered:
         return (f"PostgreSQL at {address}: role {user!r} may not stream the log; run "
-                f"ALTER ROLE {user} REPLICATION (and allow 'replication' in pg_hba.conf)")
+                f"ALTER ROLE {user} REPLICATION")
+    if "can no longer get changes from replication slot" in lowered:
+        return (f"PostgreSQL at {address}: {message.strip()} (max_slot_wal_keep_size exceeded); "
+                "the changes since the checkpoint are gone: reset this table's checkpoint to "
+                "take a new snapshot")
     return None
 
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped, unused-ignore]
-import psycopg2.extras  # type: ignore[import-untyped, unused-ignore]
+import psycopg2
+import psycopg2.extras
 
 from adapters.capture.engines.postgres_connect import connect, translated_errors, value_text
 from adapters.capture.engines.postgres_pgoutput import (

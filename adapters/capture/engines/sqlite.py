@@ -16,16 +16,18 @@ class SqliteDialect:
     #: SQLite rows carry an increasing rowid: rows past the highest seen are inserts.
     rowid = "rowid"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = 5.0) -> None:
         self.path = path
         self.database = path.name
+        #: How long a read waits while the legacy application holds a write lock.
+        self.busy_timeout = busy_timeout
 
     def connect(self) -> DbApiConnection:
         if not self.path.exists():
             raise SourceUnavailable(f"SQLite database {self.path} does not exist")
         try:
             # Read-only: the legacy database is a guest's house.
-            connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30,
+            connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.busy_timeout,
                                          check_same_thread=False)
         except sqlite3.Error as exc:
             raise SourceUnavailable(f"SQLite database {self.path} cannot be opened: {exc}") from exc

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from adapters.capture.rows import text_row
-from adapters.capture.source import Change, Op, Row, SourceUnavailable, TableSpec, key_of
+from adapters.capture.source import (
+    Change,
+    Op,
+    Row,
+    SourceError,
+    SourceUnavailable,
+    TableSpec,
+    key_of,
+)
 from adapters.capture.sql import DbApiConnection, SqlDialect
+
+T = TypeVar("T")
 
 
 class Throttle:
@@ -58,9 +68,21 @@ async def query(
     try:
         return await asyncio.to_thread(fetch, dialect, connection, sql, params,
                                        consistent=consistent)
-    except (SourceUnavailable, asyncio.CancelledError):
+    except (SourceError, asyncio.CancelledError):
         raise
     except Exception as exc:  # every DB-API error of every driver
+        if _is_connection_error(exc):
+            raise SourceUnavailable(f"{dialect.engine} {dialect.database}: {exc}") from exc
+        raise
+
+
+async def call(dialect: SqlDialect, function: Callable[..., T], *args: Any) -> T:
+    """Run a blocking driver call in a thread; connection trouble becomes SourceUnavailable."""
+    try:
+        return await asyncio.to_thread(function, *args)
+    except (SourceError, asyncio.CancelledError):
+        raise
+    except Exception as exc:
         if _is_connection_error(exc):
             raise SourceUnavailable(f"{dialect.engine} {dialect.database}: {exc}") from exc
         raise
