@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,7 +317,7 @@ class PostgresLogSource:
     async def discover(self) -> list[TableInfo]:
         return await asyncio.to_thread(self._discover)
 
-    async def read(self, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
+    async def read(self, checkpoint: Checkpoint | None) -> AsyncGenerator[Batch, None]:
         facts = await asyncio.to_thread(self._inspect, True)
         key = self._key_columns(facts)
         if checkpoint is None or checkpoint.get("phase") == "snapshot":
