@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from adapters.capture.change_event import (
     SourceInfo,
@@ -68,7 +68,7 @@ class CaptureRunner:
     def __init__(
         self, source: CaptureSource, *, bootstrap: str, serde: AvroSerde,
         producer_factory: Callable[[str], AIOKafkaProducer],
-        metrics: CaptureMetrics | None = None,
+        metrics: CaptureMetrics | None = None, publish_timeout: float = 30.0,
     ) -> None:
         self.source = source
         self.spec = source.spec
@@ -76,6 +76,9 @@ class CaptureRunner:
         self.serde = serde
         self.producer_factory = producer_factory
         self.metrics = metrics
+        #: A batch not committed by then counts as a broker outage: the runner backs off and
+        #: starts a new producer, whose transactional id fences the stuck one.
+        self.publish_timeout = publish_timeout
         self.status = CaptureStatus(self.spec.department, self.spec.table, source.engine,
                                     self.spec.strategy)
         self._columns: tuple[str, ...] = ()
@@ -111,15 +114,15 @@ class CaptureRunner:
 
     async def _run_once(self, stop: asyncio.Event, backoff: Backoff) -> None:
         producer = self.producer_factory(self.spec.owner)
-        await producer.start()
         try:
+            await producer.start()
             checkpoint = await read_position(self.bootstrap, self.spec.owner)
             await self.source.check()
             self.status.source_reachable = True
             async with aclosing(self.source.read(checkpoint)) as batches:
                 async for batch in batches:
                     if batch.changes or batch.checkpoint != checkpoint:
-                        await self._publish(producer, batch)
+                        await self._publish_in_time(producer, batch)
                         await self.source.acknowledge(batch.checkpoint)
                         checkpoint = batch.checkpoint
                     self._observe(batch)
@@ -132,6 +135,13 @@ class CaptureRunner:
         finally:
             await _stop_quietly(producer)
             await self.source.close()
+
+    async def _publish_in_time(self, producer: AIOKafkaProducer, batch: Batch) -> None:
+        try:
+            await asyncio.wait_for(self._publish(producer, batch), self.publish_timeout)
+        except TimeoutError as exc:
+            raise KafkaTimeoutError(
+                f"Kafka did not commit a batch within {self.publish_timeout:.0f}s") from exc
 
     async def _publish(self, producer: AIOKafkaProducer, batch: Batch) -> None:
         columns = batch.columns or self._columns or _columns_of(batch.changes)
@@ -241,7 +251,7 @@ def _columns_of(changes: Sequence[Change]) -> tuple[str, ...]:
 
 async def _stop_quietly(producer: AIOKafkaProducer) -> None:
     try:
-        await producer.stop()
+        await asyncio.wait_for(producer.stop(), 10)
     except Exception as exc:  # a dead broker must not hide the error that got us here
         log.debug("producer stop failed: %s", exc)
 
