@@ -69,12 +69,14 @@ def _print_report(report: StackReport) -> None:
 
 
 @stack.command("up")
+@click.option("--legacy-databases", is_flag=True,
+              help="Also start local PostgreSQL and MariaDB for the departments' legacy systems.")
 @pass_context
-def stack_up(ctx: _Context) -> None:
+def stack_up(ctx: _Context, legacy_databases: bool) -> None:
     """Fetch (once) and start Kafka and the registry; a no-op when both already answer."""
     try:
         with console.status("starting the local stack (first run fetches Kafka with Maven)…"):
-            report = LocalStack(ctx.settings).up()
+            report = LocalStack(ctx.settings, legacy_databases=legacy_databases).up()
     except StackError as exc:
         _fail(str(exc))
         return

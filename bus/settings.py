@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         default=8091, description="Port of the adapters' /status and /metrics."
     )
 
+    legacy_postgres_port: int = Field(
+        default=5433, description="Port of the demo's PostgreSQL legacy server (市场监管)."
+    )
+    legacy_mariadb_port: int = Field(
+        default=3307, description="Port of the demo's MariaDB legacy server (人社, 税务)."
+    )
+
     @property
     def adapters_url(self) -> str:
         return f"http://{self.adapters_host}:{self.adapters_port}"

@@ -24,7 +24,7 @@ def _web_answers(url: str) -> bool:
 
 
 def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
-    stack = LocalStack(settings)
+    stack = LocalStack(settings, legacy_databases=True)
     with console.status("starting Kafka and the schema registry (first run fetches Kafka)…"):
         report = stack.up()
     console.print(f"[green]stack up[/] (state in {report.state_dir})")

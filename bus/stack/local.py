@@ -11,8 +11,13 @@ from bus.settings import Settings
 from bus.stack.errors import StackError
 from bus.stack.kafka_dist import ensure_kafka_jars
 from bus.stack.kafka_server import broker_command, format_storage_once, write_server_config
+from bus.stack.legacy_databases import MariaDbLegacyServer, PostgresLegacyServer
 from bus.stack.probes import kafka_answers, registry_answers, wait_until
 from bus.stack.processes import ManagedProcess
+
+#: Databases of the departments whose legacy systems run on these engines (DESIGN §5).
+POSTGRES_DATABASES = ("scjg",)  # 市场监管 Market Regulation
+MARIADB_DATABASES = ("rsj", "sw")  # 人社 HRSS, 税务 Tax
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,29 @@ class StackReport:
 class LocalStack:
     """Start, stop and inspect the local stack described by the settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, legacy_databases: bool = False) -> None:
         self.settings = settings
+        self.legacy_databases = legacy_databases
         self.state_dir = settings.state_dir.resolve()
         run_dir, log_dir = self.state_dir / "run", self.state_dir / "logs"
         self.kafka = ManagedProcess("kafka", run_dir, log_dir)
         self.registry = ManagedProcess("registry", run_dir, log_dir)
+        self._postgres: PostgresLegacyServer | None = None
+        self._mariadb: MariaDbLegacyServer | None = None
+
+    @property
+    def postgres(self) -> PostgresLegacyServer:
+        if self._postgres is None:
+            self._postgres = PostgresLegacyServer(self.state_dir, self.settings.legacy_postgres_port,
+                                                  POSTGRES_DATABASES)
+        return self._postgres
+
+    @property
+    def mariadb(self) -> MariaDbLegacyServer:
+        if self._mariadb is None:
+            self._mariadb = MariaDbLegacyServer(self.state_dir, self.settings.legacy_mariadb_port,
+                                                MARIADB_DATABASES)
+        return self._mariadb
 
     def up(self, *, timeout: float = 120.0) -> StackReport:
         """Start what is not running yet and wait until both answer; a no-op when they do."""
@@ -55,11 +77,21 @@ class LocalStack:
         if not self._registry_answers():
             self._start_registry(timeout)
             started.append("registry")
+        if self.legacy_databases:
+            if self.postgres.up():
+                started.append("postgresql")
+            if self.mariadb.up():
+                started.append("mariadb")
         return self.status(started=tuple(started))
 
     def down(self) -> list[str]:
         """Stop the registry, then the broker; names of the components that were stopped."""
         stopped = []
+        if (self.state_dir / "legacy-servers").exists() or self.legacy_databases:
+            if self.mariadb.down():
+                stopped.append("mariadb")
+            if self.postgres.down():
+                stopped.append("postgresql")
         if self.registry.stop(timeout=15):
             stopped.append("registry")
         if self.kafka.stop(timeout=60):
@@ -68,10 +100,20 @@ class LocalStack:
 
     def status(self, started: tuple[str, ...] = ()) -> StackReport:
         s = self.settings
+        legacy: tuple[ComponentStatus, ...] = ()
+        if self.legacy_databases or (self.state_dir / "legacy-servers").exists():
+            pg, maria = self.postgres, self.mariadb
+            legacy = (
+                ComponentStatus("postgresql", pg.answers(), pg.answers(), None,
+                                f"127.0.0.1:{pg.port}", pg.log_file),
+                ComponentStatus("mariadb", maria.process.is_running(), maria.answers(),
+                                maria.process.pid(), f"127.0.0.1:{maria.port}", maria.log_file),
+            )
         return StackReport(
             state_dir=self.state_dir,
             started=started,
             components=(
+                *legacy,
                 ComponentStatus("kafka", self.kafka.is_running(), self._kafka_answers(),
                                 self.kafka.pid(), s.kafka_bootstrap, self.kafka.log_file),
                 ComponentStatus("registry", self.registry.is_running(), self._registry_answers(),

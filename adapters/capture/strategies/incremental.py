@@ -75,12 +75,14 @@ class IncrementalPoller:
         columns = columns or columns2
         changed = [r for r in rechecked
                    if boundary.get(self._key_text(columns, r), [None, None])[1] != self._digest(columns, r)]
-        max_rowid = int(cp.get("max_rowid", 0))
+        # Inserts are rows past the highest rowid of the *previous* batches: a batch may hold
+        # re-checked rows with higher rowids before later-read new rows with lower ones.
+        seen_rowid = max_rowid = int(cp.get("max_rowid", 0))
         changes: list[Change] = []
         for raw in [*changed, *rows]:
             rowid = raw[0]
             op: Op = "r" if snapshot else (
-                "c" if rowid is not None and int(rowid) > max_rowid else "u")
+                "c" if rowid is not None and int(rowid) > seen_rowid else "u")
             c = change(self.spec, op, columns, raw[1:], position="", commit_ts_ms=0,
                        snapshot=snapshot)
             upd_text = (c.after or {}).get(self.updated_column) or ""
