@@ -2,9 +2,10 @@
 
 Three timed paths publish the same change events:
 
-1. ``capture``: the real code path — ``SqlitePollingCapture.poll_once()`` until it returns 0
-   (read a batch from the legacy SQLite file, build the change envelopes, Avro-encode them,
-   publish them with their position in one Kafka transaction per batch).
+1. ``capture``: the production path — ``SqlTableSource(SqliteDialect(path), spec)`` with the
+   ``incremental`` strategy driven by ``CaptureRunner`` until every row is on the topic (read a
+   batch from the legacy SQLite file, build the change envelopes, Avro-encode them, publish
+   them with their checkpoint in one Kafka transaction per batch, acknowledge).
 2. ``raw``: the exact (key, value, headers) bytes the capture produced, read back from its
    topic (untimed), sent by a plain idempotent ``AIOKafkaProducer`` (acks=all, same linger
    and batch size, no transactions), timed from the first send to the last acknowledgement.
@@ -38,7 +39,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.capture.sqlite_polling import PolledTable, SqlitePollingCapture
+from adapters.capture.engines.sqlite import SqliteDialect
+from adapters.capture.runner import CaptureRunner
+from adapters.capture.source import TableSpec
+from adapters.capture.sql_source import SqlTableSource
 from bus.demo.seed import seed_gongan
 from bus.kafka import TopicSpec, ensure_topics, transactional_producer
 from bus.positions import POSITIONS_TOPIC_SPEC
@@ -110,28 +114,35 @@ def seed_legacy_table(db_path: Path, rows: int) -> int:
         connection.close()
 
 
-async def time_capture(table: PolledTable, db_path: Path, rows: int, args: argparse.Namespace,
-                       serde: AvroSerde) -> float:
-    """Seconds the real capture takes to publish the whole table (poll_once until 0)."""
-    producer = transactional_producer(args.bootstrap, table.owner)
-    await producer.start()
-    try:
-        capture = SqlitePollingCapture(table, db_path, producer, serde, args.bootstrap,
-                                       batch_size=args.batch_size, poll_interval=0)
-        await capture.load_position()
-        with progress_bar() as progress:
-            task = progress.add_task("capture → Kafka", total=rows, rate="")
-            started = time.perf_counter()
-            while published := await capture.poll_once():
-                elapsed = time.perf_counter() - started
-                progress.update(task, advance=published,
-                                rate=f"{capture.published / elapsed:,.0f} rows/s")
-            seconds = time.perf_counter() - started
-        if capture.published != rows:
-            raise SystemExit(f"capture published {capture.published} rows, the table has {rows}")
-        return seconds
-    finally:
-        await producer.stop()
+async def time_capture(spec: TableSpec, db_path: Path, rows: int, args: argparse.Namespace,
+                       serde: AvroSerde, state_dir: Path) -> float:
+    """Seconds the production runner takes to publish the whole table (until it reports idle)."""
+    source = SqlTableSource(SqliteDialect(db_path), spec, state_dir=state_dir)
+    runner = CaptureRunner(source, bootstrap=args.bootstrap, serde=serde,
+                           producer_factory=lambda owner: transactional_producer(args.bootstrap,
+                                                                                 owner))
+    stop = asyncio.Event()
+    with progress_bar() as progress:
+        task = progress.add_task("capture → Kafka", total=rows, rate="")
+        started = time.perf_counter()
+        running = asyncio.create_task(runner.run(stop))
+        # The runner stops on its own only for a misconfigured source; watch its status until
+        # every row is published and the snapshot is over (the first idle batch).
+        while not running.done():
+            published = runner.status.rows
+            elapsed = time.perf_counter() - started
+            progress.update(task, completed=published,
+                            rate=f"{published / elapsed:,.0f} rows/s" if elapsed else "")
+            if published >= rows and runner.status.state == "streaming":
+                break
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - started
+        stop.set()
+        await running
+    if runner.status.rows != rows or runner.status.errors:
+        raise SystemExit(f"capture published {runner.status.rows} rows with "
+                         f"{runner.status.errors} errors; the table has {rows}")
+    return seconds
 
 
 async def read_back(bootstrap: str, topic: str, expected: int) -> list[Message]:
@@ -236,7 +247,9 @@ def report(results: Sequence[Measurement], args: argparse.Namespace, rows: int) 
 
 async def run(args: argparse.Namespace) -> list[Measurement]:
     run_id = uuid.uuid4().hex[:6]
-    table = PolledTable(f"bench{run_id}", "hj_ryxx", "RYBH", "GXSJ")
+    table = TableSpec(department=f"bench{run_id}", table="hj_ryxx", key_columns=("RYBH",),
+                      strategy="incremental", updated_column="GXSJ", batch_size=args.batch_size,
+                      poll_interval=0.05)
     raw_topic, raw_tx_topic = f"bench.raw.{run_id}", f"bench.raw-tx.{run_id}"
     topics = [table.topic, raw_topic, raw_tx_topic]
     console.print(f"run {run_id}: topics {', '.join(topics)}; registry {args.registry}")
@@ -247,7 +260,8 @@ async def run(args: argparse.Namespace) -> list[Measurement]:
                                              *(TopicSpec.history(t) for t in topics)])
         registry = RegistryClient(args.registry)
         try:
-            capture_seconds = await time_capture(table, db_path, rows, args, AvroSerde(registry))
+            capture_seconds = await time_capture(table, db_path, rows, args, AvroSerde(registry),
+                                                 Path(tmp) / "state")
         finally:
             await registry.close()
     try:
@@ -262,7 +276,8 @@ async def run(args: argparse.Namespace) -> list[Measurement]:
         if not args.keep_topics:
             await delete_topics(args.bootstrap, topics)
     return [
-        Measurement("capture", "SQLite read + envelope + Avro + tx produce with position",
+        Measurement("capture", "SqlTableSource (incremental) + CaptureRunner: read + envelope + "
+                    "Avro + tx produce with checkpoint",
                     rows, size, capture_seconds),
         Measurement("raw", "same bytes, idempotent producer, no transactions",
                     rows, size, raw_seconds),

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from adapters.capture.config import SourceConfig, load_config, reference_config_path
 from adapters.capture.engines.registry import build_sources
 from adapters.capture.runner import CaptureRunner
-from adapters.capture.source import TableSpec
+from adapters.capture.source import SourceMisconfigured, TableSpec
 from adapters.capture.status import CaptureMetrics
 from adapters.standardize.mapping import find_mapping
 from adapters.standardize.stage import StandardizeStage
@@ -47,7 +47,9 @@ def load_capture_config(settings: Settings) -> list[SourceConfig]:
     return load_config(settings.adapters_config or reference_config_path(),
                        {**os.environ, "BUS_STATE_DIR": str(settings.state_dir.resolve()),
                         "BUS_CAPTURE_BATCH_SIZE": str(settings.capture_batch_size),
-                        "BUS_CAPTURE_POLL_INTERVAL": str(settings.capture_poll_interval)})
+                        "BUS_CAPTURE_POLL_INTERVAL": str(settings.capture_poll_interval),
+                        "BUS_LEGACY_POSTGRES_PORT": str(settings.legacy_postgres_port),
+                        "BUS_LEGACY_MARIADB_PORT": str(settings.legacy_mariadb_port)})
 
 
 @asynccontextmanager
@@ -93,7 +95,8 @@ async def run_adapters(settings: Settings) -> None:
     """Run every capture and standardize stage until SIGINT/SIGTERM; a failure stops all, loudly."""
     stop = _stop_on_signals()
     async with adapter_pipeline(settings) as (runners, stages):
-        tasks = [asyncio.create_task(r.run(stop), name=r.spec.owner) for r in runners]
+        tasks = [asyncio.create_task(_keep_failed(r.run(stop)), name=r.spec.owner)
+                 for r in runners]
         tasks += [asyncio.create_task(s.run(stop), name=s.group_id) for s in stages]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         stop.set()
@@ -101,6 +104,13 @@ async def run_adapters(settings: Settings) -> None:
         for task in done:
             if task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
+
+
+async def _keep_failed(capture: Awaitable[None]) -> None:
+    """A misconfigured source fails alone (state ``failed``, in /status and /metrics); the
+    other departments keep flowing. Any other error is a bug and stops the process."""
+    with suppress(SourceMisconfigured):
+        await capture
 
 
 def run_projections(settings: Settings) -> None:

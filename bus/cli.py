@@ -184,6 +184,37 @@ def adapters_run(ctx: _Context) -> None:
         _fail(str(exc))
 
 
+@adapters.command("status")
+@pass_context
+def adapters_status(ctx: _Context) -> None:
+    """Each running capture: state, strategy, position, rows/s, errors and retries."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = f"{ctx.settings.adapters_url}/status"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            captures = json.load(response)["captures"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        _fail(f"the adapters process does not answer on {url}; is 'bus adapters run' running?")
+        return
+    table = Table(title="captures")
+    for column in ("department.table", "engine", "strategy", "state", "position", "rows",
+                   "rows/s", "quarantined", "errors", "retries", "last error"):
+        table.add_column(column)
+    for c in captures:
+        progress = (f" {c['snapshot_done']}/{c['snapshot_total']}"
+                    if c.get("snapshot_total") and c["state"] == "snapshotting" else "")
+        table.add_row(f"{c['department']}.{c['table']}", c["engine"], c["strategy"],
+                      c["state"] + progress, str(c["position"])[:40], str(c["rows"]),
+                      f"{c['rows_per_second']:.0f}", str(c["quarantined"]), str(c["errors"]),
+                      str(c["retries"]), (c.get("last_error") or "")[:60])
+    console.print(table)
+    if any(c["state"] in ("failed", "degraded") for c in captures):
+        sys.exit(1)
+
+
 @main.group()
 def projections() -> None:
     """The faust workers that build the shared projections."""

@@ -77,7 +77,7 @@ def import_results() -> dict[str, subprocess.CompletedProcess[str]]:
 
 
 def test_module_discovery_finds_every_package_and_its_leaves() -> None:
-    for expected in ("bus", "bus.envelope", "bus.web.app", "adapters.capture.sqlite_polling",
+    for expected in ("bus", "bus.envelope", "bus.web.app", "adapters.capture.sql_source",
                      "schemas.avro_schemas", "projections.citizen_profile.store"):
         assert expected in MODULES
     assert "bus.__main__" not in MODULES
