@@ -67,3 +67,32 @@ def test_schema_ids_survive_a_restart_of_the_whole_stack(tmp_path: Path) -> None
         assert asyncio.run(register(second, "other-value")) == first_id + 1
     finally:
         stack.down()
+
+
+def test_the_demo_stack_also_runs_the_departments_postgresql_and_mariadb(tmp_path: Path) -> None:
+    import psycopg2
+    import pymysql
+
+    from tests.conftest import free_port
+
+    settings = isolated_settings(tmp_path / "state").model_copy(update={
+        "legacy_postgres_port": free_port(), "legacy_mariadb_port": free_port()})
+    stack = LocalStack(settings, legacy_databases=True)
+    try:
+        report = stack.up(timeout=180)
+        assert {"postgresql", "mariadb"} <= set(report.started)
+        assert report.healthy
+        with psycopg2.connect(stack.postgres.dsn("scjg")) as pg, pg.cursor() as cursor:
+            cursor.execute("SHOW wal_level")
+            assert cursor.fetchone() == ("logical",)
+        maria = pymysql.connect(**stack.mariadb.connection("rsj"))  # type: ignore[arg-type]
+        try:
+            with maria.cursor() as cursor:
+                cursor.execute("SELECT @@binlog_format, @@binlog_row_image")
+                assert cursor.fetchone() == ("ROW", "FULL")
+        finally:
+            maria.close()
+        assert stack.up(timeout=180).started == ()
+    finally:
+        stopped = stack.down()
+    assert {"postgresql", "mariadb"} <= set(stopped)
