@@ -28,6 +28,8 @@ import psycopg2
 import psycopg2.extensions
 
 from adapters.capture.engines.postgres_connect import (
+    catalog_row,
+    catalog_rows,
     connect,
     database_name,
     translated_errors,
@@ -142,16 +144,16 @@ class PostgresDialect:
             cursor = connection.cursor()
             try:
                 cursor.execute(_FACTS_SQL, (name,))
-                columns = cursor.fetchall()
+                columns = catalog_rows(cursor.fetchall())
                 if not columns:
                     raise SourceMisconfigured(
                         f"table {self.schema}.{table} not found in PostgreSQL database "
                         f"{self.database} (or the role may not see it); check 'table' and "
                         "'schema' in the adapter configuration")
                 cursor.execute(_PRIMARY_KEY_SQL, (name,))
-                key = tuple(str(r[0]) for r in cursor.fetchall())
+                key = tuple(str(r[0]) for r in catalog_rows(cursor.fetchall()))
                 cursor.execute(_CLASS_SQL, (name,))
-                identity, owned, estimate = cursor.fetchone()
+                identity, owned, estimate = catalog_row(cursor.fetchone())
             finally:
                 cursor.close()
                 connection.rollback()
@@ -170,7 +172,7 @@ class PostgresDialect:
                 cursor.execute(
                     "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
                     "AND table_type = 'BASE TABLE' ORDER BY table_name", (self.schema,))
-                return [str(r[0]) for r in cursor.fetchall()]
+                return [str(r[0]) for r in catalog_rows(cursor.fetchall())]
             finally:
                 cursor.close()
                 connection.rollback()
@@ -384,7 +386,7 @@ class PostgresLogSource:
     def _check_server(self, cursor: Any) -> None:
         cursor.execute("SELECT current_setting('wal_level'), rolsuper OR rolreplication, current_user "
                        "FROM pg_roles WHERE rolname = current_user")
-        wal_level, may_replicate, user = cursor.fetchone()
+        wal_level, may_replicate, user = catalog_row(cursor.fetchone())
         if wal_level != "logical":
             raise SourceMisconfigured(
                 f"PostgreSQL database {self.database}: wal_level is {wal_level!r}; log capture "
@@ -410,7 +412,7 @@ class PostgresLogSource:
     def _check_slot(self, cursor: Any) -> None:
         cursor.execute("SELECT plugin, database FROM pg_replication_slots WHERE slot_name = %s",
                        (self.slot,))
-        found = cursor.fetchone()
+        found = catalog_row(cursor.fetchone())
         if found is not None:
             plugin, database = found
             if plugin != "pgoutput" or database != self.database:
@@ -420,7 +422,7 @@ class PostgresLogSource:
             return
         cursor.execute("SELECT current_setting('max_replication_slots')::int, "
                        "(SELECT count(*) FROM pg_replication_slots)")
-        limit, used = cursor.fetchone()
+        limit, used = catalog_row(cursor.fetchone())
         if used >= limit:
             raise SourceMisconfigured(
                 f"all {limit} replication slots are in use: raise max_replication_slots in "
@@ -429,13 +431,13 @@ class PostgresLogSource:
     def _check_publication(self, cursor: Any, facts: TableFacts) -> bool:
         """Whether the publication exists (it must then include the table)."""
         cursor.execute("SELECT puballtables FROM pg_publication WHERE pubname = %s", (self.publication,))
-        found = cursor.fetchone()
+        found = catalog_row(cursor.fetchone())
         name = f"{facts.schema}.{facts.table}"
         if found is None:
             cursor.execute("SELECT rolsuper OR (%s AND has_database_privilege(current_database(), "
                            "'CREATE')) FROM pg_roles WHERE rolname = current_user",
                            (facts.owned_by_current_user,))
-            if not _flag(cursor.fetchone()[0]):
+            if not _flag(catalog_row(cursor.fetchone())[0]):
                 raise SourceMisconfigured(
                     f"publication {self.publication} does not exist and this role may not create "
                     f"it: as the owner of {name} run CREATE PUBLICATION {self.publication} FOR "
@@ -472,7 +474,7 @@ class PostgresLogSource:
                     connection.cursor() as cursor:
                 cursor.execute("SELECT CAST(confirmed_flush_lsn AS TEXT), active FROM "
                                "pg_replication_slots WHERE slot_name = %s", (self.slot,))
-                found = cursor.fetchone()
+                found = catalog_row(cursor.fetchone())
         finally:
             connection.close()
         return None if found is None else (str(found[0]), _flag(found[1]))

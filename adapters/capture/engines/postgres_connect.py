@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg2
@@ -129,6 +129,21 @@ def connect(dsn: str, *, read_only: bool = True, replication: bool = False) -> A
             psycopg2.extensions.register_type(psycopg2.extensions.BYTES, connection)
             psycopg2.extensions.register_type(psycopg2.extensions.BYTESARRAY, connection)
     return connection
+
+
+def catalog_row(row: Any) -> Any:
+    """A row of a catalog query with text as ``str``.
+
+    Connections to ``SQL_ASCII`` databases return every text-like value as bytes (see
+    :func:`connect`), catalog names and settings included; those are decoded here.
+    """
+    if row is None:
+        return None
+    return tuple(as_text(v)[0] if isinstance(v, bytes | memoryview) else v for v in row)
+
+
+def catalog_rows(rows: Sequence[Any]) -> list[Any]:
+    return [catalog_row(r) for r in rows]
 
 
 def value_text(raw: bytes | None, type_oid: int) -> tuple[str | None, bool]:

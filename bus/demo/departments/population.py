@@ -21,7 +21,7 @@ from bus.demo.noise import messy_birth_date, messy_identity_number, messy_name, 
 from bus.demo.people import Person, make_address, make_person
 from bus.demo.seed import BASE_TIME
 
-__all__ = ["Couple", "Population", "age_on", "build_population"]
+__all__ = ["Couple", "Population", "age_on", "build_population", "years_after"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,14 @@ class Population:
 def age_on(person: Person, day: date) -> int:
     born = person.birth_date
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def years_after(day: date, years: int) -> date:
+    """The same day ``years`` later (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 def build_population(persons: int, seed: int) -> Population:
@@ -95,9 +103,7 @@ def _couples(rng: random.Random, people: tuple[Person, ...], today: date) -> tup
     for husband, wife in zip(men, women, strict=False):
         if abs((husband.birth_date - wife.birth_date).days) > 8 * 365 or rng.random() >= 0.6:
             continue
-        earliest = max(husband.birth_date.replace(year=husband.birth_date.year + 22),
-                       wife.birth_date.replace(year=wife.birth_date.year + 20) if wife.birth_date.day < 29
-                       else date(wife.birth_date.year + 20, wife.birth_date.month, 28))
+        earliest = max(years_after(husband.birth_date, 22), years_after(wife.birth_date, 20))
         span = (today - earliest).days
         if span <= 30:
             continue
