@@ -132,21 +132,28 @@ def demo() -> None:
 @click.option("--seed", "random_seed", default=20261127, show_default=True)
 @pass_context
 def demo_seed(ctx: _Context, persons: int, random_seed: int) -> None:
-    """Create the Public Security household register (公安户籍) as a SQLite database."""
+    """Seed the six departments' legacy systems (those that are reachable) from one population."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
-    from bus.demo.seed import seed_gongan
+    from bus.demo.reference import seed_reference
 
-    path = ctx.settings.gongan_db_path
     columns = ("{task.description}", BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("seeding 公安户籍", total=persons)
-        report = seed_gongan(path, persons=persons, seed=random_seed,
-                             progress=lambda done, total: progress.update(task, completed=done))
-    console.print(f"公安户籍 hj_ryxx: {report.persons} rows in {path}")
-    console.print(f"  expected accepted: {report.expected_valid}, "
-                  f"quarantined: {report.expected_quarantined}")
-    console.print(f"  ground truth: {report.ground_truth_path}")
+        seeded, skipped = seed_reference(
+            ctx.settings, persons=persons, seed=random_seed,
+            progress=lambda done, total: progress.update(task, completed=done))
+    table = Table(title=f"reference government — {persons} persons")
+    for column in ("department", "engine", "tables / file", "rows", "expected accepted",
+                   "expected quarantined"):
+        table.add_column(column)
+    for d in seeded:
+        table.add_row(d.department, d.engine, d.where, str(d.rows), str(d.expected_accepted),
+                      str(d.expected_quarantined))
+    console.print(table)
+    console.print(f"ground truth: {ctx.settings.legacy_dir}")
+    for reason in skipped:
+        console.print(f"[yellow]skipped[/] {reason}")
 
 
 @demo.command("run")

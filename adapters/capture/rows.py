@@ -42,6 +42,9 @@ def text_row(columns: Sequence[str], values: Sequence[object]) -> tuple[Row, tup
     row: Row = {}
     bad: list[str] = []
     for column, value in zip(columns, values, strict=True):
+        if value is None or type(value) is str:  # most legacy values: nothing to convert
+            row[column] = value
+            continue
         text, ok = as_text(value)
         row[column] = text
         if not ok:

@@ -86,6 +86,11 @@ class CaptureRunner:
         self._key_schema = change_key_schema(self.spec.department, self.spec.table,
                                              self.spec.key_columns)
         self._quarantine_schema = load_avro_schema("quarantined_record")
+        # Per-row constants, computed once.
+        self._key_subject = subject_for(self.spec.topic, is_key=True)
+        self._value_subject = subject_for(self.spec.topic)
+        self._event_source = (f"/adapters/{self.spec.department}/{source.engine}/"
+                              f"{self.spec.table}")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Capture until ``stop`` is set; raises only for a misconfigured source."""
@@ -146,7 +151,9 @@ class CaptureRunner:
     async def _publish(self, producer: AIOKafkaProducer, batch: Batch) -> None:
         columns = batch.columns or self._columns or _columns_of(batch.changes)
         self._columns = columns
-        messages = [m for change in batch.changes for m in await self._messages(change, columns)]
+        captured_ms = int(time.time() * 1000)
+        messages = [m for change in batch.changes
+                    for m in await self._messages(change, columns, captured_ms)]
         async with producer.transaction():
             for topic, key, value, headers in messages:
                 await producer.send(topic, key=key, value=value, headers=headers)
@@ -160,21 +167,22 @@ class CaptureRunner:
                     self.metrics.rows.labels(*self._labels(), change.op).inc()
         self.status.quarantined += sum(1 for c in batch.changes if c.undecodable)
 
-    async def _messages(self, change: Change, columns: tuple[str, ...]) -> list[Message]:
+    async def _messages(self, change: Change, columns: tuple[str, ...],
+                        captured_ms: int) -> list[Message]:
         spec = self.spec
         key_string = key_text(change.key)
         if change.undecodable:
             return [await self._quarantine(change)]
-        key = await self.serde.encode(subject_for(spec.topic, is_key=True), self._key_schema,
+        key = await self.serde.encode(self._key_subject, self._key_schema,
                                       {c: change.key.get(c) or "" for c in spec.key_columns})
         source = SourceInfo(spec.department, self.source.engine, self.source.database, spec.table,
                             change.position, change.snapshot, change.commit_ts_ms)
         value = await self.serde.encode(
-            subject_for(spec.topic), self._value_schema(columns),
+            self._value_subject, self._value_schema(columns),
             change_record(change.op, _complete(change.before, columns),
-                          _complete(change.after, columns), source, int(time.time() * 1000)))
+                          _complete(change.after, columns), source, captured_ms))
         event = CloudEvent(
-            type=CHANGE_EVENT_TYPE, source=f"/adapters/{spec.department}/{self.source.engine}/{spec.table}",
+            type=CHANGE_EVENT_TYPE, source=self._event_source,
             id=change_event_id(spec.department, spec.table, key_string,
                                {"op": change.op, **(change.after or change.key)}),
             subject=f"{spec.table}/{key_string}", dataclassification=spec.classification,
@@ -237,6 +245,8 @@ def _complete(row: dict[str, str | None] | None, columns: Sequence[str]) -> dict
     """The row with every column of the schema (absent ones null)."""
     if row is None:
         return None
+    if len(row) == len(columns) and all(c in row for c in columns):
+        return row  # already complete: no copy
     return {c: row.get(c) for c in columns}
 
 

@@ -9,7 +9,7 @@ import urllib.request
 
 from rich.console import Console
 
-from bus.demo.seed import seed_gongan
+from bus.demo.reference import seed_reference
 from bus.demo.supervisor import Service, Supervisor, bus_command
 from bus.settings import Settings
 from bus.stack.local import LocalStack
@@ -28,9 +28,13 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
     with console.status("starting Kafka and the schema registry (first run fetches Kafka)…"):
         report = stack.up()
     console.print(f"[green]stack up[/] (state in {report.state_dir})")
-    with console.status(f"seeding the Public Security register with {persons} persons…"):
-        seeded = seed_gongan(settings.gongan_db_path, persons=persons)
-    console.print(f"[green]seeded[/] {seeded.persons} rows into {settings.gongan_db_path}")
+    with console.status(f"seeding six departments from {persons} persons…"):
+        seeded, skipped = seed_reference(settings, persons=persons)
+    for department in seeded:
+        console.print(f"[green]seeded[/] {department.department} ({department.engine}): "
+                      f"{department.rows} rows")
+    for reason in skipped:
+        console.print(f"[yellow]skipped[/] {reason}")
 
     env = dict(os.environ)
     env.update(

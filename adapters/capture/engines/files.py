@@ -36,6 +36,7 @@ from adapters.capture.source import (
     Batch,
     Checkpoint,
     SourceMisconfigured,
+    SourceUnavailable,
     TableInfo,
     TableSpec,
 )
@@ -57,15 +58,22 @@ class FileDropSource:
         self._watch = SettleWatch(self.options.settle_seconds, clock)
         self._fingerprints: dict[tuple[str, int, int], Fingerprint] = {}
         self._columns: tuple[str, ...] = self.options.configured_columns
+        #: Whether the directory was readable once: if it vanishes later, that is an outage.
+        self._directory_seen = False
         state_dir = self.options.state_dir
         self._state = None if state_dir is None or self.options.mode != "full" else (
             ExtractState(state_dir / f"{spec.owner}.sqlite"))
 
     async def check(self) -> None:
         directory = self.options.directory
-        if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
-            raise SourceMisconfigured(
-                f"options.directory={directory} does not exist or is not a readable directory")
+        if directory.is_dir() and os.access(directory, os.R_OK | os.X_OK):
+            self._directory_seen = True
+            return
+        message = f"options.directory={directory} does not exist or is not a readable directory"
+        if self._directory_seen and not directory.is_file():
+            # It was there: a share unmounted or a directory renamed away for a while.
+            raise SourceUnavailable(message)
+        raise SourceMisconfigured(message)
 
     async def discover(self) -> list[TableInfo]:
         columns = await asyncio.to_thread(self._discover_columns)

@@ -10,7 +10,7 @@ binlog row image, so a snapshot row and a later update of it look alike:
   the binlog stores UTC);
 * ``DECIMAL`` → ``str(Decimal)`` (``12.50``); integers → ``str``; ``SET`` → ``a,b``;
 * bytes (``BLOB``, ``BINARY``) → UTF-8, else GB18030, else the column is listed in
-  ``Change.undecodable`` and carried as hex.
+  ``Change.undecodable`` and carried with ``\\xff`` escapes (like every engine).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 import pymysql
 
+from adapters.capture.rows import as_text
 from adapters.capture.source import (
     Row,
     SourceError,
@@ -145,12 +146,8 @@ def text_of(value: object) -> tuple[str | None, bool]:
     if value is None:
         return None, True
     if isinstance(value, bytes | bytearray):
-        for encoding in ("utf-8", "gb18030"):
-            try:
-                return bytes(value).decode(encoding), True
-            except UnicodeDecodeError:
-                continue
-        return bytes(value).hex(), False
+        # The same text as every other engine: undecodable bytes kept as \xff escapes.
+        return as_text(bytes(value))
     if isinstance(value, datetime.datetime):
         return value.isoformat(sep=" "), True
     if isinstance(value, datetime.date):

@@ -11,6 +11,7 @@ The first pass over the table is the snapshot (op ``r``).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ def _window_start(updated: str, lookback_seconds: float) -> str:
     return (moment - timedelta(seconds=lookback_seconds)).isoformat(sep=" ")
 
 
+@functools.lru_cache(maxsize=4096)  # rows of one batch share few distinct update times
 def _commit_ms(updated: str | None) -> int:
     """Milliseconds of a legacy update time (local time when it has no zone); 0 if unknown."""
     if not updated:
@@ -67,7 +69,7 @@ class IncrementalPoller:
     async def poll(self, checkpoint: Checkpoint) -> tuple[list[Change], Checkpoint, tuple[str, ...]]:
         cp = dict(checkpoint)
         updated: str = cp.get("updated", "")
-        key: list[str] = cp.get("key") or [""] * len(self.spec.key_columns)
+        key = self._key(cp)
         boundary: dict[str, list[str]] = cp.get("boundary", {})
         snapshot = not cp.get("snapshot_done", False)
         columns, rechecked = await self._recheck(updated, key, boundary)
@@ -95,6 +97,11 @@ class IncrementalPoller:
                                snapshot_done=not snapshot or len(rows) < self.spec.batch_size)
         return changes, new_cp, tuple(columns)
 
+    def _key(self, checkpoint: Checkpoint) -> list[str]:
+        """The checkpoint's key as a list (first-cut checkpoints stored a single string)."""
+        key = checkpoint.get("key") or [""] * len(self.spec.key_columns)
+        return [key] if isinstance(key, str) else [str(k) for k in key]
+
     def _key_text(self, columns: Sequence[str], raw: tuple[Any, ...]) -> str:
         row, _ = text_row(columns, raw[1:])
         return key_text({c: row[c] for c in self.spec.key_columns})
@@ -106,7 +113,7 @@ class IncrementalPoller:
     def _advance(self, cp: dict[str, Any], changes: list[Change], columns: Sequence[str],
                  max_rowid: int, *, snapshot_done: bool) -> Checkpoint:
         updated: str = cp.get("updated", "")
-        key: list[str] = cp.get("key") or [""] * len(self.spec.key_columns)
+        key = self._key(cp)
         boundary: dict[str, list[str]] = dict(cp.get("boundary", {}))
         for c in changes:
             row = c.after or {}
@@ -114,9 +121,15 @@ class IncrementalPoller:
             row_key = [row.get(k) or "" for k in self.spec.key_columns]
             if (row_updated, row_key) > (updated, key):
                 updated, key = row_updated, row_key
-            boundary[key_text(c.key)] = [row_updated, row_digest(row)]
         start = _window_start(updated, self.lookback)
         boundary = {k: v for k, v in boundary.items() if v[0] >= start}
+        for c in changes:  # only rows inside the window are hashed: the others are not re-read
+            row = c.after or {}
+            row_updated = row.get(self.updated_column) or ""
+            if row_updated >= start:
+                boundary[key_text(c.key)] = [row_updated, row_digest(row)]
+            else:
+                boundary.pop(key_text(c.key), None)
         return {"phase": "incremental", "updated": updated, "key": key, "boundary": boundary,
                 "max_rowid": max_rowid, "snapshot_done": snapshot_done}
 

@@ -71,10 +71,15 @@ def parse_credit_code(raw: str | None) -> str:
         )
     if any(char not in _VALUE for char in text):
         raise InvalidCreditCode(
-            "credit_code.charset", "统一社会信用代码含非法字符", "credit code has characters outside its alphabet", raw
+            "credit_code.charset",
+            "统一社会信用代码含非法字符",
+            "credit code has characters outside its alphabet",
+            raw,
         )
     if compute_credit_check_char(text[:17]) != text[17]:
-        raise InvalidCreditCode("credit_code.checksum", "统一社会信用代码校验码错误", "credit code check character is wrong", raw)
+        raise InvalidCreditCode(
+            "credit_code.checksum", "统一社会信用代码校验码错误", "credit code check character is wrong", raw
+        )
     return text
 
 

@@ -68,7 +68,9 @@ def build_population(persons: int, seed: int) -> Population:
     people = tuple(person for person, _ in residents)
     couples = _couples(random.Random(f"{seed}:couples"), people, today)
     adults = [person for person in people if 22 <= age_on(person, today) <= 70] or list(people)
-    enterprises = make_enterprises(random.Random(f"{seed}:enterprises"), adults, max(10, persons // 10), today)
+    enterprises = make_enterprises(
+        random.Random(f"{seed}:enterprises"), adults, max(10, persons // 10), today
+    )
     return Population(seed, today, people, tuple(address for _, address in residents), couples, enterprises)
 
 
