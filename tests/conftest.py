@@ -48,8 +48,26 @@ def stack(stack_settings: Settings) -> Iterator[Settings]:
         local.down()
 
 
+GONGAN_ONLY = """
+sources:
+  - department: gongan
+    engine: sqlite
+    connection: {path: "${BUS_STATE_DIR}/legacy/gongan.sqlite"}
+    tables:
+      - {table: hj_ryxx, key: [RYBH], strategy: incremental, updated_column: GXSJ,
+         batch_size: "${BUS_CAPTURE_BATCH_SIZE:-500}", poll_interval: 0.2}
+"""
+
+
 def bus_environment(stack: Settings, state_dir: Path) -> dict[str, str]:
-    """Environment for ``bus`` subprocesses talking to ``stack`` with their own state dir."""
+    """Environment for ``bus`` subprocesses talking to ``stack`` with their own state dir.
+
+    The adapters capture only the Public Security register, so tests do not depend on (or
+    reach) PostgreSQL and MariaDB servers a running demo may have started.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    config = state_dir / "adapters.yaml"
+    config.write_text(GONGAN_ONLY, encoding="utf-8")
     env = dict(os.environ)
     env.update({
         "BUS_STATE_DIR": str(state_dir),
@@ -58,6 +76,7 @@ def bus_environment(stack: Settings, state_dir: Path) -> dict[str, str]:
         "BUS_CAPTURE_POLL_INTERVAL": "0.2",
         "BUS_WEB_PORT": str(free_port()),
         "BUS_ADAPTERS_PORT": str(free_port()),
+        "BUS_ADAPTERS_CONFIG": str(config),
         "PYTHONUNBUFFERED": "1",
     })
     return env
