@@ -84,6 +84,8 @@ def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor)
     console.print(f"  health                    {web}/healthz")
     console.print(f"  schema registry           {settings.registry_url}/subjects")
     console.print(f"  Kafka                     {settings.kafka_bootstrap}")
+    console.print(f"  captures (Prometheus)     {settings.adapters_url}/metrics "
+                  "— or: .venv/bin/bus adapters status")
     console.print()
     console.print("  Change a row in the legacy database by hand, then ask the API again:")
     console.print(
