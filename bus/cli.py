@@ -207,18 +207,22 @@ def adapters_status(ctx: _Context) -> None:
         _fail(f"the adapters process does not answer on {url}; is 'bus adapters run' running?")
         return
     table = Table(title="captures")
-    for column in ("department.table", "engine", "strategy", "state", "position", "rows",
-                   "rows/s", "quarantined", "errors", "retries", "last error"):
-        table.add_column(column)
+    for column in ("table", "engine/strategy", "state", "rows", "rows/s", "quarantined",
+                   "errors/retries", "position"):
+        table.add_column(column, overflow="fold")
     for c in captures:
         progress = (f" {c['snapshot_done']}/{c['snapshot_total']}"
                     if c.get("snapshot_total") and c["state"] == "snapshotting" else "")
-        table.add_row(f"{c['department']}.{c['table']}", c["engine"], c["strategy"],
-                      c["state"] + progress, str(c["position"])[:40], str(c["rows"]),
-                      f"{c['rows_per_second']:.0f}", str(c["quarantined"]), str(c["errors"]),
-                      str(c["retries"]), (c.get("last_error") or "")[:60])
+        table.add_row(f"{c['department']}.{c['table']}", f"{c['engine']}/{c['strategy']}",
+                      c["state"] + progress, str(c["rows"]), f"{c['rows_per_second']:.0f}",
+                      str(c["quarantined"]), f"{c['errors']}/{c['retries']}",
+                      str(c["position"])[:24])
+    errors = [f"{c['department']}.{c['table']}: {c['last_error']}" for c in captures
+              if c.get("last_error") and c["state"] in ("failed", "degraded")]
     console.print(table)
-    if any(c["state"] in ("failed", "degraded") for c in captures):
+    for line in errors:
+        console.print(f"[red]{line}[/]")
+    if errors:
         sys.exit(1)
 
 
