@@ -160,8 +160,8 @@ class CaptureContract:
                           f"quarantine.{legacy.department}.{legacy.table}", decode_keys=False)
 
     @asynccontextmanager
-    async def running(self, stack: Settings, legacy: LegacyTable,
-                      state_dir: Path) -> AsyncIterator[CaptureRunner]:
+    async def running(self, stack: Settings, legacy: LegacyTable, state_dir: Path,
+                      publish_timeout: float = 30.0) -> AsyncIterator[CaptureRunner]:
         source = self.source(legacy, state_dir)
         await ensure_topics(stack.kafka_bootstrap, [
             POSITIONS_TOPIC_SPEC, TopicSpec.history(source.spec.topic),
@@ -169,7 +169,8 @@ class CaptureContract:
         async with RegistryClient(stack.registry_url) as registry:
             runner = CaptureRunner(
                 source, bootstrap=stack.kafka_bootstrap, serde=AvroSerde(registry),
-                producer_factory=lambda owner: transactional_producer(stack.kafka_bootstrap, owner))
+                producer_factory=lambda owner: transactional_producer(stack.kafka_bootstrap, owner),
+                publish_timeout=publish_timeout)
             stop = asyncio.Event()
             task = asyncio.create_task(runner.run(stop))
             try:
@@ -318,24 +319,33 @@ class BrokerOutageContract:
     def legacy(self) -> Iterator[LegacyTable]:
         raise NotImplementedError
 
-    async def test_the_broker_going_down_and_back_loses_nothing(
-        self, legacy: LegacyTable, tmp_path: Path
-    ) -> None:
-        settings = isolated_settings(tmp_path / "stack")
+    @pytest.fixture(scope="class")
+    def outage_stack(
+        self, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[tuple[Settings, LocalStack]]:
+        """One stack per engine; each test takes its broker down and brings it back."""
+        settings = isolated_settings(tmp_path_factory.mktemp("outage-stack"))
         local = LocalStack(settings)
+        local.up(timeout=180)
+        try:
+            yield settings, local
+        finally:
+            local.down()
+
+    async def test_the_broker_going_down_and_back_loses_nothing(
+        self, legacy: LegacyTable, tmp_path: Path, outage_stack: tuple[Settings, LocalStack]
+    ) -> None:
+        settings, local = outage_stack
         await asyncio.to_thread(local.up, timeout=180)
         contract = CaptureContract()
-        try:
-            legacy.create(people(0, 20))
-            async with contract.running(settings, legacy, tmp_path) as runner:
-                await contract.until(contract.converged(settings, legacy), "the snapshot")
-                await asyncio.to_thread(local.kafka.stop, 60)
-                legacy.insert(people(20, 15))
-                await contract.until(lambda: runner.status.state == "degraded",
-                                     "a degraded state", 90)
-                await asyncio.to_thread(local.up, timeout=180)
-                await contract.until(contract.converged(settings, legacy),
-                                     "the rows written while the broker was down", 180)
-            assert repeated_images(contract.topic(settings, legacy)) == []
-        finally:
-            await asyncio.to_thread(local.down)
+        legacy.create(people(0, 20))
+        async with contract.running(settings, legacy, tmp_path, publish_timeout=10) as runner:
+            await contract.until(contract.converged(settings, legacy), "the snapshot")
+            await asyncio.to_thread(local.kafka.stop, 60)
+            legacy.insert(people(20, 15))
+            await contract.until(lambda: runner.status.state == "degraded",
+                                 "a degraded state", 90)
+            await asyncio.to_thread(local.up, timeout=180)
+            await contract.until(contract.converged(settings, legacy),
+                                 "the rows written while the broker was down", 180)
+        assert repeated_images(contract.topic(settings, legacy)) == []
