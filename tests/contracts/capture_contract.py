@@ -36,7 +36,6 @@ from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
 from bus.stack.local import LocalStack
-from tests.conftest import isolated_settings
 from tests.e2e.harness import TopicContents, read_topic
 
 Rows = dict[str, dict[str, str | None]]
@@ -318,19 +317,6 @@ class BrokerOutageContract:
     @pytest.fixture
     def legacy(self) -> Iterator[LegacyTable]:
         raise NotImplementedError
-
-    @pytest.fixture(scope="class")
-    def outage_stack(
-        self, tmp_path_factory: pytest.TempPathFactory
-    ) -> Iterator[tuple[Settings, LocalStack]]:
-        """One stack per engine; each test takes its broker down and brings it back."""
-        settings = isolated_settings(tmp_path_factory.mktemp("outage-stack"))
-        local = LocalStack(settings)
-        local.up(timeout=180)
-        try:
-            yield settings, local
-        finally:
-            local.down()
 
     async def test_the_broker_going_down_and_back_loses_nothing(
         self, legacy: LegacyTable, tmp_path: Path, outage_stack: tuple[Settings, LocalStack]
