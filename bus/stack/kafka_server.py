@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import uuid
 from pathlib import Path
@@ -69,7 +70,7 @@ def format_storage_once(lib_dir: Path, config: Path, data_dir: Path) -> bool:
     cluster_id = _kafka_cluster_id()
     result = subprocess.run(
         [java_executable(), "-cp", f"{lib_dir}/*", "kafka.tools.StorageTool", "format",
-         "-t", cluster_id, "-c", str(config), "--standalone"],
+         f"--cluster-id={cluster_id}", "-c", str(config), "--standalone"],
         capture_output=True, text=True, check=False,
     )
     if result.returncode != 0:
@@ -87,7 +88,12 @@ def broker_command(lib_dir: Path, config: Path, heap: str) -> list[str]:
 
 
 def _kafka_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 chars)."""
-    import base64
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 chars).
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+    Like Kafka's own ``Uuid.randomUuid``, never one starting with '-', which command lines
+    would read as an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

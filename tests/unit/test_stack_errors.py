@@ -43,3 +43,11 @@ def test_stack_up_without_java_prints_one_line_and_exits_1(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines == [lines[-1]] and lines[-1].startswith("error: 'java' not found on PATH")
     assert "Traceback" not in result.output
+
+
+def test_generated_kafka_cluster_ids_never_start_with_a_dash() -> None:
+    from bus.stack.kafka_server import _kafka_cluster_id
+
+    ids = [_kafka_cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+    assert len(set(ids)) == len(ids)
