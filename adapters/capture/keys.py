@@ -29,3 +29,14 @@ def at_or_before(
     """SQL and parameters for "row key sorts at or before ``values``"."""
     clause, params = after(dialect, columns, values)
     return f"NOT {clause}", params
+
+
+def next_chunk_sql(dialect: SqlDialect, table: str, columns: Sequence[str],
+                   after_values: Sequence[str] | None, limit: int) -> tuple[str, list[str]]:
+    """The next ``limit`` rows of ``table`` in key order after ``after_values`` (None: first)."""
+    if after_values is None:
+        where, params = "1 = 1", list[str]()
+    else:
+        where, params = after(dialect, columns, after_values)
+    return (f"SELECT * FROM {dialect.quote(table)} WHERE {where} "
+            f"ORDER BY {order_by(dialect, columns)} LIMIT {int(limit)}", params)

@@ -35,20 +35,13 @@ async def diff_batches(
     if checkpoint is not None and state.applied_mark() != mark_of(checkpoint):
         state.apply(checkpoint)  # Kafka committed it; the local file missed it in a crash
     interval = float(spec.options.get("diff_interval_seconds", spec.poll_interval))
-    quoted = dialect.quote(spec.table)
     columns: tuple[str, ...] = ()
     while True:
         pass_number = int(cp["pass"])
         if cp["stage"] == "scan":
-            if cp["after"] is None:
-                where, params = "1 = 1", list[str]()
-            else:
-                where, params = keys.after(dialect, spec.key_columns, cp["after"])
-            names, rows = await query(
-                dialect, connection,
-                f"SELECT * FROM {quoted} WHERE {where} "
-                f"ORDER BY {keys.order_by(dialect, spec.key_columns)} LIMIT {int(spec.batch_size)}",
-                params, consistent=True)
+            sql, params = keys.next_chunk_sql(dialect, spec.table, spec.key_columns, cp["after"],
+                                              spec.batch_size)
+            names, rows = await query(dialect, connection, sql, params, consistent=True)
             columns = tuple(names)
             scanned = [change(spec, "r", names, row, position="", commit_ts_ms=now_ms(),
                               snapshot=pass_number == 1) for row in rows]

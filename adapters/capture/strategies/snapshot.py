@@ -32,18 +32,10 @@ async def snapshot_chunks(
     if "total" not in state:
         state = {"phase": "snapshot", "after": None, "done": 0,
                  "total": await count_rows(dialect, connection, spec.table)}
-    quoted = dialect.quote(spec.table)
     while True:
-        if state["after"] is None:
-            where, params = "1 = 1", list[str]()
-        else:
-            where, params = keys.after(dialect, spec.key_columns, state["after"])
-        columns, rows = await query(
-            dialect, connection,
-            f"SELECT * FROM {quoted} WHERE {where} "
-            f"ORDER BY {keys.order_by(dialect, spec.key_columns)} LIMIT {int(spec.batch_size)}",
-            params, consistent=True,
-        )
+        sql, params = keys.next_chunk_sql(dialect, spec.table, spec.key_columns, state["after"],
+                                          spec.batch_size)
+        columns, rows = await query(dialect, connection, sql, params, consistent=True)
         changes = [
             change(spec, "r", columns, row, position=f"snapshot:{state['done'] + i + 1}",
                    commit_ts_ms=now_ms(), snapshot=True)
