@@ -87,9 +87,3 @@ class ExtractState:
             db.execute("DELETE FROM extract_rows WHERE generation < ?", (generation,))
             db.execute("DELETE FROM generations WHERE generation < ?", (generation,))
             db.execute("COMMIT")
-
-    def generations(self) -> list[tuple[int, str, str]]:
-        """(generation, file, sha256) of every stored generation, oldest first."""
-        with self._connect() as db:
-            return [(int(g), str(f), str(s)) for g, f, s in
-                    db.execute("SELECT generation, file, sha256 FROM generations ORDER BY generation")]

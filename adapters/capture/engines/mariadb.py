@@ -168,7 +168,6 @@ class MariaDbBinlogSource:
         self.dialect = MariaDbDialect(settings)
         option = spec.options.get("server_id")
         self.server_id = server_id or (int(option) if option else default_server_id(spec))
-        self.acknowledged: Checkpoint | None = None
         self._resources: set[_Closable] = set()
 
     # -- the port ----------------------------------------------------------------------------
@@ -193,8 +192,8 @@ class MariaDbBinlogSource:
             yield batch
 
     async def acknowledge(self, checkpoint: Checkpoint) -> None:
-        """Only remembered: the server purges binlogs by age, never by our acknowledgement."""
-        self.acknowledged = dict(checkpoint)
+        """Nothing to release: the server purges binlogs by age, never by our acknowledgement."""
+        del checkpoint
 
     async def close(self) -> None:
         resources, self._resources = self._resources, set()
