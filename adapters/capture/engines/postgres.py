@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import secrets
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
@@ -36,6 +37,13 @@ from adapters.capture.engines.postgres_connect import (
     value_text,
 )
 from adapters.capture.engines.postgres_pgoutput import lsn_text, parse_lsn
+from adapters.capture.engines.postgres_resume import (
+    CoveredKeys,
+    KeyOrder,
+    ResumedSegment,
+    segments_from_checkpoint,
+    segments_to_checkpoint,
+)
 from adapters.capture.engines.postgres_stream import ReplicationStream, TableDecoder, Transaction
 from adapters.capture.source import (
     Batch,
@@ -181,8 +189,13 @@ class PostgresDialect:
 # -- log-based capture ------------------------------------------------------------------------
 
 
-def _stream_checkpoint(slot: str, lsn: int) -> Checkpoint:
-    return {"phase": "stream", "slot": slot, "lsn": lsn_text(lsn)}
+def _stream_checkpoint(slot: str, lsn: int, resumed: Sequence[ResumedSegment] = ()) -> Checkpoint:
+    """Where the stream stands, and the resumed snapshot segments it has not passed yet."""
+    checkpoint: Checkpoint = {"phase": "stream", "slot": slot, "lsn": lsn_text(lsn)}
+    pending = [s for s in resumed if s.lsn > lsn]
+    if pending:
+        checkpoint["resumed"] = segments_to_checkpoint(pending)
+    return checkpoint
 
 
 class _SnapshotReader:
@@ -193,7 +206,11 @@ class _SnapshotReader:
         self.facts = facts
         self.key = key
         self.connection: Any = None
+        #: Where the stream starts: the permanent slot's consistent point.
         self.snapshot_lsn = 0
+        #: The LSN of the snapshot now being read (later than snapshot_lsn after a resume).
+        self.read_lsn = 0
+        self.resumed: list[ResumedSegment] = []
         self.after_key: list[str | None] | None = None
         self.rows_read = 0
 
@@ -202,12 +219,7 @@ class _SnapshotReader:
         source = self.source
         slot = source.slot_state()
         if checkpoint is not None and slot is not None:
-            # The exported snapshot died with the previous process: continue after the last
-            # chunk in a fresh snapshot; the slot replays everything since its consistent point.
-            self.snapshot_lsn = parse_lsn(str(checkpoint["snapshot_lsn"]))
-            self.after_key = checkpoint.get("after_key")
-            self._open_transaction(None)
-            log.info("resuming snapshot of %s after key %s", source.spec.table, self.after_key)
+            self._resume(checkpoint)
             return
         if checkpoint is not None:
             log.warning("slot %s is gone; restarting the snapshot of %s from the beginning",
@@ -221,9 +233,40 @@ class _SnapshotReader:
                 cursor.execute(f"CREATE_REPLICATION_SLOT {source.slot} LOGICAL pgoutput EXPORT_SNAPSHOT")
                 _name, consistent_point, snapshot_name, _plugin = cursor.fetchone()
             self.snapshot_lsn = parse_lsn(str(consistent_point))
+            self.read_lsn = self.snapshot_lsn
             self._open_transaction(str(snapshot_name))
         finally:
             replication.close()  # the imported snapshot lives on in our transaction
+
+    def _resume(self, checkpoint: Checkpoint) -> None:
+        """Read the rest of the table in a new snapshot, at a known LSN.
+
+        The exported snapshot died with the previous process. A temporary slot exports a new
+        one and says at which LSN it stands; the stream, which still starts at the permanent
+        slot's consistent point, later skips the changes this snapshot already holds
+        (:class:`CoveredKeys`). The temporary slot goes away with its connection.
+        """
+        source = self.source
+        self.snapshot_lsn = parse_lsn(str(checkpoint["snapshot_lsn"]))
+        after_key = checkpoint.get("after_key")
+        self.after_key = after_key
+        self.resumed = segments_from_checkpoint(checkpoint)
+        temporary = f"{source.slot[:48]}_r{secrets.token_hex(4)}"
+        replication = connect(source.dsn, replication=True)
+        try:
+            cursor = replication.cursor()
+            with translated_errors(source.dsn, f"creating temporary replication slot {temporary}"):
+                cursor.execute(
+                    f"CREATE_REPLICATION_SLOT {temporary} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT")
+                _name, consistent_point, snapshot_name, _plugin = cursor.fetchone()
+            self.read_lsn = parse_lsn(str(consistent_point))
+            self._open_transaction(str(snapshot_name))
+        finally:
+            replication.close()
+        self.resumed.append(ResumedSegment(
+            None if after_key is None else tuple(after_key), self.read_lsn))
+        log.info("resuming snapshot of %s after key %s at LSN %s", source.spec.table, after_key,
+                 lsn_text(self.read_lsn))
 
     def _open_transaction(self, snapshot_name: str | None) -> None:
         self.connection = connect(self.source.dsn)
@@ -268,14 +311,18 @@ class _SnapshotReader:
             if not ok:
                 bad.append(column)
         return Change(op="r", key={c: row[c] for c in self.key}, before=None, after=row,
-                      position=lsn_text(self.snapshot_lsn), commit_ts_ms=now_ms, snapshot=True,
+                      position=lsn_text(self.read_lsn), commit_ts_ms=now_ms, snapshot=True,
                       undecodable=tuple(bad))
 
     def checkpoint(self, done: bool) -> Checkpoint:
         if done:
-            return _stream_checkpoint(self.source.slot, self.snapshot_lsn)
-        return {"phase": "snapshot", "slot": self.source.slot, "after_key": self.after_key,
-                "snapshot_lsn": lsn_text(self.snapshot_lsn)}
+            return _stream_checkpoint(self.source.slot, self.snapshot_lsn, self.resumed)
+        checkpoint: Checkpoint = {"phase": "snapshot", "slot": self.source.slot,
+                                  "after_key": self.after_key,
+                                  "snapshot_lsn": lsn_text(self.snapshot_lsn)}
+        if self.resumed:
+            checkpoint["resumed"] = segments_to_checkpoint(self.resumed)
+        return checkpoint
 
     def close(self) -> None:
         if self.connection is not None:
@@ -329,7 +376,9 @@ class PostgresLogSource:
                 yield batch
         assert checkpoint is not None
         self.state = "streaming"
-        async for batch in self._streaming(facts, key, parse_lsn(str(checkpoint["lsn"]))):
+        covered = CoveredKeys(segments_from_checkpoint(checkpoint),
+                              KeyOrder(self.dsn, self.dialect.qualified(facts.table), key))
+        async for batch in self._streaming(facts, key, parse_lsn(str(checkpoint["lsn"])), covered):
             yield batch
 
     async def acknowledge(self, checkpoint: Checkpoint) -> None:
@@ -497,8 +546,8 @@ class PostgresLogSource:
         finally:
             await asyncio.to_thread(reader.close)
 
-    async def _streaming(self, facts: TableFacts, key: tuple[str, ...],
-                         start_lsn: int) -> AsyncIterator[Batch]:
+    async def _streaming(self, facts: TableFacts, key: tuple[str, ...], start_lsn: int,
+                         covered: CoveredKeys) -> AsyncIterator[Batch]:
         stream = ReplicationStream(self.dsn, self.slot, self.publication,
                                    TableDecoder(facts.schema, facts.table, key), start_lsn)
         if self._ack_pending is not None:
@@ -510,13 +559,17 @@ class PostgresLogSource:
         try:
             while True:
                 if not pending:
-                    pending.extend(await asyncio.to_thread(
-                        stream.fetch, self.spec.batch_size, self.spec.poll_interval))
+                    fetched = await asyncio.to_thread(
+                        stream.fetch, self.spec.batch_size, self.spec.poll_interval)
+                    if covered.segments and fetched:
+                        fetched = await asyncio.to_thread(covered.filter, fetched)
+                    pending.extend(fetched)
                 if pending:
                     changes, columns, lsn = _take_batch(pending, self.spec.batch_size)
                 else:
                     changes, lsn = [], max(lsn, stream.idle_lsn())
-                yield Batch(changes, _stream_checkpoint(self.slot, lsn), columns)
+                covered.segments = covered.pending(lsn)
+                yield Batch(changes, _stream_checkpoint(self.slot, lsn, covered.segments), columns)
         finally:
             if self._stream is stream:
                 self._stream = None

@@ -44,6 +44,9 @@ class Transaction:
     commit_ts_ms: int
     changes: tuple[Change, ...]
     columns: tuple[str, ...]
+    #: Where the commit record starts: a snapshot exported at LSN L holds the transaction
+    #: exactly when ``commit_lsn < L``.
+    commit_lsn: int
 
 
 @dataclass
@@ -261,4 +264,4 @@ class ReplicationStream:
         if current is None or not current.changes:
             return None
         return Transaction(message.end_lsn, message.commit_ts_ms, tuple(current.changes),
-                           current.columns)
+                           current.columns, message.commit_lsn)
