@@ -1,4 +1,10 @@
-"""The registry's HTTP API: the subset of Confluent's Schema Registry REST API the bus uses."""
+"""The registry's HTTP API: the subset of Confluent's Schema Registry REST API the bus uses.
+
+Subjects, versions (with soft and hard deletes and ``?deleted=true``), schemas by id (with
+the subject-versions using each id), lookup, compatibility checks, global and per-subject
+compatibility configuration, and a read-only ``/mode``. ``docs/schema-governance.md`` lists
+every route.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,12 @@ from typing import Any
 from aiohttp import web
 
 from bus.registry.compat import parse_level
-from bus.registry.errors import BadRequest, RegistryError, UnsupportedMediaType
+from bus.registry.errors import (
+    BadRequest,
+    RegistryError,
+    SubjectModeNotFound,
+    UnsupportedMediaType,
+)
 from bus.registry.service import SchemaRegistry, SchemaStore, parse_version
 from bus.registry.state import RegisteredVersion
 from bus.registry.store import DEFAULT_TOPIC, KafkaSchemaStore
@@ -113,6 +124,13 @@ def _registered(v: RegisteredVersion) -> dict[str, Any]:
     return {"subject": v.subject, "version": v.version, "id": v.schema_id, "schema": v.schema}
 
 
+def _schema_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise BadRequest(f"Invalid schema id {request.match_info['id']!r}") from None
+
+
 def _registry(request: web.Request) -> SchemaRegistry:
     return request.app[REGISTRY]
 
@@ -134,22 +152,33 @@ async def register(request: web.Request) -> web.Response:
 
 async def lookup(request: web.Request) -> web.Response:
     schema, schema_type = await _schema_body(request)
-    found = _registry(request).lookup(request.match_info["subject"], schema, schema_type)
+    found = _registry(request).lookup(
+        request.match_info["subject"], schema, schema_type, include_deleted=_flag(request, "deleted")
+    )
     return _reply(_registered(found))
 
 
 async def list_subjects(request: web.Request) -> web.Response:
-    return _reply(_registry(request).state.subjects())
+    subjects = _registry(request).state.subjects(
+        include_deleted=_flag(request, "deleted"), deleted_only=_flag(request, "deletedOnly")
+    )
+    return _reply(subjects)
 
 
 async def list_versions(request: web.Request) -> web.Response:
-    versions = _registry(request).versions(request.match_info["subject"])
+    versions = _registry(request).versions(
+        request.match_info["subject"],
+        include_deleted=_flag(request, "deleted"),
+        deleted_only=_flag(request, "deletedOnly"),
+    )
     return _reply([v.version for v in versions])
 
 
 def _requested_version(request: web.Request) -> RegisteredVersion:
     version = parse_version(request.match_info["version"])
-    return _registry(request).version(request.match_info["subject"], version)
+    return _registry(request).version(
+        request.match_info["subject"], version, include_deleted=_flag(request, "deleted")
+    )
 
 
 async def get_version(request: web.Request) -> web.Response:
@@ -160,12 +189,48 @@ async def get_version_schema(request: web.Request) -> web.Response:
     return web.Response(text=_requested_version(request).schema, content_type=CONTENT_TYPE)
 
 
+async def referenced_by(request: web.Request) -> web.Response:
+    """Ids of schemas that reference this version: none, since references are refused."""
+    _requested_version(request)
+    return _reply([])
+
+
+async def delete_subject(request: web.Request) -> web.Response:
+    deleted = await _registry(request).delete_subject(
+        request.match_info["subject"], permanent=_flag(request, "permanent")
+    )
+    return _reply(deleted)
+
+
+async def delete_version(request: web.Request) -> web.Response:
+    version = parse_version(request.match_info["version"])
+    deleted = await _registry(request).delete_version(
+        request.match_info["subject"], version, permanent=_flag(request, "permanent")
+    )
+    return _reply(deleted)
+
+
 async def get_schema_by_id(request: web.Request) -> web.Response:
-    try:
-        schema_id = int(request.match_info["id"])
-    except ValueError:
-        raise BadRequest(f"Invalid schema id {request.match_info['id']!r}") from None
-    return _reply({"schema": _registry(request).schema_by_id(schema_id)})
+    return _reply({"schema": _registry(request).schema_by_id(_schema_id(request))})
+
+
+async def get_schema_text_by_id(request: web.Request) -> web.Response:
+    text = _registry(request).schema_by_id(_schema_id(request))
+    return web.Response(text=text, content_type=CONTENT_TYPE)
+
+
+async def versions_of_id(request: web.Request) -> web.Response:
+    uses = _registry(request).uses_of(_schema_id(request), include_deleted=_flag(request, "deleted"))
+    subject = request.query.get("subject")
+    return _reply(
+        [{"subject": v.subject, "version": v.version} for v in uses if subject in (None, v.subject)]
+    )
+
+
+async def subjects_of_id(request: web.Request) -> web.Response:
+    uses = _registry(request).uses_of(_schema_id(request), include_deleted=_flag(request, "deleted"))
+    subject = request.query.get("subject")
+    return _reply(sorted({v.subject for v in uses if subject in (None, v.subject)}))
 
 
 async def schema_types(request: web.Request) -> web.Response:
@@ -203,6 +268,14 @@ async def delete_config(request: web.Request) -> web.Response:
     return _reply({"compatibilityLevel": previous.value})
 
 
+async def get_mode(request: web.Request) -> web.Response:
+    """Always READWRITE: this registry has no READONLY or IMPORT mode."""
+    subject = request.match_info.get("subject")
+    if subject is not None and not _flag(request, "defaultToGlobal"):
+        raise SubjectModeNotFound(subject)
+    return _reply({"mode": "READWRITE"})
+
+
 _ROUTES = [
     web.get("/", root),
     web.get("/subjects", list_subjects),
@@ -211,7 +284,13 @@ _ROUTES = [
     web.post("/subjects/{subject}/versions", register),
     web.get("/subjects/{subject}/versions/{version}", get_version),
     web.get("/subjects/{subject}/versions/{version}/schema", get_version_schema),
+    web.get("/subjects/{subject}/versions/{version}/referencedby", referenced_by),
+    web.delete("/subjects/{subject}", delete_subject),
+    web.delete("/subjects/{subject}/versions/{version}", delete_version),
     web.get("/schemas/ids/{id}", get_schema_by_id),
+    web.get("/schemas/ids/{id}/schema", get_schema_text_by_id),
+    web.get("/schemas/ids/{id}/versions", versions_of_id),
+    web.get("/schemas/ids/{id}/subjects", subjects_of_id),
     web.get("/schemas/types", schema_types),
     web.post("/compatibility/subjects/{subject}/versions/{version}", check_compatibility),
     web.get("/config", get_config),
@@ -219,4 +298,6 @@ _ROUTES = [
     web.get("/config/{subject}", get_config),
     web.put("/config/{subject}", put_config),
     web.delete("/config/{subject}", delete_config),
+    web.get("/mode", get_mode),
+    web.get("/mode/{subject}", get_mode),
 ]

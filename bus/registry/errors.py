@@ -1,4 +1,9 @@
-"""Errors the registry reports to its clients, with Confluent's HTTP status and error codes."""
+"""Errors the registry reports to its clients, with Confluent's HTTP status and error codes.
+
+Codes and messages follow Confluent's ``io.confluent.kafka.schemaregistry.rest.exceptions.Errors``
+word for word (including its missing space in "soft deleted.Set permanent=true"), because
+clients match on them.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,14 @@ __all__ = [
     "SchemaNotFound",
     "StoreError",
     "SubjectConfigNotFound",
+    "SubjectModeNotFound",
     "SubjectNotFound",
+    "SubjectNotSoftDeleted",
+    "SubjectSoftDeleted",
     "UnsupportedMediaType",
     "VersionNotFound",
+    "VersionNotSoftDeleted",
+    "VersionSoftDeleted",
 ]
 
 
@@ -39,12 +49,63 @@ class SubjectNotFound(RegistryError):
 class VersionNotFound(RegistryError):
     http_status, error_code = 404, 40402
 
-    def __init__(self, subject: str, version: int) -> None:
-        super().__init__(f"Version {version} not found for subject '{subject}'.")
+    def __init__(self, version: int) -> None:
+        super().__init__(f"Version {version} not found.")
 
 
 class SchemaNotFound(RegistryError):
+    """40403; "Schema <id> not found" when looked up by id, "Schema not found" otherwise."""
+
     http_status, error_code = 404, 40403
+
+    def __init__(self, schema_id: int | None = None) -> None:
+        super().__init__("Schema not found" if schema_id is None else f"Schema {schema_id} not found")
+
+
+class SubjectSoftDeleted(RegistryError):
+    """A soft delete of a subject that is already soft-deleted."""
+
+    http_status, error_code = 404, 40404
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(
+            f"Subject '{subject}' was soft deleted.Set permanent=true to delete permanently"
+        )
+
+
+class SubjectNotSoftDeleted(RegistryError):
+    """A permanent delete of a subject that still has live versions."""
+
+    http_status, error_code = 404, 40405
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(
+            f"Subject '{subject}' was not deleted first before being permanently deleted"
+        )
+
+
+class VersionSoftDeleted(RegistryError):
+    """A soft delete of a version that is already soft-deleted."""
+
+    http_status, error_code = 404, 40406
+
+    def __init__(self, subject: str, version: int) -> None:
+        super().__init__(
+            f"Subject '{subject}' Version {version} was soft deleted."
+            "Set permanent=true to delete permanently"
+        )
+
+
+class VersionNotSoftDeleted(RegistryError):
+    """A permanent delete of a version that is still live."""
+
+    http_status, error_code = 404, 40407
+
+    def __init__(self, subject: str, version: int) -> None:
+        super().__init__(
+            f"Subject '{subject}' Version {version} was not deleted first before being"
+            " permanently deleted"
+        )
 
 
 class SubjectConfigNotFound(RegistryError):
@@ -54,6 +115,13 @@ class SubjectConfigNotFound(RegistryError):
         super().__init__(
             f"Subject '{subject}' does not have subject-level compatibility configured"
         )
+
+
+class SubjectModeNotFound(RegistryError):
+    http_status, error_code = 404, 40409
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"Subject '{subject}' does not have subject-level mode configured")
 
 
 class IncompatibleSchema(RegistryError):

@@ -3,8 +3,10 @@
 Keys and values are JSON, as Confluent's registry writes them:
 ``{"keytype":"SCHEMA","subject":s,"version":v,"magic":1}`` →
 ``{"subject":s,"version":v,"id":n,"schema":"...","deleted":false}``, and
-``{"keytype":"CONFIG","subject":s|null,"magic":0}`` → ``{"compatibilityLevel":"BACKWARD"}``.
-A null value is a tombstone. Other key types (NOOP, MODE, DELETE_SUBJECT...) are ignored.
+``{"keytype":"CONFIG","subject":s|null,"magic":0}`` → ``{"compatibilityLevel":"BACKWARD"}``,
+and ``{"keytype":"DELETE_SUBJECT","subject":s,"magic":0}`` → ``{"subject":s,"version":v}``
+(a soft delete of every version of ``s`` up to ``v``). A null value is a tombstone: a hard
+delete of a version, or a reset of a config. Other key types (NOOP, MODE...) are ignored.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "LogRecord",
     "SchemaRecord",
     "SchemaTombstone",
+    "SubjectDeleteRecord",
     "decode_record",
     "encode_record",
 ]
@@ -45,6 +48,14 @@ class SchemaTombstone:
 
 
 @dataclass(frozen=True, slots=True)
+class SubjectDeleteRecord:
+    """Every version of ``subject`` up to ``version`` is soft-deleted (Confluent's DELETE_SUBJECT)."""
+
+    subject: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigRecord:
     """The compatibility level of ``subject`` (global when None); ``level`` None resets it."""
 
@@ -52,7 +63,7 @@ class ConfigRecord:
     level: CompatibilityLevel | None
 
 
-LogRecord = SchemaRecord | SchemaTombstone | ConfigRecord
+LogRecord = SchemaRecord | SchemaTombstone | SubjectDeleteRecord | ConfigRecord
 
 
 def _dump(obj: dict[str, Any]) -> bytes:
@@ -75,6 +86,9 @@ def encode_record(record: LogRecord) -> tuple[bytes, bytes | None]:
         case SchemaTombstone(subject, version):
             key = {"keytype": "SCHEMA", "subject": subject, "version": version, "magic": 1}
             return _dump(key), None
+        case SubjectDeleteRecord(subject, version):
+            key = {"keytype": "DELETE_SUBJECT", "subject": subject, "magic": 0}
+            return _dump(key), _dump({"subject": subject, "version": version})
         case ConfigRecord(subject, level):
             key = {"keytype": "CONFIG", "subject": subject, "magic": 0}
             return _dump(key), (
@@ -98,7 +112,17 @@ def decode_record(key: bytes | None, value: bytes | None) -> LogRecord | None:
         return _decode_schema(k, v)
     if keytype == "CONFIG":
         return _decode_config(k, v)
+    if keytype == "DELETE_SUBJECT":
+        return _decode_subject_delete(k, v)
     return None
+
+
+def _decode_subject_delete(key: dict[str, Any], value: Any) -> LogRecord | None:
+    subject = key.get("subject")
+    version = value.get("version") if isinstance(value, dict) else None
+    if not isinstance(subject, str) or not isinstance(version, int):
+        return None
+    return SubjectDeleteRecord(subject, version)
 
 
 def _decode_schema(key: dict[str, Any], value: Any) -> LogRecord | None:

@@ -333,3 +333,114 @@ async def test_registry_process_serves_and_exits_cleanly_on_sigterm(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_soft_and_hard_deletes_survive_a_restart(
+    registry_topics: list[str], http: aiohttp.ClientSession
+) -> None:
+    topic = unique_topic()
+    registry_topics.append(topic)
+    age = {"name": "age", "type": "int", "default": 0}
+    async with running_registry(topic) as url:
+        for s in ("kept-value", "soft-value", "hard-value"):
+            await call(http, "POST", f"{url}/subjects/{s}/versions", {"schema": person(name=s[:4])})
+        await call(http, "POST", f"{url}/subjects/kept-value/versions", {"schema": person(age, name="kept")})
+        assert (await call(http, "DELETE", f"{url}/subjects/kept-value/versions/1")) == (200, 1)
+        assert (await call(http, "DELETE", f"{url}/subjects/soft-value")) == (200, [1])
+        assert (await call(http, "DELETE", f"{url}/subjects/hard-value")) == (200, [1])
+        assert (await call(http, "DELETE", f"{url}/subjects/hard-value?permanent=true")) == (200, [1])
+        _, hard_id = await call(http, "GET", f"{url}/schemas/ids/3/versions?deleted=true")
+    async with running_registry(topic) as url:
+        assert (await call(http, "GET", f"{url}/subjects")) == (200, ["kept-value"])
+        assert (await call(http, "GET", f"{url}/subjects?deleted=true")) == (
+            200,
+            ["kept-value", "soft-value"],
+        )
+        assert (await call(http, "GET", f"{url}/subjects/kept-value/versions")) == (200, [2])
+        status, body = await call(http, "GET", f"{url}/subjects/kept-value/versions/1?deleted=true")
+        assert (status, body["id"]) == (200, 1)
+        assert (await call(http, "GET", f"{url}/schemas/ids/2"))[0] == 200
+        status, body = await call(http, "GET", f"{url}/schemas/ids/3")
+        assert (status, body["error_code"]) == (404, 40403)
+        status, body = await call(http, "DELETE", f"{url}/subjects/soft-value")
+        assert (status, body["error_code"]) == (404, 40404)
+    assert hard_id == {"error_code": 40403, "message": "Schema not found"}
+
+
+async def test_deletes_are_confluent_records_in_the_schemas_topic(registry_topics: list[str]) -> None:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    topic = unique_topic()
+    registry_topics.append(topic)
+    async with running_registry(topic) as url, aiohttp.ClientSession(headers={"Content-Type": CT}) as http:
+        await call(http, "POST", f"{url}/subjects/s-value/versions", {"schema": person()})
+        await call(http, "POST", f"{url}/subjects/t-value/versions", {"schema": person(name="T")})
+        await call(http, "DELETE", f"{url}/subjects/s-value/versions/1")
+        await call(http, "DELETE", f"{url}/subjects/s-value/versions/1?permanent=true")
+        await call(http, "DELETE", f"{url}/subjects/t-value")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        batches = await consumer.getmany(partition, timeout_ms=5000, max_records=10)
+        messages = batches[partition]
+    finally:
+        await consumer.stop()
+    log = [(json.loads(m.key), None if m.value is None else json.loads(m.value)) for m in messages]
+    soft_key, soft_value = log[2]
+    assert soft_key == {"keytype": "SCHEMA", "subject": "s-value", "version": 1, "magic": 1}
+    assert soft_value is not None and soft_value["deleted"] is True
+    assert log[3] == (soft_key, None)
+    assert log[4] == (
+        {"keytype": "DELETE_SUBJECT", "subject": "t-value", "magic": 0},
+        {"subject": "t-value", "version": 1},
+    )
+
+
+async def test_confluent_kafka_client_sets_levels_and_deletes(registry_url: str) -> None:
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    def scenario() -> None:
+        client = SchemaRegistryClient({"url": registry_url})
+        s = subject()
+        v1 = Schema(person(), "AVRO")
+        v2 = Schema(person({"name": "age", "type": "int", "default": 0}), "AVRO")
+        v3 = Schema(person({"name": "age", "type": "int"}), "AVRO")
+        client.register_schema(s, v1)
+        client.register_schema(s, v2)
+        # v3 reads v2 data (age present) but not v1 data: only transitive levels refuse it.
+        client.set_compatibility(s, "BACKWARD_TRANSITIVE")
+        assert client.get_compatibility(s) == "BACKWARD_TRANSITIVE"
+        assert client.test_compatibility(s, v3) is False
+        assert client.test_compatibility(s, v3, version=2) is True
+        client.set_compatibility(s, "BACKWARD")
+        assert client.test_compatibility(s, v3) is True
+        client.set_compatibility(s, "FULL_TRANSITIVE")
+        try:
+            client.register_schema(s, v3)
+        except SchemaRegistryError as exc:
+            assert exc.http_status_code == 409
+        else:
+            raise AssertionError("FULL_TRANSITIVE accepted a breaking schema")
+        assert client.delete_version(s, 1) == 1
+        assert client.get_versions(s) == [2]
+        try:
+            client.delete_version(s, 1)
+        except SchemaRegistryError as exc:
+            assert exc.error_code == 40406
+        else:
+            raise AssertionError("a second soft delete succeeded")
+        assert client.delete_version(s, 1, permanent=True) == 1
+        assert client.delete_subject(s) == [2]
+        assert s not in client.get_subjects()
+        assert client.delete_subject(s, permanent=True) == [2]
+        try:
+            client.get_versions(s)
+        except SchemaRegistryError as exc:
+            assert exc.error_code == 40401
+        else:
+            raise AssertionError("a permanently deleted subject still has versions")
+
+    await asyncio.to_thread(scenario)

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from bus.registry.app import CONTENT_TYPE, create_registry_app_for
+from bus.registry.compat import CompatibilityLevel
 from bus.registry.records import LogRecord
 from bus.registry.store import MemorySchemaStore
 
@@ -120,3 +121,100 @@ async def test_global_config_put_echoes_and_delete_subject_config_resets(url: st
     await call("PUT", f"{url}/config/s", {"compatibility": "NONE"})
     assert (await call("DELETE", f"{url}/config/s"))[2] == {"compatibilityLevel": "NONE"}
     assert (await call("GET", f"{url}/config/s"))[0] == 404
+
+
+SCHEMA_V2 = json.dumps(
+    {
+        "type": "record",
+        "name": "P",
+        "fields": [{"name": "a", "type": "int"}, {"name": "b", "type": "int", "default": 0}],
+    }
+)
+
+
+async def test_soft_then_hard_delete_of_a_version_with_confluent_errors(url: str) -> None:
+    await call("POST", f"{url}/subjects/s/versions", {"schema": SCHEMA})
+    await call("POST", f"{url}/subjects/s/versions", {"schema": SCHEMA_V2})
+    status, _, body = await call("DELETE", f"{url}/subjects/s/versions/1?permanent=true")
+    assert (status, body["error_code"]) == (404, 40407)
+    assert (await call("DELETE", f"{url}/subjects/s/versions/1"))[::2] == (200, 1)
+    status, _, body = await call("DELETE", f"{url}/subjects/s/versions/1")
+    assert (status, body) == (
+        404,
+        {
+            "error_code": 40406,
+            "message": "Subject 's' Version 1 was soft deleted.Set permanent=true to delete permanently",
+        },
+    )
+    assert (await call("GET", f"{url}/subjects/s/versions"))[2] == [2]
+    assert (await call("GET", f"{url}/subjects/s/versions?deleted=true"))[2] == [1, 2]
+    assert (await call("GET", f"{url}/subjects/s/versions?deletedOnly=true"))[2] == [1]
+    status, _, body = await call("GET", f"{url}/subjects/s/versions/1")
+    assert (status, body) == (404, {"error_code": 40402, "message": "Version 1 not found."})
+    status, _, body = await call("GET", f"{url}/subjects/s/versions/1?deleted=true")
+    assert (status, body["id"]) == (200, 1)
+    assert (await call("GET", f"{url}/schemas/ids/1"))[0] == 200
+    assert (await call("DELETE", f"{url}/subjects/s/versions/1?permanent=true"))[::2] == (200, 1)
+    status, _, body = await call("GET", f"{url}/schemas/ids/1")
+    assert (status, body) == (404, {"error_code": 40403, "message": "Schema 1 not found"})
+    status, _, body = await call("DELETE", f"{url}/subjects/s/versions/9")
+    assert (status, body["error_code"]) == (404, 40402)
+
+
+async def test_soft_then_hard_delete_of_a_subject_with_confluent_errors(url: str) -> None:
+    await call("POST", f"{url}/subjects/s/versions", {"schema": SCHEMA})
+    await call("POST", f"{url}/subjects/s/versions", {"schema": SCHEMA_V2})
+    status, _, body = await call("DELETE", f"{url}/subjects/s?permanent=true")
+    assert (status, body) == (
+        404,
+        {
+            "error_code": 40405,
+            "message": "Subject 's' was not deleted first before being permanently deleted",
+        },
+    )
+    assert (await call("DELETE", f"{url}/subjects/s"))[::2] == (200, [1, 2])
+    assert (await call("GET", f"{url}/subjects"))[2] == []
+    assert (await call("GET", f"{url}/subjects?deleted=true"))[2] == ["s"]
+    assert (await call("GET", f"{url}/subjects/s/versions"))[2]["error_code"] == 40401
+    status, _, body = await call("DELETE", f"{url}/subjects/s")
+    assert (status, body["error_code"]) == (404, 40404)
+    assert "soft deleted.Set permanent=true" in body["message"]
+    status, _, found = await call("POST", f"{url}/subjects/s?deleted=true", {"schema": SCHEMA})
+    assert (status, found["version"]) == (200, 1)
+    assert (await call("DELETE", f"{url}/subjects/s?permanent=true"))[::2] == (200, [1, 2])
+    assert (await call("GET", f"{url}/subjects?deleted=true"))[2] == []
+    status, _, body = await call("DELETE", f"{url}/subjects/s")
+    assert (status, body) == (404, {"error_code": 40401, "message": "Subject 's' not found."})
+
+
+async def test_ids_list_the_subject_versions_that_use_them(url: str) -> None:
+    await call("POST", f"{url}/subjects/a/versions", {"schema": SCHEMA})
+    await call("POST", f"{url}/subjects/b/versions", {"schema": SCHEMA})
+    await call("DELETE", f"{url}/subjects/b")
+    assert (await call("GET", f"{url}/schemas/ids/1/versions"))[2] == [{"subject": "a", "version": 1}]
+    assert (await call("GET", f"{url}/schemas/ids/1/versions?deleted=true"))[2] == [
+        {"subject": "a", "version": 1},
+        {"subject": "b", "version": 1},
+    ]
+    assert (await call("GET", f"{url}/schemas/ids/1/subjects"))[2] == ["a"]
+    assert (await call("GET", f"{url}/schemas/ids/1/subjects?deleted=true"))[2] == ["a", "b"]
+    status, _, body = await call("GET", f"{url}/schemas/ids/7/subjects")
+    assert (status, body) == (404, {"error_code": 40403, "message": "Schema not found"})
+    assert (await call("GET", f"{url}/schemas/ids/1/schema"))[2] == json.loads(SCHEMA)
+
+
+async def test_referencedby_is_empty_and_mode_is_readwrite(url: str) -> None:
+    await call("POST", f"{url}/subjects/s/versions", {"schema": SCHEMA})
+    assert (await call("GET", f"{url}/subjects/s/versions/1/referencedby"))[::2] == (200, [])
+    assert (await call("GET", f"{url}/subjects/s/versions/2/referencedby"))[2]["error_code"] == 40402
+    assert (await call("GET", f"{url}/mode"))[2] == {"mode": "READWRITE"}
+    assert (await call("GET", f"{url}/mode/s?defaultToGlobal=true"))[2] == {"mode": "READWRITE"}
+    assert (await call("GET", f"{url}/mode/s"))[2]["error_code"] == 40409
+
+
+@pytest.mark.parametrize("level", [level.value for level in CompatibilityLevel])
+async def test_every_level_can_be_set_globally_and_per_subject(url: str, level: str) -> None:
+    assert (await call("PUT", f"{url}/config", {"compatibility": level}))[2] == {"compatibility": level}
+    assert (await call("PUT", f"{url}/config/s", {"compatibility": level}))[2] == {"compatibility": level}
+    assert (await call("GET", f"{url}/config"))[2] == {"compatibilityLevel": level}
+    assert (await call("GET", f"{url}/config/s"))[2] == {"compatibilityLevel": level}

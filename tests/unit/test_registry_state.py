@@ -17,13 +17,18 @@ from bus.registry.errors import (
     SchemaNotFound,
     SubjectConfigNotFound,
     SubjectNotFound,
+    SubjectNotSoftDeleted,
+    SubjectSoftDeleted,
     VersionNotFound,
+    VersionNotSoftDeleted,
+    VersionSoftDeleted,
 )
 from bus.registry.records import (
     ConfigRecord,
     LogRecord,
     SchemaRecord,
     SchemaTombstone,
+    SubjectDeleteRecord,
     decode_record,
     encode_record,
 )
@@ -191,6 +196,7 @@ def test_state_config_defaults_to_backward_and_subject_overrides_global() -> Non
         ConfigRecord(None, CompatibilityLevel.FULL),
         ConfigRecord("s", CompatibilityLevel.FORWARD_TRANSITIVE),
         ConfigRecord("s", None),
+        SubjectDeleteRecord("s", 4),
     ],
 )
 def test_records_round_trip_through_the_kafka_encoding(rec: LogRecord) -> None:
@@ -321,3 +327,151 @@ async def test_non_avro_schema_types_are_refused() -> None:
     registry = await started_registry()
     with pytest.raises(InvalidSchema):
         await registry.register("s", "syntax = 'proto3';", "PROTOBUF")
+
+
+# -- deletes ---------------------------------------------------------------------------
+
+
+def test_state_keeps_soft_deleted_versions_flagged_and_out_of_listings() -> None:
+    state = RegistryState()
+    schema = canonical_text(record(NAME))
+    state.apply(SchemaRecord("s", 1, 1, schema))
+    state.apply(SchemaRecord("s", 1, 1, schema, deleted=True))
+    assert state.versions("s") == []
+    assert [(v.version, v.deleted) for v in state.versions("s", include_deleted=True)] == [(1, True)]
+    assert state.subjects(include_deleted=True) == ["s"] == state.subjects(deleted_only=True)
+    assert [v.version for v in state.uses_of(1, include_deleted=True)] == [1]
+    assert state.uses_of(1) == []
+
+
+def test_delete_subject_record_soft_deletes_versions_up_to_its_watermark_only() -> None:
+    state = RegistryState()
+    for version in (1, 2, 3):
+        state.apply(SchemaRecord("s", version, version, canonical_text(record(NAME, name=f"P{version}"))))
+    state.apply(SubjectDeleteRecord("s", 2))
+    assert [v.version for v in state.versions("s")] == [3]
+    assert [v.version for v in state.versions("s", deleted_only=True)] == [1, 2]
+
+
+def test_tombstone_of_the_last_version_using_an_id_forgets_the_id_but_not_the_counter() -> None:
+    state = RegistryState()
+    schema = canonical_text(record(NAME))
+    state.apply(SchemaRecord("a", 1, 1, schema))
+    state.apply(SchemaRecord("b", 1, 1, schema))
+    state.apply(SchemaTombstone("a", 1))
+    assert state.schema_of(1) == schema and state.id_of(schema) == 1
+    state.apply(SchemaTombstone("b", 1))
+    assert state.schema_of(1) is None and state.id_of(schema) is None
+    assert state.next_id() == 2
+
+
+async def test_soft_deleted_version_keeps_its_id_fetchable_and_its_number_unused() -> None:
+    registry = await started_registry()
+    v1 = await registry.register("s", record(NAME))
+    await registry.register("s", record(NAME, EMAIL_DEFAULT))
+    assert await registry.delete_version("s", 2) == 2
+    assert [v.version for v in registry.versions("s")] == [1]
+    again = await registry.register("s", record(NAME, EMAIL_DEFAULT))
+    assert (again.version, again.schema_id) == (3, 2)
+    assert registry.schema_by_id(2) == again.schema
+    assert registry.version("s", 2, include_deleted=True).deleted
+    with pytest.raises(VersionNotFound):
+        registry.version("s", 2)
+    assert registry.lookup("s", record(NAME)).version == v1.version
+
+
+async def test_soft_deleted_versions_take_no_part_in_compatibility_checks() -> None:
+    registry = await started_registry()
+    await registry.register("s", record(NAME, AGE))
+    await registry.register("s", record(NAME, AGE, EMAIL_DEFAULT))
+    await registry.set_level("s", CompatibilityLevel.FORWARD_TRANSITIVE)
+    with pytest.raises(IncompatibleSchema):
+        await registry.register("s", record(NAME))
+    await registry.delete_version("s", 1)
+    await registry.delete_version("s", 2)
+    assert (await registry.register("s", record(NAME))).version == 3
+
+
+async def test_hard_delete_needs_a_soft_delete_first() -> None:
+    registry = await started_registry()
+    await registry.register("s", record(NAME))
+    with pytest.raises(VersionNotSoftDeleted) as not_soft:
+        await registry.delete_version("s", 1, permanent=True)
+    assert (not_soft.value.error_code, not_soft.value.message) == (
+        40407,
+        "Subject 's' Version 1 was not deleted first before being permanently deleted",
+    )
+    await registry.delete_version("s", 1)
+    with pytest.raises(VersionSoftDeleted) as soft:
+        await registry.delete_version("s", 1)
+    assert (soft.value.error_code, soft.value.message) == (
+        40406,
+        "Subject 's' Version 1 was soft deleted.Set permanent=true to delete permanently",
+    )
+    assert await registry.delete_version("s", 1, permanent=True) == 1
+    with pytest.raises(SubjectNotFound):
+        await registry.delete_version("s", 1, permanent=True)
+    with pytest.raises(SchemaNotFound):
+        registry.schema_by_id(1)
+
+
+async def test_subject_deletes_follow_confluent_order_and_errors() -> None:
+    store = MemorySchemaStore()
+    await store.start()
+    registry = SchemaRegistry(store)
+    await registry.register("s", record(NAME))
+    await registry.register("s", record(NAME, EMAIL_DEFAULT))
+    await registry.set_level("s", CompatibilityLevel.FULL)
+    with pytest.raises(SubjectNotSoftDeleted) as not_soft:
+        await registry.delete_subject("s", permanent=True)
+    assert not_soft.value.error_code == 40405
+    assert await registry.delete_subject("s") == [1, 2]
+    assert registry.state.subjects() == [] and registry.schema_by_id(1)
+    with pytest.raises(SubjectSoftDeleted) as soft:
+        await registry.delete_subject("s")
+    assert soft.value.error_code == 40404
+    assert await registry.delete_subject("s", permanent=True) == [1, 2]
+    assert registry.state.subjects(include_deleted=True) == []
+    assert registry.state.subject_level("s") is None
+    with pytest.raises(SubjectNotFound):
+        await registry.delete_subject("s")
+    assert [type(r).__name__ for r in store.records[-4:]] == [
+        "SubjectDeleteRecord", "SchemaTombstone", "SchemaTombstone", "ConfigRecord",
+    ]
+    assert store.records[-3:-1] == [SchemaTombstone("s", 2), SchemaTombstone("s", 1)]
+
+
+async def test_deletes_survive_a_replay_of_the_log() -> None:
+    store = MemorySchemaStore()
+    await store.start()
+    registry = SchemaRegistry(store)
+    await registry.register("gone", record(NAME))
+    await registry.register("soft", record(NAME, name="Soft"))
+    await registry.register("half", record(NAME, name="Half"))
+    await registry.register("half", record(NAME, EMAIL_DEFAULT, name="Half"))
+    await registry.delete_subject("gone")
+    await registry.delete_subject("gone", permanent=True)
+    await registry.delete_subject("soft")
+    await registry.delete_version("half", 1)
+    replayed = await started_registry(list(store.records))
+    assert replayed.state.subjects() == ["half"]
+    assert replayed.state.subjects(include_deleted=True) == ["half", "soft"]
+    assert [v.version for v in replayed.versions("half", include_deleted=True)] == [1, 2]
+    assert [v.version for v in replayed.versions("half")] == [2]
+    assert replayed.schema_by_id(2)
+    with pytest.raises(SchemaNotFound):
+        replayed.schema_by_id(1)
+    assert (await replayed.register("new", '"string"')).schema_id == 5
+
+
+async def test_global_and_subject_transitive_levels_check_every_live_version() -> None:
+    registry = await started_registry()
+    await registry.set_level(None, CompatibilityLevel.BACKWARD_TRANSITIVE)
+    for subject in ("global", "own"):
+        await registry.register(subject, record(NAME))
+        await registry.register(subject, record(NAME, AGE_DEFAULT))
+    await registry.set_level("own", CompatibilityLevel.BACKWARD)
+    assert (await registry.register("own", record(NAME, AGE))).version == 3
+    with pytest.raises(IncompatibleSchema) as raised:
+        await registry.register("global", record(NAME, AGE))
+    assert "version 1" in raised.value.message
