@@ -14,10 +14,11 @@
    end of a complete transaction only (after its XID or ``COMMIT``, or after a DDL statement),
    so a batch never splits a transaction and a resume never starts inside one.
 
-An interrupted snapshot resumes after its last chunk in a *new* consistent read, then streams
-from the *original* binlog position: rows changed in between arrive once more as ``c``/``u``/
-``d`` changes after the snapshot rows, which converges to the right state (no loss; some
-repeated row images, each an idempotent upsert or delete downstream).
+An interrupted snapshot resumes after its last chunk in a *new* consistent read, whose binlog
+position the checkpoint records under ``resumed``; the stream still starts at the *original*
+position and skips, for the keys the new read covered, the transactions that read already held
+(:mod:`adapters.capture.resume`). Every row is published once, never an older image after a
+newer one.
 
 The reader polls: it asks the server for everything after the position without blocking
 (``BINLOG_DUMP_NON_BLOCK``), turns it into batches, and when it reaches the end of the binlog
@@ -27,10 +28,10 @@ it yields an empty batch and sleeps ``spec.poll_interval`` before asking again.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import zlib
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pymysql.constants import FIELD_TYPE
@@ -46,6 +47,13 @@ from pymysqlreplication.row_event import (
     WriteRowsEvent,
 )
 
+from adapters.capture.engines.mariadb_resume import (
+    BinlogPosition,
+    covered_keys,
+    in_snapshot,
+    segments_from_checkpoint,
+    segments_to_checkpoint,
+)
 from adapters.capture.engines.mariadb_sql import (
     DRIVER_ERRORS,
     MariaDbDialect,
@@ -57,6 +65,7 @@ from adapters.capture.engines.mariadb_sql import (
     text_of,
     translate_error,
 )
+from adapters.capture.resume import CoveredKeys, ResumedSegment
 from adapters.capture.source import (
     Batch,
     Change,
@@ -77,6 +86,8 @@ __all__ = [
     "binlog_setting_problems",
     "default_server_id",
 ]
+
+log = logging.getLogger(__name__)
 
 ENGINE = "mariadb"
 _ROW_EVENTS = (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent)
@@ -99,25 +110,26 @@ _REQUIRED = {
 }
 
 
-@dataclass(frozen=True, order=True)
-class BinlogPosition:
-    """A place in the server's binlog: file name and byte offset of the next event."""
-
-    file: str
-    pos: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.pos}"
+Segments = Sequence[ResumedSegment[BinlogPosition]]
 
 
-def stream_checkpoint(position: BinlogPosition) -> Checkpoint:
-    return {"phase": "stream", "binlog_file": position.file, "binlog_pos": position.pos}
+def stream_checkpoint(position: BinlogPosition, resumed: Segments = ()) -> Checkpoint:
+    """Where the stream stands, and the resumed snapshot segments it has not passed yet."""
+    checkpoint: Checkpoint = {"phase": "stream", "binlog_file": position.file,
+                              "binlog_pos": position.pos}
+    pending = [s for s in resumed if in_snapshot(position, s.position)]
+    if pending:
+        checkpoint["resumed"] = segments_to_checkpoint(pending)
+    return checkpoint
 
 
-def snapshot_checkpoint(position: BinlogPosition, after_key: list[str | None] | None
-                        ) -> Checkpoint:
-    return {"phase": "snapshot", "after_key": after_key, "binlog_file": position.file,
-            "binlog_pos": position.pos}
+def snapshot_checkpoint(position: BinlogPosition, after_key: list[str | None] | None,
+                        resumed: Segments = ()) -> Checkpoint:
+    checkpoint: Checkpoint = {"phase": "snapshot", "after_key": after_key,
+                              "binlog_file": position.file, "binlog_pos": position.pos}
+    if resumed:
+        checkpoint["resumed"] = segments_to_checkpoint(resumed)
+    return checkpoint
 
 
 def parse_checkpoint(checkpoint: Checkpoint | None
@@ -182,13 +194,15 @@ class MariaDbBinlogSource:
         info, flavour = await asyncio.to_thread(self._prepare)
         keys = self._key_columns(info)
         phase, position, after_key = parse_checkpoint(checkpoint)
+        resumed = segments_from_checkpoint(checkpoint)
         if phase == "snapshot" or position is None:
-            async for batch in self._snapshot(info, keys, flavour, position, after_key):
+            async for batch in self._snapshot(info, keys, flavour, position, after_key, resumed):
                 yield batch
                 position = BinlogPosition(batch.checkpoint["binlog_file"],
                                           batch.checkpoint["binlog_pos"])
         assert position is not None
-        async for batch in self._stream(info, keys, position):
+        covered = covered_keys(self.settings, self.spec.table, keys, resumed)
+        async for batch in self._stream(info, keys, position, covered):
             yield batch
 
     async def acknowledge(self, checkpoint: Checkpoint) -> None:
@@ -255,11 +269,18 @@ class MariaDbBinlogSource:
     async def _snapshot(
         self, info: TableInfo, keys: tuple[str, ...], flavour: str,
         position: BinlogPosition | None, after_key: list[str | None] | None,
+        resumed: list[ResumedSegment[BinlogPosition]],
     ) -> AsyncGenerator[Batch, None]:
         snapshot = _Snapshot(self.settings, self.spec.table, keys, self.spec.batch_size)
         self._resources.add(snapshot)
         try:
             started = await asyncio.to_thread(snapshot.begin, flavour)
+            if position is not None:
+                # A resume: this read stands later in the binlog than the stream will start.
+                resumed.append(ResumedSegment(None if after_key is None else tuple(after_key),
+                                              started))
+                log.info("resuming snapshot of %s after key %s at %s", self.spec.table,
+                         after_key, started)
             position = position or started
             ts_ms = int(time.time() * 1000)
             while True:
@@ -267,9 +288,9 @@ class MariaDbBinlogSource:
                 if rows:
                     after_key = [rows[-1][0].get(k) for k in keys]
                 done = len(rows) < self.spec.batch_size
-                checkpoint = (stream_checkpoint(position) if done
-                              else snapshot_checkpoint(position, after_key))
-                changes = [Change("r", key_of(row, keys), None, row, f"snapshot:{position}",
+                checkpoint = (stream_checkpoint(position, resumed) if done
+                              else snapshot_checkpoint(position, after_key, resumed))
+                changes = [Change("r", key_of(row, keys), None, row, f"snapshot:{started}",
                                   ts_ms, snapshot=True, undecodable=bad) for row, bad in rows]
                 columns = tuple(rows[0][0]) if rows else info.columns
                 yield Batch(changes, checkpoint, columns, state="snapshotting")
@@ -281,16 +302,18 @@ class MariaDbBinlogSource:
 
     # -- stream ------------------------------------------------------------------------------
 
-    async def _stream(self, info: TableInfo, keys: tuple[str, ...],
-                      position: BinlogPosition) -> AsyncGenerator[Batch, None]:
-        tail = _BinlogTail(self, keys, position)
+    async def _stream(self, info: TableInfo, keys: tuple[str, ...], position: BinlogPosition,
+                      covered: CoveredKeys[BinlogPosition]) -> AsyncGenerator[Batch, None]:
+        tail = _BinlogTail(self, keys, position, covered=covered)
         self._resources.add(tail)
         try:
             await asyncio.to_thread(tail.verify_position)
             while True:
                 started = time.monotonic()
                 changes, at, at_end = await asyncio.to_thread(tail.poll, self.spec.batch_size)
-                yield Batch(changes, stream_checkpoint(at), _columns_of(changes, info.columns))
+                covered.passed(at)
+                yield Batch(changes, stream_checkpoint(at, covered.segments),
+                            _columns_of(changes, info.columns))
                 if at_end:
                     idle = self.spec.poll_interval - (time.monotonic() - started)
                     await asyncio.sleep(max(idle, 0.0))
@@ -378,13 +401,15 @@ class _BinlogTail(_Closable):
     """Reads the binlog after a transaction boundary and turns row events into changes."""
 
     def __init__(self, source: MariaDbBinlogSource, keys: Sequence[str],
-                 position: BinlogPosition, *, probe: bool = False) -> None:
+                 position: BinlogPosition, *, probe: bool = False,
+                 covered: CoveredKeys[BinlogPosition] | None = None) -> None:
         self.settings = source.settings
         self.server_id = source.server_id
         self.table = source.spec.table
         self.keys = tuple(keys)
         self.position = position
         self._probe = probe
+        self._covered = covered
         self._reader: Any = None
         self._pending: list[Change] = []
 
@@ -412,18 +437,23 @@ class _BinlogTail(_Closable):
         Returns the changes, the boundary they end at, and whether the end of the binlog was
         reached. A transaction larger than ``limit`` comes whole.
         """
-        ready: list[Change] = []
+        ready: list[tuple[BinlogPosition, list[Change]]] = []
+        count, at_end = 0, False
         try:
-            while len(ready) < limit:
+            while count < limit:
                 event = self._next_event()
                 if event is None:
                     self._end_of_binlog()
-                    return ready, self.position, True
-                self._take(event, ready)
+                    at_end = True
+                    break
+                count += self._take(event, ready)
+            kept = ([c for _at, changes in ready for c in changes]
+                    if self._covered is None or not self._covered.segments
+                    else [c for changes in self._covered.filter(ready) for c in changes])
         except DRIVER_ERRORS as error:
             self.close()
             raise translate_error(error, self.settings) from error
-        return ready, self.position, False
+        return kept, self.position, at_end
 
     def _next_event(self) -> Any:
         if self._reader is None:
@@ -442,7 +472,8 @@ class _BinlogTail(_Closable):
             use_column_name_cache=True,
         )
 
-    def _take(self, event: Any, ready: list[Change]) -> None:
+    def _take(self, event: Any, ready: list[tuple[BinlogPosition, list[Change]]]) -> int:
+        """Feed one event; returns how many changes became ready (a transaction ended)."""
         reader = self._reader
         if isinstance(event, _ROW_EVENTS):
             if not self._probe and event.schema == self.settings.database \
@@ -450,11 +481,14 @@ class _BinlogTail(_Closable):
                 self._pending.extend(self._changes(event, reader.log_file))
         elif isinstance(event, XidEvent) or (
                 isinstance(event, QueryEvent) and _ends_transaction(event)):
-            ready.extend(self._pending)
-            self._pending.clear()
             self.position = BinlogPosition(reader.log_file, int(reader.log_pos))
+            done, self._pending = self._pending, []
+            if done:
+                ready.append((self.position, done))
+            return len(done)
         elif isinstance(event, RotateEvent) and not self._pending:
             self.position = BinlogPosition(event.next_binlog, int(event.position))
+        return 0
 
     def _end_of_binlog(self) -> None:
         """The server sent all it has. It writes transactions whole, so nothing should be

@@ -38,13 +38,12 @@ from adapters.capture.engines.postgres_connect import (
 )
 from adapters.capture.engines.postgres_pgoutput import lsn_text, parse_lsn
 from adapters.capture.engines.postgres_resume import (
-    CoveredKeys,
-    KeyOrder,
-    ResumedSegment,
+    covered_keys,
     segments_from_checkpoint,
     segments_to_checkpoint,
 )
 from adapters.capture.engines.postgres_stream import ReplicationStream, TableDecoder, Transaction
+from adapters.capture.resume import CoveredKeys, ResumedSegment
 from adapters.capture.source import (
     Batch,
     Change,
@@ -189,10 +188,10 @@ class PostgresDialect:
 # -- log-based capture ------------------------------------------------------------------------
 
 
-def _stream_checkpoint(slot: str, lsn: int, resumed: Sequence[ResumedSegment] = ()) -> Checkpoint:
+def _stream_checkpoint(slot: str, lsn: int, resumed: Sequence[ResumedSegment[int]] = ()) -> Checkpoint:
     """Where the stream stands, and the resumed snapshot segments it has not passed yet."""
     checkpoint: Checkpoint = {"phase": "stream", "slot": slot, "lsn": lsn_text(lsn)}
-    pending = [s for s in resumed if s.lsn > lsn]
+    pending = [s for s in resumed if lsn < s.position]
     if pending:
         checkpoint["resumed"] = segments_to_checkpoint(pending)
     return checkpoint
@@ -210,7 +209,7 @@ class _SnapshotReader:
         self.snapshot_lsn = 0
         #: The LSN of the snapshot now being read (later than snapshot_lsn after a resume).
         self.read_lsn = 0
-        self.resumed: list[ResumedSegment] = []
+        self.resumed: list[ResumedSegment[int]] = []
         self.after_key: list[str | None] | None = None
         self.rows_read = 0
 
@@ -376,8 +375,8 @@ class PostgresLogSource:
                 yield batch
         assert checkpoint is not None
         self.state = "streaming"
-        covered = CoveredKeys(segments_from_checkpoint(checkpoint),
-                              KeyOrder(self.dsn, self.dialect.qualified(facts.table), key))
+        covered = covered_keys(self.dsn, self.dialect.qualified(facts.table), key,
+                               segments_from_checkpoint(checkpoint))
         async for batch in self._streaming(facts, key, parse_lsn(str(checkpoint["lsn"])), covered):
             yield batch
 
@@ -547,7 +546,7 @@ class PostgresLogSource:
             await asyncio.to_thread(reader.close)
 
     async def _streaming(self, facts: TableFacts, key: tuple[str, ...], start_lsn: int,
-                         covered: CoveredKeys) -> AsyncIterator[Batch]:
+                         covered: CoveredKeys[int]) -> AsyncIterator[Batch]:
         stream = ReplicationStream(self.dsn, self.slot, self.publication,
                                    TableDecoder(facts.schema, facts.table, key), start_lsn)
         if self._ack_pending is not None:
@@ -562,18 +561,25 @@ class PostgresLogSource:
                     fetched = await asyncio.to_thread(
                         stream.fetch, self.spec.batch_size, self.spec.poll_interval)
                     if covered.segments and fetched:
-                        fetched = await asyncio.to_thread(covered.filter, fetched)
+                        fetched = await asyncio.to_thread(_uncovered, covered, fetched)
                     pending.extend(fetched)
                 if pending:
                     changes, columns, lsn = _take_batch(pending, self.spec.batch_size)
                 else:
                     changes, lsn = [], max(lsn, stream.idle_lsn())
-                covered.segments = covered.pending(lsn)
+                covered.passed(lsn)
                 yield Batch(changes, _stream_checkpoint(self.slot, lsn, covered.segments), columns)
         finally:
             if self._stream is stream:
                 self._stream = None
             await asyncio.to_thread(stream.close)
+
+
+def _uncovered(covered: CoveredKeys[int], transactions: list[Transaction]) -> list[Transaction]:
+    """``transactions`` without the changes a resumed snapshot segment already published."""
+    kept = covered.filter([(tx.commit_lsn, tx.changes) for tx in transactions])
+    return [Transaction(tx.end_lsn, tx.commit_ts_ms, tuple(changes), tx.columns, tx.commit_lsn)
+            for tx, changes in zip(transactions, kept, strict=True) if changes]
 
 
 def _take_batch(pending: deque[Transaction], size: int) -> tuple[list[Change], tuple[str, ...], int]:

@@ -1,57 +1,40 @@
-"""Exact resume of an interrupted PostgreSQL snapshot.
+"""Exact resume of an interrupted PostgreSQL snapshot (see :mod:`adapters.capture.resume`).
 
-The snapshot a replication slot exports dies with the connection that imported it. When the
-capture restarts half-way through a table, the rest of the table is read in a *new* snapshot,
-exported by a temporary slot at a later LSN, while the stream still starts at the permanent
-slot's consistent point. For the keys the new snapshot read, the stream's changes committed
-before its LSN are already in what it read; publishing them again would double rows and show
-old images after newer ones.
-
-A :class:`ResumedSegment` records one such restart: the keys after ``after_key`` were read at
-``lsn``. :class:`CoveredKeys` drops exactly the stream changes those segments cover. Keys are
-ordered by PostgreSQL itself (the column types and collations of the snapshot's ``ORDER BY``),
-never by their text, so ``'10' > '9'`` holds for integer keys.
+The rest of the table is read in a snapshot exported by a temporary slot at a known LSN; the
+stream then skips what that snapshot holds. Here: the PostgreSQL side of it — segments in the
+checkpoint, key order from the server, and when a transaction is in a snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from adapters.capture.engines.postgres_connect import connect, translated_errors
 from adapters.capture.engines.postgres_pgoutput import lsn_text, parse_lsn
-from adapters.capture.engines.postgres_stream import Transaction
-from adapters.capture.source import Change
+from adapters.capture.resume import CoveredKeys, KeyValues, ResumedSegment
 
-__all__ = ["CoveredKeys", "KeyOrder", "ResumedSegment"]
-
-KeyValues = tuple[str | None, ...]
+__all__ = ["KeyOrder", "covered_keys", "segments_from_checkpoint", "segments_to_checkpoint"]
 
 
-@dataclass(frozen=True)
-class ResumedSegment:
-    """Keys strictly after ``after_key`` (all keys when None) were read in a snapshot at ``lsn``."""
-
-    after_key: KeyValues | None
-    lsn: int
-
-    def to_checkpoint(self) -> dict[str, Any]:
-        return {"after_key": None if self.after_key is None else list(self.after_key),
-                "lsn": lsn_text(self.lsn)}
-
-    @classmethod
-    def from_checkpoint(cls, data: dict[str, Any]) -> ResumedSegment:
-        after_key = data.get("after_key")
-        return cls(None if after_key is None else tuple(after_key), parse_lsn(str(data["lsn"])))
+def segments_from_checkpoint(checkpoint: dict[str, Any]) -> list[ResumedSegment[int]]:
+    return [ResumedSegment(None if s.get("after_key") is None else tuple(s["after_key"]),
+                           parse_lsn(str(s["lsn"]))) for s in checkpoint.get("resumed", [])]
 
 
-def segments_from_checkpoint(checkpoint: dict[str, Any]) -> list[ResumedSegment]:
-    return [ResumedSegment.from_checkpoint(s) for s in checkpoint.get("resumed", [])]
+def segments_to_checkpoint(segments: Sequence[ResumedSegment[int]]) -> list[dict[str, Any]]:
+    return [{"after_key": None if s.after_key is None else list(s.after_key),
+             "lsn": lsn_text(s.position)} for s in segments]
 
 
-def segments_to_checkpoint(segments: Sequence[ResumedSegment]) -> list[dict[str, Any]]:
-    return [s.to_checkpoint() for s in segments]
+def in_snapshot(commit_lsn: int, snapshot_lsn: int) -> bool:
+    """A snapshot exported at LSN L holds a transaction exactly when it committed before L."""
+    return commit_lsn < snapshot_lsn
+
+
+def covered_keys(dsn: str, qualified_table: str, key: Sequence[str],
+                 segments: Sequence[ResumedSegment[int]]) -> CoveredKeys[int]:
+    return CoveredKeys(segments, key, KeyOrder(dsn, qualified_table, key).ranks, in_snapshot)
 
 
 _KEY_TYPES_SQL = """
@@ -104,53 +87,3 @@ class KeyOrder:
         finally:
             connection.close()
         return [ranked[n] for n in range(len(values))]
-
-
-class CoveredKeys:
-    """Drops stream changes that a resumed snapshot segment already published."""
-
-    def __init__(self, segments: Sequence[ResumedSegment], order: KeyOrder) -> None:
-        self.segments = list(segments)
-        self.order = order
-
-    @property
-    def horizon(self) -> int:
-        """The stream LSN after which nothing is covered any more (0 when nothing is)."""
-        return max((s.lsn for s in self.segments), default=0)
-
-    def pending(self, position: int) -> list[ResumedSegment]:
-        """Segments still relevant to a stream standing at ``position`` (for the checkpoint)."""
-        return [s for s in self.segments if s.lsn > position]
-
-    def filter(self, transactions: Sequence[Transaction]) -> list[Transaction]:
-        """``transactions`` without the changes that segments cover."""
-        horizon = self.horizon
-        window = [tx for tx in transactions if tx.commit_lsn < horizon]
-        if not window:
-            return list(transactions)
-        keys = [tuple(c.key[k] for k in self.order.key) for tx in window for c in tx.changes]
-        bounds = [s.after_key for s in self.segments if s.after_key is not None]
-        ranks = self.order.ranks([*keys, *bounds])
-        key_ranks = dict(zip(keys, ranks[:len(keys)], strict=True))
-        bound_ranks = dict(zip(bounds, ranks[len(keys):], strict=True))
-        kept: list[Transaction] = []
-        for tx in transactions:
-            if tx.commit_lsn >= horizon:
-                kept.append(tx)
-                continue
-            changes = tuple(c for c in tx.changes if not self._covers(c, tx, key_ranks, bound_ranks))
-            if changes:
-                kept.append(Transaction(tx.end_lsn, tx.commit_ts_ms, changes, tx.columns, tx.commit_lsn))
-        return kept
-
-    def _covers(self, change: Change, tx: Transaction, key_ranks: dict[KeyValues, int],
-                bound_ranks: dict[KeyValues, int]) -> bool:
-        rank = key_ranks[tuple(change.key[k] for k in self.order.key)]
-        # The segment that read this key is the last one starting before it; the original
-        # snapshot (the slot's consistent point, where the stream starts) covers nothing extra.
-        reader: ResumedSegment | None = None
-        for segment in self.segments:
-            if segment.after_key is None or rank > bound_ranks[segment.after_key]:
-                reader = segment
-        # A transaction is in a snapshot exported at LSN L exactly when it committed before L.
-        return reader is not None and tx.commit_lsn < reader.lsn
