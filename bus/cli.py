@@ -120,6 +120,33 @@ def registry_serve(ctx: _Context) -> None:
     run_registry(s.kafka_bootstrap, s.registry_host, s.registry_port)
 
 
+# --- schemas -----------------------------------------------------------------------------
+
+@main.group()
+def schemas() -> None:
+    """The data standard's Avro schemas (schemas/avro) against the schema registry."""
+
+
+@schemas.command("check")
+@click.option("--registry", "registry_url", default=None, metavar="URL",
+              help="Schema registry to compare with (default: BUS_REGISTRY_URL).")
+@pass_context
+def schemas_check(ctx: _Context, registry_url: str | None) -> None:
+    """Compare each shipped schema with the latest registered version of its subjects under
+    their compatibility level. Exit 0 when all are compatible or new, 1 when one would break
+    (with a field-by-field diff), 2 when the registry cannot be read."""
+    from bus.registry.check import RegistryUnavailable, check_repository, render_report
+
+    url = registry_url or ctx.settings.registry_url
+    try:
+        results = asyncio.run(check_repository(url))
+    except RegistryUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(render_report(results))
+    sys.exit(1 if any(r.failed for r in results) else 0)
+
+
 # --- demo --------------------------------------------------------------------------------
 
 @main.group()
