@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ __all__ = [
     "local_timezone",
     "normalize_date",
     "normalize_datetime",
+    "normalize_time",
 ]
 
 LOCAL_TIMEZONE = "Asia/Shanghai"
@@ -33,11 +34,21 @@ _DATE_PATTERNS: tuple[re.Pattern[str], ...] = (
         r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})"
         rf"{_TIME}?{_ZONE}"
     ),
-    # 1990年3月7日, 1990年03月07日 (日 optional), optional time
+    # 1990年3月7日, 1990年03月07日 (日 or 号, optional), optional time
     re.compile(
-        r"(?P<y>[0-9]{4}) ?年 ?(?P<m>[0-9]{1,2}) ?月 ?(?P<d>[0-9]{1,2}) ?日?"
+        r"(?P<y>[0-9]{4}) ?年 ?(?P<m>[0-9]{1,2}) ?月 ?(?P<d>[0-9]{1,2}) ?[日号]?"
         rf"(?: ?{_TIME})?"
     ),
+)
+
+
+_TIME_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # 08:35, 8:35, 08:35:00, 08:35:00.5
+    re.compile(r"(?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:\.[0-9]{1,6})?)?"),
+    # 0835, 083500
+    re.compile(r"(?P<H>[0-9]{2})(?P<M>[0-9]{2})(?P<S>[0-9]{2})?"),
+    # 8时35分, 8点35分, 8时35分20秒, 8时 (分 optional after the minutes)
+    re.compile(r"(?P<H>[0-9]{1,2}) ?[时点] ?(?:(?P<M>[0-9]{1,2}) ?分?(?: ?(?P<S>[0-9]{1,2}) ?秒)?)?"),
 )
 
 
@@ -101,7 +112,22 @@ def normalize_datetime(raw: str | datetime | None) -> datetime:
         raise _invalid("datetime", raw) from None
 
 
-def _match(raw: str | None, kind: str) -> re.Match[str]:
+def normalize_time(raw: str | time | None) -> time:
+    """Read a legacy time of day: ``08:35``, ``0835``, ``8时35分``, ``08:35:00`` (seconds kept).
+
+    Rule ids: ``time.missing``, ``time.format``, ``time.invalid`` (hour 24 or more, minute 60…).
+    """
+    if isinstance(raw, time):
+        return raw
+    match = _match(raw, "time", _TIME_PATTERNS)
+    try:
+        return time(int(match["H"]), int(match["M"] or 0), int(match["S"] or 0))
+    except ValueError:
+        raise _invalid("time", raw) from None
+
+
+def _match(raw: str | None, kind: str,
+           patterns: tuple[re.Pattern[str], ...] = _DATE_PATTERNS) -> re.Match[str]:
     if raw is None or not isinstance(raw, str):
         if raw is None:
             raise _missing(kind, raw)
@@ -109,7 +135,7 @@ def _match(raw: str | None, kind: str) -> re.Match[str]:
     text = normalize_whitespace(to_half_width(raw))
     if not text:
         raise _missing(kind, raw)
-    for pattern in _DATE_PATTERNS:
+    for pattern in patterns:
         match = pattern.fullmatch(text)
         if match is not None:
             return match
@@ -127,7 +153,7 @@ def _apply_offset(value: datetime, zone: str, raw: str | None) -> datetime:
     return value.replace(tzinfo=timezone(offset if zone[0] == "+" else -offset))
 
 
-_LABEL_ZH = {"date": "日期", "datetime": "时间"}
+_LABEL_ZH = {"date": "日期", "datetime": "时间", "time": "时刻"}
 
 
 def _missing(kind: str, raw: object) -> InvalidDate:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bus.standards.dates import InvalidDate, local_timezone, normalize_date, normalize_datetime
+from bus.standards.dates import (
+    InvalidDate,
+    local_timezone,
+    normalize_date,
+    normalize_datetime,
+    normalize_time,
+)
 from bus.standards.errors import StandardViolation
 
 MARCH_7 = date(1990, 3, 7)
@@ -139,3 +145,51 @@ def test_timestamps_beyond_the_calendar_after_conversion_are_invalid(raw: str) -
     with pytest.raises(InvalidDate) as caught:
         normalize_datetime(raw)
     assert caught.value.rule_id == "datetime.invalid"
+
+
+# --- times of day and more date spellings -----------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["1990年3月7号", "1990年03月07号", "1990-3-7", "1990.3.7", "1990/03/07"])
+def test_more_legacy_date_spellings_are_read(raw: str) -> None:
+    assert normalize_date(raw) == date(1990, 3, 7)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("08:35", time(8, 35)), ("8:35", time(8, 35)), ("0835", time(8, 35)), ("8时35分", time(8, 35)),
+        ("08:35:00", time(8, 35)), ("083520", time(8, 35, 20)), ("8点35分", time(8, 35)),
+        ("23时5分9秒", time(23, 5, 9)), ("０８：３５", time(8, 35)), (" 8 时 35 分 ", time(8, 35)),
+        (time(8, 35), time(8, 35)),
+    ],
+)
+def test_legacy_times_of_day_are_read(raw: str | time, expected: time) -> None:
+    assert normalize_time(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "rule"),
+    [(None, "time.missing"), ("  ", "time.missing"), ("noon", "time.format"), ("835", "time.format"),
+     ("24:00", "time.invalid"), ("08:60", "time.invalid"), ("25时", "time.invalid")],
+)
+def test_bad_times_name_the_rule(raw: str | None, rule: str) -> None:
+    with pytest.raises(InvalidDate) as caught:
+        normalize_time(raw)
+
+    assert caught.value.rule_id == rule
+
+
+@given(st.times())
+def test_every_time_of_day_survives_the_usual_formats(value: time) -> None:
+    expected = value.replace(microsecond=0)
+    for text in (f"{value:%H:%M:%S}", f"{value:%H%M%S}", f"{value.hour}时{value.minute}分{value.second}秒"):
+        assert normalize_time(text) == expected
+
+
+@given(st.one_of(st.none(), st.text(alphabet="0123456789:时分秒点 ", max_size=12)))
+def test_arbitrary_time_text_is_a_time_or_a_violation(raw: str | None) -> None:
+    try:
+        normalize_time(raw)
+    except StandardViolation as violation:
+        assert violation.rule_id.startswith("time.")
