@@ -20,9 +20,11 @@ position and skips, for the keys the new read covered, the transactions that rea
 (:mod:`adapters.capture.resume`). Every row is published once, never an older image after a
 newer one.
 
-The reader polls: it asks the server for everything after the position without blocking
-(``BINLOG_DUMP_NON_BLOCK``), turns it into batches, and when it reaches the end of the binlog
-it yields an empty batch and sleeps ``spec.poll_interval`` before asking again.
+The stream is pushed: the reader keeps one blocking binlog dump open, and the server sends each
+transaction as it commits plus a heartbeat after every ``HEARTBEAT_PERIOD`` without one, so a
+read never waits longer than that. A batch ends at the batch size, at a heartbeat (the binlog
+went quiet) or ``BATCH_LINGER`` after its first transaction; an idle stream yields an empty
+batch every ``spec.poll_interval``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 from pymysql.constants import FIELD_TYPE
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import (
+    HeartbeatLogEvent,
     QueryEvent,
     RotateEvent,
     XidEvent,
@@ -92,6 +95,10 @@ log = logging.getLogger(__name__)
 ENGINE = "mariadb"
 _ROW_EVENTS = (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent)
 _STREAM_EVENTS = [*_ROW_EVENTS, XidEvent, QueryEvent, RotateEvent]
+#: Seconds of binlog silence after which the server sends a heartbeat: the longest a read blocks.
+HEARTBEAT_PERIOD = 0.05
+#: Seconds a batch with changes waits for more while transactions keep arriving.
+BATCH_LINGER = 0.1
 #: Statements of the binlog that do not end a transaction (everything else does: COMMIT,
 #: ROLLBACK, DDL — DDL commits implicitly and is logged outside any transaction).
 _INSIDE_TRANSACTION = ("BEGIN", "SAVEPOINT", "ROLLBACK TO", "XA START", "XA END")
@@ -218,7 +225,7 @@ class MariaDbBinlogSource:
 
     def _check(self) -> None:
         self._prepare()
-        probe = _BinlogTail(self, (), self._master_position(), probe=True)
+        probe = _BinlogTail(self, (), self._master_position(), probe=True, idle_wait=None)
         try:
             probe.poll(1)
         finally:
@@ -304,17 +311,17 @@ class MariaDbBinlogSource:
 
     async def _stream(self, info: TableInfo, keys: tuple[str, ...], position: BinlogPosition,
                       covered: CoveredKeys[BinlogPosition]) -> AsyncGenerator[Batch, None]:
-        tail = _BinlogTail(self, keys, position, covered=covered)
+        tail = _BinlogTail(self, keys, position, covered=covered, idle_wait=self.spec.poll_interval)
         self._resources.add(tail)
         try:
             await asyncio.to_thread(tail.verify_position)
             while True:
                 started = time.monotonic()
-                changes, at, at_end = await asyncio.to_thread(tail.poll, self.spec.batch_size)
+                changes, at, _at_end = await asyncio.to_thread(tail.poll, self.spec.batch_size)
                 covered.passed(at)
                 yield Batch(changes, stream_checkpoint(at, covered.segments),
                             _columns_of(changes, info.columns))
-                if at_end:
+                if tail.ended:  # the server closed the dump (a rotation or a restart): pace retries
                     idle = self.spec.poll_interval - (time.monotonic() - started)
                     await asyncio.sleep(max(idle, 0.0))
         finally:
@@ -398,10 +405,14 @@ class _Snapshot(_Closable):
 
 
 class _BinlogTail(_Closable):
-    """Reads the binlog after a transaction boundary and turns row events into changes."""
+    """Reads the binlog after a transaction boundary and turns row events into changes.
+
+    With ``idle_wait`` (seconds) the dump blocks and the server sends heartbeats; without, the
+    tail reads what the binlog holds now and stops at its end (the prerequisite probe).
+    """
 
     def __init__(self, source: MariaDbBinlogSource, keys: Sequence[str],
-                 position: BinlogPosition, *, probe: bool = False,
+                 position: BinlogPosition, *, idle_wait: float | None, probe: bool = False,
                  covered: CoveredKeys[BinlogPosition] | None = None) -> None:
         self.settings = source.settings
         self.server_id = source.server_id
@@ -410,6 +421,9 @@ class _BinlogTail(_Closable):
         self.position = position
         self._probe = probe
         self._covered = covered
+        self.idle_wait = idle_wait
+        #: Whether the last poll met the end of the dump (the connection will be reopened).
+        self.ended = False
         self._reader: Any = None
         self._pending: list[Change] = []
 
@@ -438,15 +452,29 @@ class _BinlogTail(_Closable):
         reached. A transaction larger than ``limit`` comes whole.
         """
         ready: list[tuple[BinlogPosition, list[Change]]] = []
-        count, at_end = 0, False
+        count, at_end, self.ended = 0, False, False
+        started = time.monotonic()
+        first_ready: float | None = None
         try:
             while count < limit:
                 event = self._next_event()
                 if event is None:
                     self._end_of_binlog()
-                    at_end = True
+                    at_end = self.ended = True
                     break
-                count += self._take(event, ready)
+                now = time.monotonic()
+                if isinstance(event, HeartbeatLogEvent):
+                    if ready or now - started >= (self.idle_wait or 0.0):
+                        at_end = True
+                        break
+                    continue
+                taken = self._take(event, ready)
+                count += taken
+                if taken and first_ready is None:
+                    first_ready = now
+                if (first_ready is not None and now - first_ready >= BATCH_LINGER) or (
+                        not ready and now - started >= (self.idle_wait or 0.0)):
+                    break
             kept = ([c for _at, changes in ready for c in changes]
                     if self._covered is None or not self._covered.segments
                     else [c for changes in self._covered.filter(ready) for c in changes])
@@ -463,9 +491,10 @@ class _BinlogTail(_Closable):
     def _open_reader(self) -> Any:
         return BinLogStreamReader(
             connection_settings=self.settings.pymysql_kwargs(with_database=False),
-            server_id=self.server_id, resume_stream=True, blocking=False,
+            server_id=self.server_id, resume_stream=True, blocking=self.idle_wait is not None,
+            slave_heartbeat=None if self.idle_wait is None else HEARTBEAT_PERIOD,
             log_file=self.position.file, log_pos=self.position.pos,
-            only_events=_STREAM_EVENTS, only_schemas=[self.settings.database],
+            only_events=[*_STREAM_EVENTS, HeartbeatLogEvent], only_schemas=[self.settings.database],
             only_tables=[self.table], enable_logging=False,
             # Servers without binlog_row_metadata (MariaDB < 10.5, MySQL < 8.0.14) name
             # the columns from information_schema instead.

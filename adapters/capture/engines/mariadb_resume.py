@@ -85,8 +85,10 @@ class KeyOrder:
                 "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, COLLATION_NAME "
                 "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
                 (self.settings.database, self.table))
-            found = {str(row[0]): (str(row[1]).lower(), row[2], row[3]) for row in cursor.fetchall()}
-            self._casts = [found[column] for column in self.key]
+            # MariaDB column names are case-insensitive, so may be the configured key's.
+            found = {str(row[0]).lower(): (str(row[1]).lower(), row[2], row[3])
+                     for row in cursor.fetchall()}
+            self._casts = [found[column.lower()] for column in self.key]
         return self._casts
 
     def ranks(self, values: Sequence[KeyValues]) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.capture.engines.postgres_connect import connect, translated_errors
+from adapters.capture.engines.postgres_connect import catalog_rows, connect, translated_errors
 from adapters.capture.engines.postgres_pgoutput import lsn_text, parse_lsn
 from adapters.capture.resume import CoveredKeys, KeyValues, ResumedSegment
 
@@ -55,7 +55,8 @@ class KeyOrder:
     def _column_casts(self, cursor: Any) -> list[str]:
         if self._casts is None:
             cursor.execute(_KEY_TYPES_SQL, (self.qualified_table, list(self.key)))
-            found = {str(name): (str(type_), collation) for name, type_, collation in cursor.fetchall()}
+            found = {str(name): (str(type_), collation)
+                     for name, type_, collation in catalog_rows(cursor.fetchall())}
             casts = []
             for i, column in enumerate(self.key):
                 type_, collation = found[column]
@@ -83,7 +84,7 @@ class KeyOrder:
                 cursor.execute(
                     f"SELECT v.n, dense_rank() OVER (ORDER BY {', '.join(casts)}) "
                     f"FROM (VALUES {rows}) AS v(n, {columns})", params)
-                ranked = {int(n): int(rank) for n, rank in cursor.fetchall()}
+                ranked = {int(n): int(rank) for n, rank in catalog_rows(cursor.fetchall())}
         finally:
             connection.close()
         return [ranked[n] for n in range(len(values))]
