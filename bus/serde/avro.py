@@ -8,6 +8,7 @@ from typing import Any
 import fastavro
 
 from bus.serde.registry_client import RegistryClient
+from bus.serde.upcast import Upcast, Upcasters, default_upcasters
 from bus.serde.wire import frame, schema_id_of, unframe
 
 
@@ -19,9 +20,12 @@ def subject_for(topic: str, *, is_key: bool = False) -> str:
 class AvroSerde:
     """Encodes records against a writer schema registered under a subject; decodes any id."""
 
-    def __init__(self, registry: RegistryClient) -> None:
+    def __init__(self, registry: RegistryClient, upcasters: Upcasters | None = None) -> None:
         self.registry = registry
         self._parsed_by_id: dict[int, Any] = {}
+        # Old shapes of an event are read in the newest one (bus/serde/upcast.py).
+        self._upcasters = default_upcasters() if upcasters is None else upcasters
+        self._upcast_by_id: dict[int, Upcast | None] = {}
         self._ids: dict[tuple[str, str], int] = {}
         self._parsed_by_text: dict[str, Any] = {}
         # Writer schemas are long-lived dicts owned by their producers: remembering them by
@@ -48,10 +52,14 @@ class AvroSerde:
         return writer
 
     async def decode(self, data: bytes) -> Any:
-        """The record, read with the writer schema the message names."""
+        """The record, read with the writer schema the message names, then upcast to the
+        newest shape when that schema is an old version of its event."""
         schema_id = schema_id_of(data)
         parsed = self._parsed_by_id.get(schema_id)
         if parsed is None:
-            text = await self.registry.schema_by_id(schema_id)
-            parsed = self._parsed_by_id[schema_id] = fastavro.parse_schema(json.loads(text))
-        return unframe(data, parsed)
+            writer = json.loads(await self.registry.schema_by_id(schema_id))
+            self._upcast_by_id[schema_id] = self._upcasters.chain(writer)
+            parsed = self._parsed_by_id[schema_id] = fastavro.parse_schema(writer)
+        record = unframe(data, parsed)
+        upcast = self._upcast_by_id.get(schema_id)
+        return record if upcast is None else upcast(record)
