@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -16,7 +15,7 @@ from contextlib import asynccontextmanager, suppress
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from adapters.capture.config import SourceConfig, load_config, reference_config_path
+from adapters.capture.config import load_configured_sources
 from adapters.capture.engines.registry import build_sources
 from adapters.capture.runner import CaptureRunner
 from adapters.capture.source import SourceMisconfigured, TableSpec
@@ -43,20 +42,11 @@ def capture_topics(specs: list[TableSpec]) -> list[TopicSpec]:
     return topics
 
 
-def load_capture_config(settings: Settings) -> list[SourceConfig]:
-    return load_config(settings.adapters_config or reference_config_path(),
-                       {**os.environ, "BUS_STATE_DIR": str(settings.state_dir.resolve()),
-                        "BUS_CAPTURE_BATCH_SIZE": str(settings.capture_batch_size),
-                        "BUS_CAPTURE_POLL_INTERVAL": str(settings.capture_poll_interval),
-                        "BUS_LEGACY_POSTGRES_PORT": str(settings.legacy_postgres_port),
-                        "BUS_LEGACY_MARIADB_PORT": str(settings.legacy_mariadb_port)})
-
-
 @asynccontextmanager
 async def adapter_pipeline(settings: Settings) -> AsyncIterator[
         tuple[list[CaptureRunner], list[StandardizeStage]]]:
     """Every configured capture, and a standardize stage for every table with a mapping."""
-    sources = [source for config in load_capture_config(settings)
+    sources = [source for config in load_configured_sources(settings)
                for source in build_sources(config, settings.state_dir.resolve())]
     mappings = [m for m in (find_mapping(s.spec.department, s.spec.table) for s in sources) if m]
     bootstrap = settings.kafka_bootstrap

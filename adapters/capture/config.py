@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from adapters.capture.source import TableSpec
+from bus.settings import Settings
 
 STRATEGIES = ("snapshot", "incremental", "diff", "log")
 ENGINES = ("sqlite", "postgres", "mariadb", "files")
@@ -103,3 +104,14 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> list[Source
 
 def reference_config_path() -> Path:
     return Path(__file__).resolve().parent.parent / "config" / "reference.yaml"
+
+
+def load_configured_sources(settings: Settings) -> list[SourceConfig]:
+    """The configuration ``settings`` name (the reference government's by default), with the
+    settings' state directory, batch size, poll interval and legacy ports filled in."""
+    return load_config(settings.adapters_config or reference_config_path(),
+                       {**os.environ, "BUS_STATE_DIR": str(settings.state_dir.resolve()),
+                        "BUS_CAPTURE_BATCH_SIZE": str(settings.capture_batch_size),
+                        "BUS_CAPTURE_POLL_INTERVAL": str(settings.capture_poll_interval),
+                        "BUS_LEGACY_POSTGRES_PORT": str(settings.legacy_postgres_port),
+                        "BUS_LEGACY_MARIADB_PORT": str(settings.legacy_mariadb_port)})

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bus.problem import problem
 from bus.settings import Settings
-from bus.web import citizens
+from bus.web import asyncapi, catalog, citizens
 from projections.citizen_profile.queries import CitizenProfileQueries
 
 log = logging.getLogger(__name__)
@@ -54,4 +54,6 @@ def create_web_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     citizens.add_routes(app)
+    catalog.add_routes(app)
+    asyncapi.add_routes(app, settings)
     return app

@@ -7,6 +7,7 @@ import json
 
 from aiohttp import web
 
+from bus.governance.declarations import ApiDeclaration, ApiField
 from bus.problem import problem
 from bus.standards.errors import StandardViolation
 from bus.standards.idcard import parse_identity_number
@@ -15,6 +16,21 @@ from projections.citizen_profile.queries import CitizenProfileQueries
 QUERIES = web.AppKey("citizen_queries", CitizenProfileQueries)
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
+
+_PROFILE_FIELDS = (
+    *(ApiField(name, name) for name in (
+        "identity_number", "name", "sex_code", "birth_date", "division_code",
+        "household_address", "version", "projected_at")),
+    *(ApiField(f"source.{name}", f"source_{name}") for name in (
+        "department", "table", "record_key", "event_id", "op", "updated_at")),
+)
+#: What the endpoints answer, field by field, for the catalog's lineage.
+API_DECLARATIONS = (
+    ApiDeclaration("GET", "/v1/citizens/{identity_number}", "One citizen's profile.",
+                   "citizen_profile", _PROFILE_FIELDS),
+    ApiDeclaration("GET", "/v1/citizens", "Citizen profiles, a page at a time.", "citizen_profile",
+                   tuple(ApiField(f"items[].{f.path}", f.projection_field) for f in _PROFILE_FIELDS)),
+)
 
 
 async def list_citizens(request: web.Request) -> web.Response:

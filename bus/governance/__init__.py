@@ -1,0 +1,1 @@
+"""Data governance generated from the data standard: catalog, lineage, topic documentation."""

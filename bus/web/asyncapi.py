@@ -1,0 +1,137 @@
+"""``/asyncapi.json``: the AsyncAPI 3.0 document of every topic, generated at start-up."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from typing import Any
+
+from aiohttp import web
+
+from adapters.capture.change_event import change_key_schema, change_value_schema
+from adapters.capture.config import SourceConfig, load_configured_sources
+from adapters.capture.runner import CHANGE_EVENT_TYPE, QUARANTINE_EVENT_TYPE
+from bus.governance.asyncapi import TopicDocument, asyncapi_document
+from bus.governance.catalog import CLASSIFICATIONS
+from bus.governance.sources import (
+    CanonicalEntity,
+    MappingDocument,
+    load_entities,
+    load_mappings,
+    load_schema,
+)
+from bus.kafka import TopicSpec
+from bus.positions import POSITIONS_TOPIC
+from bus.settings import Settings
+
+ASYNCAPI = web.AppKey("asyncapi", dict[str, Any])
+_HISTORY = TopicSpec.history("_").config
+_COMPACTED = TopicSpec.compacted("_").config
+_TEXT_KEY = {"type": "string", "description": "The record's key as UTF-8 text."}
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("rongtong")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def _most_sensitive(entity: CanonicalEntity) -> str | None:
+    known = [f.classification for f in entity.fields if f.classification in CLASSIFICATIONS]
+    return max(known, key=CLASSIFICATIONS.index) if known else None
+
+
+def topic_documents(configs: list[SourceConfig]) -> list[TopicDocument]:
+    """Every topic the configured captures, the mappings and the bus itself write."""
+    mappings = {(m.department, m.table): m for m in load_mappings()}
+    entities = {e.entity: e for e in load_entities()}
+    quarantine = load_schema("quarantined_record")
+    docs: list[TopicDocument] = []
+    for config in configs:
+        for spec in config.tables:
+            mapping = mappings.get((spec.department, spec.table))
+            docs += _legacy(spec.department, spec.table, config.engine, tuple(spec.key_columns),
+                            mapping, spec.classification, quarantine)
+    used = {m.entity for m in mappings.values()}
+    for name in sorted(used & set(entities)):
+        entity = entities[name]
+        sources = sorted(f"{m.department}.{m.table}" for m in mappings.values() if m.entity == name)
+        docs.append(TopicDocument(
+            entity.topic, f"Canonical {name.replace('_', ' ')} events",
+            f"{entity.doc} Events rongtong.std.{name}.upserted and rongtong.std.{name}.deleted, "
+            f"keyed by {', '.join(entity.key_fields)}; standardized from {', '.join(sources)}.",
+            f"rongtong.std.{name}", entity.value_schema, entity.key_schema,
+            classification=_most_sensitive(entity), config=_HISTORY,
+            producers=("bus adapters run (standardize)",), consumers=("projections", "subscribers"),
+            tags=("canonical",)))
+    docs.append(TopicDocument(
+        POSITIONS_TOPIC, "Capture positions",
+        "Where each capture stands in its source (an opaque checkpoint), written in the same "
+        "Kafka transaction as the events it covers. Keyed by capture owner; compacted.",
+        "rongtong.position", None, key_json_schema=_TEXT_KEY,
+        value_json_schema={"type": "object", "description": "The checkpoint, as JSON."},
+        content_type="application/json", classification="internal", config=_COMPACTED,
+        producers=("bus adapters run",), consumers=("bus adapters run",), cloudevents=False,
+        tags=("internal",)))
+    docs.append(TopicDocument(
+        "_schemas", "Schema registry storage",
+        "The registry's records in Confluent's format (schemas, config, deletes); compacted.",
+        "rongtong.registry.record", None,
+        key_json_schema={"type": "object", "description": "Confluent registry record key."},
+        value_json_schema={"type": ["object", "null"], "description": "Confluent registry record."},
+        content_type="application/json", classification="internal", config=_COMPACTED,
+        producers=("schema registry",), consumers=("schema registry",), cloudevents=False,
+        tags=("internal",)))
+    return docs
+
+
+def _legacy(department: str, table: str, engine: str, key: tuple[str, ...],
+            mapping: MappingDocument | None, classification: str,
+            quarantine: dict[str, Any]) -> list[TopicDocument]:
+    columns = list(key)
+    if mapping is not None:
+        columns += [c for c in [mapping.key_column, *(f.column for f in mapping.fields)]
+                    if c not in columns]
+    topic, quarantine_topic = f"legacy.{department}.{table}", f"quarantine.{department}.{table}"
+    target = f" Standardized into std.{mapping.entity}." if mapping else ""
+    return [
+        TopicDocument(
+            topic, f"Changes of {department}.{table}",
+            f"Change events (op c/u/d/r, before, after, source) of the legacy table {table} of "
+            f"{department} ({engine}), every column as text, keyed by {', '.join(key) or 'its key'}; "
+            f"a delete is followed by a tombstone. The columns shown are those the data standard "
+            f"uses; the registry subject {topic}-value holds the exact current version.{target}",
+            CHANGE_EVENT_TYPE, change_value_schema(department, table, columns),
+            change_key_schema(department, table, key) if key else None,
+            key_json_schema=None if key else _TEXT_KEY, classification=classification,
+            config=_HISTORY, producers=(f"bus adapters run (capture {department}.{table})",),
+            consumers=("bus adapters run (standardize)", "subscribers"), tags=("raw", department)),
+        TopicDocument(
+            quarantine_topic, f"Rejected rows of {department}.{table}",
+            "Rows that could not be decoded or did not fit the data standard, with the rule id, "
+            "reasons in Chinese and English and the original row; replayable after a fix.",
+            QUARANTINE_EVENT_TYPE, quarantine, key_json_schema=_TEXT_KEY,
+            classification="sensitive_personal", config=_HISTORY,
+            producers=("bus adapters run",), consumers=("operators", "bus quarantine replay"),
+            tags=("quarantine", department)),
+    ]
+
+
+def build_asyncapi(settings: Settings, configs: list[SourceConfig]) -> dict[str, Any]:
+    return asyncapi_document(topic_documents(configs), version=_version(),
+                             kafka_bootstrap=settings.kafka_bootstrap,
+                             registry_url=settings.registry_url)
+
+
+async def get_asyncapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ASYNCAPI],
+                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def add_routes(app: web.Application, settings: Settings) -> None:
+    async def build(app: web.Application) -> None:
+        app[ASYNCAPI] = build_asyncapi(settings, load_configured_sources(settings))
+
+    app.on_startup.append(build)
+    app.router.add_get("/asyncapi.json", get_asyncapi)
