@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from adapters.standardize.entity import Entity, canonical_entity
 from adapters.standardize.mapping import Mapping, Rejection
 from bus.envelope import CloudEvent, InvalidEnvelope, header_value
 from bus.serde.avro import AvroSerde, subject_for
@@ -24,24 +25,6 @@ from bus.serde.wire import WireFormatError
 from schemas.avro_schemas import load_avro_schema
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Entity:
-    """A canonical entity: its value and key schemas and the field that keys it."""
-
-    name: str
-    schema: dict[str, Any]
-    key_schema: dict[str, Any]
-    key_field: str
-    classification: str
-
-
-def canonical_entity(name: str) -> Entity:
-    if name != "person":
-        raise ValueError(f"no canonical schema for entity {name!r} yet")
-    return Entity("person", load_avro_schema("person"), load_avro_schema("person_key"),
-                  "identity_number", "sensitive_personal")
 
 
 @dataclass(frozen=True)
@@ -55,8 +38,15 @@ class Outcome:
     rule_id: str | None = None
 
 
+__all__ = ["Entity", "Outcome", "StandardizeStage", "canonical_entity"]
+
+
 class StandardizeStage:
-    """Runs one mapping: ``legacy.<dept>.<table>`` → ``std.<entity>`` | ``quarantine.…``."""
+    """Runs one mapping: ``legacy.<dept>.<table>`` → ``std.<entity>`` | ``quarantine.…``.
+
+    The entity (schema, key schema, key field, classification) comes from the mapping's
+    ``entity`` and ``schemas/avro/<entity>.avsc`` + ``<entity>_key.avsc``.
+    """
 
     def __init__(self, mapping: Mapping, consumer: AIOKafkaConsumer,
                  producer: AIOKafkaProducer, serde: AvroSerde) -> None:
@@ -133,7 +123,7 @@ class StandardizeStage:
         )
         if op == "d":
             return Outcome(m.target_topic, key, None, event.to_headers())
-        value = dict(fields)
+        value = entity.complete(fields)
         value["source"] = {
             "department": m.department, "table": m.table,
             "record_key": row.get(m.key_column) or "", "event_id": cause.id, "op": op,

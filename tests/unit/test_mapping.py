@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -9,11 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.standardize.entity import canonical_entity
 from adapters.standardize.mapping import (
     FieldRule,
     Mapping,
     MappingError,
     Rejection,
+    check_mapping,
     load_mapping,
     parse_mapping,
 )
@@ -191,8 +194,8 @@ def test_a_well_formed_document_parses_into_rules_in_document_order() -> None:
     parsed = parse_mapping(document())
 
     assert parsed.rules == (
-        FieldRule("name", "N", TRANSFORMS["name"], True),
-        FieldRule("note", "M", TRANSFORMS["text"], False),
+        FieldRule("name", "N", TRANSFORMS["name"], True, "name"),
+        FieldRule("note", "M", TRANSFORMS["text"], False, "text"),
     )
     assert parsed.source_topic == "legacy.d.t"
 
@@ -204,7 +207,7 @@ def test_an_unknown_transform_is_a_mapping_error_naming_it() -> None:
         parse_mapping(doc)
 
 
-@pytest.mark.parametrize("key", ["department", "table", "entity", "key_column", "updated_column", "fields"])
+@pytest.mark.parametrize("key", ["department", "table", "entity", "key_column", "fields"])
 def test_a_document_missing_a_top_level_key_is_a_mapping_error(key: str) -> None:
     doc = document()
     del doc[key]
@@ -226,6 +229,82 @@ def test_a_field_missing_its_column_or_transform_is_a_mapping_error(key: str) ->
 def test_fields_of_the_wrong_shape_are_a_mapping_error(fields: object) -> None:
     with pytest.raises(MappingError):
         parse_mapping(document(fields=fields))
+
+
+def test_the_updated_column_is_optional_for_tables_without_one() -> None:
+    doc = document()
+    del doc["updated_column"]
+
+    assert parse_mapping(doc).updated_column is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"column": "N", "transform": "name", "scale": 2}, "takes no options"),
+        ({"column": "N", "transform": "code"}, "code_table"),
+        ({"column": "N", "transform": "code", "code_table": "no_such_table"}, "no_such_table"),
+        ({"column": "N", "transform": "code", "code_table": "tax_registration_status",
+          "local_codes": {1: "normal"}}, "quoted"),
+        ({"column": "N", "transform": "code", "code_table": "tax_registration_status",
+          "local_codes": {"09": "closed"}}, "closed"),
+        ({"column": "N", "transform": "code", "code_table": "tax_registration_status", "colour": "red"},
+         "colour"),
+        ({"column": "N", "transform": "amount", "scale": 2}, "precision"),
+        ({"column": "N", "transform": "amount", "scale": 5, "precision": 4}, "scale"),
+    ],
+)
+def test_unusable_transform_options_are_a_mapping_error(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(MappingError, match=message):
+        parse_mapping(document(fields={"name": spec}))
+
+
+def test_a_transform_that_normalizes_to_nothing_counts_as_missing() -> None:
+    parsed = parse_mapping(document(fields={"note": {"column": "M", "transform": "text"}}))
+
+    result = parsed.apply({"M": "\u200b"})
+
+    assert isinstance(result, Rejection)
+    assert (result.rule_id, result.column) == ("note.missing", "M")
+
+
+def test_values_that_are_not_text_are_read_as_text(mapping: Mapping) -> None:
+    row: dict[str, object] = {**clean_row(), "CSRQ": 19900307, "XB": 1}
+
+    fields = mapping.apply(row)
+
+    assert isinstance(fields, dict)
+    assert (fields["birth_date"], fields["sex_code"]) == (date(1990, 3, 7), "1")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"entity": "no_such_entity"}, "no_such_entity"),
+        ({"fields": {"identity_number": {"column": "SFZH", "transform": "identity_number"},
+                     "shoe_size": {"column": "X", "transform": "text"}}}, "shoe_size"),
+        ({"fields": {"identity_number": {"column": "SFZH", "transform": "identity_number"}}},
+         "name has no default"),
+    ],
+)
+def test_a_mapping_that_does_not_fit_its_schema_is_a_mapping_error(
+    changes: dict[str, Any], message: str,
+) -> None:
+    doc = {"department": "gongan", "table": "hj_ryxx", "entity": "person", "key_column": "RYBH",
+           "fields": {"identity_number": {"column": "SFZH", "transform": "identity_number"}}, **changes}
+    parsed = parse_mapping(doc)
+
+    with pytest.raises((MappingError, ValueError), match=message):
+        check_mapping(parsed, canonical_entity(parsed.entity))
+
+
+def test_an_optional_column_for_a_field_that_cannot_be_null_is_a_mapping_error() -> None:
+    parsed = load_mapping("gongan.hj_ryxx")
+    loose = replace(parsed, rules=tuple(replace(r, required=False) if r.field == "name" else r
+                                        for r in parsed.rules))
+
+    with pytest.raises(MappingError, match="name is not nullable"):
+        check_mapping(loose, canonical_entity("person"))
 
 
 def test_loading_a_mapping_that_does_not_exist_is_a_mapping_error() -> None:
