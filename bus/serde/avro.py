@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 import fastavro
 
+from bus.serde.encoder import Encoder, compile_encoder
 from bus.serde.registry_client import RegistryClient
 from bus.serde.upcast import Upcast, Upcasters, default_upcasters
-from bus.serde.wire import frame, schema_id_of, unframe
+from bus.serde.wire import frame, header, schema_id_of, unframe
 
 
 def subject_for(topic: str, *, is_key: bool = False) -> str:
@@ -30,15 +32,23 @@ class AvroSerde:
         self._parsed_by_text: dict[str, Any] = {}
         # Writer schemas are long-lived dicts owned by their producers: remembering them by
         # identity spares serializing the schema to JSON for every record.
-        self._writers: dict[tuple[str, int], tuple[dict[str, Any], int, Any]] = {}
+        self._writers: dict[tuple[str, int], tuple[dict[str, Any], Encoder]] = {}
 
     async def encode(self, subject: str, schema: dict[str, Any], record: Any) -> bytes:
+        """``record`` in the Confluent wire format, under the id ``schema`` has in ``subject``."""
+        return (await self.encoder(subject, schema))(record)
+
+    async def encoder(self, subject: str, schema: dict[str, Any]) -> Encoder:
+        """The function :meth:`encode` applies for ``schema``: for callers encoding many records.
+
+        The schema is registered (once) first; the encoder must be used for no other schema.
+        """
         writer = self._writers.get((subject, id(schema)))
         if writer is None or writer[0] is not schema:
             writer = await self._register(subject, schema)
-        return frame(writer[1], writer[2], record)
+        return writer[1]
 
-    async def _register(self, subject: str, schema: dict[str, Any]) -> tuple[dict[str, Any], int, Any]:
+    async def _register(self, subject: str, schema: dict[str, Any]) -> tuple[dict[str, Any], Encoder]:
         text = json.dumps(schema, ensure_ascii=False, sort_keys=True)
         schema_id = self._ids.get((subject, text))
         if schema_id is None:
@@ -47,7 +57,12 @@ class AvroSerde:
         parsed = self._parsed_by_text.get(text)
         if parsed is None:
             parsed = self._parsed_by_text[text] = fastavro.parse_schema(schema)
-        writer = (schema, schema_id, parsed)
+        # Compiled once (same bytes as fastavro, no union validation per record); fastavro
+        # for the schemas the compiler leaves to it (logical types, wider unions).
+        encoder = compile_encoder(schema, header(schema_id))
+        if encoder is None:
+            encoder = functools.partial(frame, schema_id, parsed)
+        writer = (schema, encoder)
         self._writers[(subject, id(schema))] = writer
         return writer
 

@@ -16,9 +16,14 @@ class WireFormatError(ValueError):
     """Bytes that are not a Confluent-framed Avro message."""
 
 
+def header(schema_id: int) -> bytes:
+    """The five bytes that precede the Avro body of every message of ``schema_id``."""
+    return _HEADER.pack(MAGIC_BYTE, schema_id)
+
+
 def frame(schema_id: int, parsed_schema: Any, record: Any) -> bytes:
     buffer = io.BytesIO()
-    buffer.write(_HEADER.pack(MAGIC_BYTE, schema_id))
+    buffer.write(header(schema_id))
     fastavro.schemaless_writer(buffer, parsed_schema, record)
     return buffer.getvalue()
 

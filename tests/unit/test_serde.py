@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 from datetime import UTC, date, datetime
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bus.serde.avro import AvroSerde, subject_for
+from bus.serde.encoder import compile_encoder
 from bus.serde.registry_client import RegistryClient
 from bus.serde.wire import MAGIC_BYTE, WireFormatError, frame, schema_id_of, unframe
 from schemas.avro_schemas import load_avro_schema
@@ -245,3 +247,110 @@ async def test_any_person_record_encodes_and_decodes_to_itself(person: dict[str,
     data = await serde.encode("std.person-value", PERSON, person)
 
     assert await serde.decode(data) == person
+
+
+# --- compiled encoders -----------------------------------------------------------------------
+
+TREE = {  # a record that refers to itself, enums, fixed, arrays, maps, every primitive
+    "type": "record", "name": "Node", "namespace": "test.tree",
+    "fields": [
+        {"name": "label", "type": "string"},
+        {"name": "note", "type": ["null", "string"], "default": None},
+        {"name": "tail_note", "type": ["string", "null"]},
+        {"name": "count", "type": "int"},
+        {"name": "total", "type": "long"},
+        {"name": "ratio", "type": "float"},
+        {"name": "exact", "type": "double"},
+        {"name": "flag", "type": "boolean"},
+        {"name": "blob", "type": "bytes"},
+        {"name": "nothing", "type": "null"},
+        {"name": "colour", "type": {"type": "enum", "name": "Colour", "symbols": ["RED", "GREEN"]}},
+        {"name": "digest", "type": {"type": "fixed", "name": "Digest", "size": 4}},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "scores", "type": {"type": "map", "values": ["null", "long"]}},
+        {"name": "again", "type": ["null", "Colour"], "default": None},
+        {"name": "children", "type": {"type": "array", "items": "test.tree.Node"}},
+        {"name": "parent", "type": ["null", "Node"], "default": None},
+    ],
+}
+LEAF = {"label": "叶", "tail_note": None, "count": -1, "total": 2**40, "ratio": 0.5,
+        "exact": -1e300, "flag": False, "blob": b"", "nothing": None, "colour": "GREEN",
+        "digest": b"\x00\x01\x02\x03", "tags": [], "scores": {}, "children": []}
+longs = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+ints = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+nodes = st.fixed_dictionaries({
+    "label": st.text(max_size=5000), "note": optional_text, "tail_note": optional_text,
+    "count": ints, "total": longs,
+    "ratio": st.floats(width=32, allow_nan=False), "exact": st.floats(allow_nan=False),
+    "flag": st.booleans(), "blob": st.binary(max_size=50), "nothing": st.none(),
+    "colour": st.sampled_from(["RED", "GREEN"]), "digest": st.binary(min_size=4, max_size=4),
+    "tags": st.lists(st.text(max_size=5), max_size=3),
+    "scores": st.dictionaries(st.text(max_size=5), st.none() | longs, max_size=3),
+    "again": st.none() | st.sampled_from(["RED", "GREEN"]),
+    "children": st.lists(st.just(LEAF), max_size=2),
+    "parent": st.none() | st.just(LEAF),
+})
+
+
+def fastavro_bytes(schema: dict[str, Any], record: Any, prefix: bytes = b"") -> bytes:
+    buffer = io.BytesIO(prefix)
+    buffer.seek(len(prefix))
+    fastavro.schemaless_writer(buffer, fastavro.parse_schema(schema), record)
+    return buffer.getvalue()
+
+
+@settings(max_examples=150, deadline=None)
+@given(node=nodes)
+def test_a_compiled_encoder_writes_the_bytes_fastavro_writes(node: dict[str, Any]) -> None:
+    encode = compile_encoder(TREE, b"\x00\x00\x00\x00\x07")
+
+    assert encode is not None
+    assert encode(node) == fastavro_bytes(TREE, node, b"\x00\x00\x00\x00\x07")
+
+
+def test_a_compiled_encoder_writes_defaults_for_missing_fields_as_fastavro_does() -> None:
+    encode = compile_encoder(TREE)
+
+    assert encode is not None
+    assert encode(LEAF) == fastavro_bytes(TREE, LEAF)
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "long", "logicalType": "timestamp-millis"},
+    ["null", "string", "long"],
+    {"type": "record", "name": "R", "fields": [{"name": "at", "type": {
+        "type": "int", "logicalType": "date"}}]},
+    {"type": "record", "name": "R", "fields": [{"name": "x", "type": "Unknown"}]},
+])
+def test_schemas_with_logical_types_or_wide_unions_are_left_to_fastavro(schema: Any) -> None:
+    assert compile_encoder(schema) is None
+
+
+@pytest.mark.parametrize("record", [
+    {**LEAF, "label": 7},
+    {**LEAF, "count": 2**31},
+    {**LEAF, "total": "1"},
+    {**LEAF, "flag": 1},
+    {**LEAF, "colour": "BLUE"},
+    {**LEAF, "digest": b"\x00"},
+    {**LEAF, "note": b"bytes"},
+    {**LEAF, "tags": "not a list"},
+    {**LEAF, "children": [{"label": "no other fields"}]},
+    "not a record",
+])
+def test_a_compiled_encoder_refuses_a_record_that_does_not_fit(record: Any) -> None:
+    encode = compile_encoder(TREE)
+
+    assert encode is not None
+    with pytest.raises(ValueError):
+        encode(record)
+
+
+async def test_the_serde_encoder_is_the_function_encode_applies() -> None:
+    serde = serde_with(FakeRegistry())
+
+    encode = await serde.encoder("points-value", POINT)
+
+    assert encode({"x": 5, "label": "五"}) == await serde.encode("points-value", POINT,
+                                                                {"x": 5, "label": "五"})
+    assert await serde.decode(encode({"x": 5, "label": "五"})) == {"x": 5, "label": "五"}
