@@ -85,6 +85,37 @@ class CloudEvent:
         )
 
 
+class HeaderTemplate:
+    """``CloudEvent.to_headers()`` for many events that differ only in ``id`` and ``subject``.
+
+    A publisher of many events of one type and source (a capture batch) builds the constant
+    headers once; ``headers(id, subject)`` then returns exactly what
+    ``CloudEvent(type, source, id, time, subject, ...).to_headers()`` would.
+    """
+
+    def __init__(self, type: str, source: str, time: datetime, *,
+                 dataclassification: str | None = None, traceparent: str | None = None,
+                 correlationid: str | None = None, causationid: str | None = None) -> None:
+        self._head: Headers = [
+            ("ce_specversion", SPEC_VERSION.encode()),
+            ("ce_source", source.encode()),
+            ("ce_type", type.encode()),
+            ("ce_time", _format_time(time).encode()),
+            ("content-type", AVRO_CONTENT_TYPE.encode()),
+        ]
+        optional = {"traceparent": traceparent, "correlationid": correlationid,
+                    "causationid": causationid, "dataclassification": dataclassification}
+        self._tail: Headers = [(k, v.encode()) for k, v in optional.items() if v is not None]
+
+    def headers(self, id: str, subject: str | None = None) -> Headers:
+        head = self._head
+        headers = [head[0], ("ce_id", id.encode()), head[1], head[2], head[3], head[4]]
+        if subject is not None:
+            headers.append(("ce_subject", subject.encode()))
+        headers.extend(self._tail)
+        return headers
+
+
 def header_value(headers: Sequence[tuple[str, bytes]] | None, name: str) -> str | None:
     for key, value in headers or ():
         if key == name:

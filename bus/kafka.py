@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+
+#: One record to produce: topic, key, value (None: a tombstone), headers.
+OutgoingRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,52 @@ def transactional_producer(bootstrap: str, transactional_id: str) -> AIOKafkaPro
         linger_ms=5,
         max_batch_size=256 * 1024,
     )
+
+
+def partition_for(key: bytes, partitions: list[int]) -> int:
+    """The partition aiokafka's default partitioner gives a keyed record (Java's murmur2)."""
+    if len(partitions) == 1:
+        return partitions[0]
+    index: int = (murmur2(key) & 0x7FFFFFFF) % len(partitions)
+    return partitions[index]
+
+
+async def send_batched(producer: AIOKafkaProducer, records: Iterable[OutgoingRecord]) -> list[Any]:
+    """Queue ``records`` as whole record batches; same partitions and order as ``send`` each.
+
+    ``send`` costs per record (metadata check, partitioner, a future); this fills one
+    ``create_batch()`` builder per partition and submits it with ``send_batch``, which works
+    inside a transaction like ``send`` (the partition joins the transaction, the commit flushes
+    it). Keyed records land on the partition the default partitioner picks, in their order;
+    records without a key go through ``send`` (a random partition, as ``send`` would choose).
+    Returns the delivery futures (one per submitted batch or keyless record).
+    """
+    builders: dict[tuple[str, int], Any] = {}
+    partitions: dict[str, list[int]] = {}
+    futures: list[Any] = []
+    for topic, key, value, headers in records:
+        if key is None:
+            futures.append(await producer.send(topic, value=value, headers=headers))
+            continue
+        known = partitions.get(topic)
+        if known is None:
+            known = partitions[topic] = sorted(await producer.partitions_for(topic))
+        target = (topic, partition_for(key, known))
+        builder = builders.get(target)
+        if builder is None:
+            builder = builders[target] = producer.create_batch()
+        if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+            futures.append(await _submit(producer, builder, target))  # full: the next one
+            builder = builders[target] = producer.create_batch()
+            builder.append(timestamp=None, key=key, value=value, headers=headers)  # empty: fits
+    for target, builder in builders.items():
+        futures.append(await _submit(producer, builder, target))
+    return futures
+
+
+async def _submit(producer: AIOKafkaProducer, builder: Any, target: tuple[str, int]) -> Any:
+    builder.close()  # complete: the sender need not wait for linger_ms
+    return await producer.send_batch(builder, target[0], partition=target[1])
 
 
 def committed_reader(bootstrap: str, *topics: str, group_id: str | None = None) -> AIOKafkaConsumer:

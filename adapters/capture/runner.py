@@ -13,8 +13,10 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,10 +24,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from adapters.capture.change_event import (
-    SourceInfo,
-    change_event_id,
+    ChangeEventIds,
+    ChangeRecords,
     change_key_schema,
-    change_record,
     change_value_schema,
 )
 from adapters.capture.source import (
@@ -38,16 +39,25 @@ from adapters.capture.source import (
     key_text,
 )
 from adapters.capture.status import CaptureMetrics, CaptureStatus
-from bus.envelope import CloudEvent
+from bus.envelope import CloudEvent, HeaderTemplate
+from bus.kafka import OutgoingRecord, send_batched
 from bus.positions import read_position, send_position
 from bus.serde.avro import AvroSerde, subject_for
+from bus.serde.encoder import Encoder
 from bus.serde.registry_client import RegistryError
 from schemas.avro_schemas import load_avro_schema
 
 log = logging.getLogger(__name__)
 CHANGE_EVENT_TYPE = "rongtong.legacy.row.changed"
 QUARANTINE_EVENT_TYPE = "rongtong.quarantine.record.rejected"
-Message = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+@dataclass(frozen=True)
+class _Encoding:
+    """What encodes the rows of one column set: its value encoder and record builder."""
+
+    value: Encoder
+    records: ChangeRecords
 
 
 class Backoff:
@@ -82,7 +92,7 @@ class CaptureRunner:
         self.status = CaptureStatus(self.spec.department, self.spec.table, source.engine,
                                     self.spec.strategy)
         self._columns: tuple[str, ...] = ()
-        self._value_schemas: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._encodings: dict[tuple[str, ...], _Encoding] = {}
         self._key_schema = change_key_schema(self.spec.department, self.spec.table,
                                              self.spec.key_columns)
         self._quarantine_schema = load_avro_schema("quarantined_record")
@@ -91,6 +101,8 @@ class CaptureRunner:
         self._value_subject = subject_for(self.spec.topic)
         self._event_source = (f"/adapters/{self.spec.department}/{source.engine}/"
                               f"{self.spec.table}")
+        self._event_ids = ChangeEventIds(self.spec.department, self.spec.table)
+        self._subject_prefix = f"{self.spec.table}/"
 
     async def run(self, stop: asyncio.Event) -> None:
         """Capture until ``stop`` is set; raises only for a misconfigured source."""
@@ -149,50 +161,67 @@ class CaptureRunner:
                 f"Kafka did not commit a batch within {self.publish_timeout:.0f}s") from exc
 
     async def _publish(self, producer: AIOKafkaProducer, batch: Batch) -> None:
+        records = await self._records(batch)
+        async with producer.transaction():
+            await send_batched(producer, records)
+            await send_position(producer, self.spec.owner, batch.checkpoint)
+        quarantined = sum(1 for c in batch.changes if c.undecodable)
+        if self.metrics:
+            labels = self._labels()
+            self.metrics.last_commit.labels(*labels).set(time.time())
+            if quarantined:
+                self.metrics.quarantined.labels(*labels).inc(quarantined)
+            for op, count in Counter(c.op for c in batch.changes if not c.undecodable).items():
+                self.metrics.rows.labels(*labels, op).inc(count)
+        self.status.quarantined += quarantined
+
+    async def _records(self, batch: Batch) -> list[OutgoingRecord]:
+        """Every record that publishes ``batch``: events, tombstones, quarantine records."""
+        if not batch.changes:
+            return []
         columns = batch.columns or self._columns or _columns_of(batch.changes)
         self._columns = columns
-        captured_ms = int(time.time() * 1000)
-        messages = [m for change in batch.changes
-                    for m in await self._messages(change, columns, captured_ms)]
-        async with producer.transaction():
-            for topic, key, value, headers in messages:
-                await producer.send(topic, key=key, value=value, headers=headers)
-            await send_position(producer, self.spec.owner, batch.checkpoint)
-        if self.metrics:
-            self.metrics.last_commit.labels(*self._labels()).set(time.time())
-            for change in batch.changes:
-                if change.undecodable:
-                    self.metrics.quarantined.labels(*self._labels()).inc()
-                else:
-                    self.metrics.rows.labels(*self._labels(), change.op).inc()
-        self.status.quarantined += sum(1 for c in batch.changes if c.undecodable)
+        encoding = await self._encoding(columns)
+        encode_key = await self.serde.encoder(self._key_subject, self._key_schema)
+        captured = datetime.now(UTC)
+        captured_ms = int(captured.timestamp() * 1000)
+        headers = HeaderTemplate(CHANGE_EVENT_TYPE, self._event_source, captured,
+                                 dataclassification=self.spec.classification).headers
+        topic, key_columns = self.spec.topic, self.spec.key_columns
+        build, encode_value, event_id = encoding.records.record, encoding.value, self._event_ids
+        subject_prefix = self._subject_prefix
+        records: list[OutgoingRecord] = []
+        for change in batch.changes:
+            if change.undecodable:
+                records.append(await self._quarantine(change))
+                continue
+            change_key = change.key
+            key_string = key_text(change_key)
+            key = encode_key({c: change_key.get(c) or "" for c in key_columns})
+            value = encode_value(build(change.op, change.before, change.after,
+                                       position=change.position, snapshot=change.snapshot,
+                                       ts_ms=change.commit_ts_ms, captured_ms=captured_ms))
+            event_headers = headers(
+                event_id(key_string, {"op": change.op, **(change.after or change_key)}),
+                subject_prefix + key_string)
+            records.append((topic, key, value, event_headers))
+            if change.op == "d":  # compacted consumers forget the row
+                records.append((topic, key, None, event_headers))
+        return records
 
-    async def _messages(self, change: Change, columns: tuple[str, ...],
-                        captured_ms: int) -> list[Message]:
-        spec = self.spec
-        key_string = key_text(change.key)
-        if change.undecodable:
-            return [await self._quarantine(change)]
-        key = await self.serde.encode(self._key_subject, self._key_schema,
-                                      {c: change.key.get(c) or "" for c in spec.key_columns})
-        source = SourceInfo(spec.department, self.source.engine, self.source.database, spec.table,
-                            change.position, change.snapshot, change.commit_ts_ms)
-        value = await self.serde.encode(
-            self._value_subject, self._value_schema(columns),
-            change_record(change.op, _complete(change.before, columns),
-                          _complete(change.after, columns), source, captured_ms))
-        event = CloudEvent(
-            type=CHANGE_EVENT_TYPE, source=self._event_source,
-            id=change_event_id(spec.department, spec.table, key_string,
-                               {"op": change.op, **(change.after or change.key)}),
-            subject=f"{spec.table}/{key_string}", dataclassification=spec.classification,
-        )
-        messages: list[Message] = [(spec.topic, key, value, event.to_headers())]
-        if change.op == "d":  # compacted consumers forget the row
-            messages.append((spec.topic, key, None, event.to_headers()))
-        return messages
+    async def _encoding(self, columns: tuple[str, ...]) -> _Encoding:
+        """Encoder and record builder of a column set, built (and registered) once."""
+        encoding = self._encodings.get(columns)
+        if encoding is None:
+            schema = change_value_schema(self.spec.department, self.spec.table, columns)
+            encoding = _Encoding(
+                await self.serde.encoder(self._value_subject, schema),
+                ChangeRecords(columns, department=self.spec.department, engine=self.source.engine,
+                              database=self.source.database, table=self.spec.table))
+            self._encodings[columns] = encoding
+        return encoding
 
-    async def _quarantine(self, change: Change) -> Message:
+    async def _quarantine(self, change: Change) -> OutgoingRecord:
         spec = self.spec
         row = change.after or change.before or change.key
         value = await self.serde.encode(subject_for(spec.quarantine_topic), self._quarantine_schema, {
@@ -208,13 +237,6 @@ class CaptureRunner:
                            dataclassification="sensitive_personal")
         return (spec.quarantine_topic, key_text(change.key).encode() or None, value,
                 event.to_headers())
-
-    def _value_schema(self, columns: tuple[str, ...]) -> dict[str, Any]:
-        schema = self._value_schemas.get(columns)
-        if schema is None:
-            schema = change_value_schema(self.spec.department, self.spec.table, columns)
-            self._value_schemas[columns] = schema
-        return schema
 
     def _observe(self, batch: Batch) -> None:
         self._set_state(batch.state)
@@ -239,15 +261,6 @@ class CaptureRunner:
 
     def _labels(self) -> tuple[str, str, str, str]:
         return (self.spec.department, self.spec.table, self.source.engine, self.spec.strategy)
-
-
-def _complete(row: dict[str, str | None] | None, columns: Sequence[str]) -> dict[str, str | None] | None:
-    """The row with every column of the schema (absent ones null)."""
-    if row is None:
-        return None
-    if len(row) == len(columns) and all(c in row for c in columns):
-        return row  # already complete: no copy
-    return {c: row.get(c) for c in columns}
 
 
 def _columns_of(changes: Sequence[Change]) -> tuple[str, ...]:

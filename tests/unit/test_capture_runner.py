@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +31,23 @@ class Sent:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]]
+
+
+class FakeBatch:
+    """What ``AIOKafkaProducer.create_batch()`` returns, keeping the appended records."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+        self.closed = False
+
+    def append(self, *, timestamp: int | None, key: bytes | None, value: bytes | None,
+               headers: list[tuple[str, bytes]]) -> object:
+        assert not self.closed
+        self.records.append((key, value, list(headers)))
+        return object()
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class FakeProducer:
@@ -70,6 +87,21 @@ class FakeProducer:
             raise KafkaConnectionError(topic)
         self._pending.append(Sent(topic, key, value, list(headers or [])))
 
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> None:
+        assert self._pending is not None, "send_batch outside a transaction"
+        assert batch.closed, "a batch is closed before it is submitted"
+        assert partition == 0
+        if topic == self.fail_on_topic:
+            self.fail_on_topic = None
+            raise KafkaConnectionError(topic)
+        self._pending.extend(Sent(topic, key, value, headers) for key, value, headers in batch.records)
+
     def messages(self, topic: str) -> list[Sent]:
         return [m for batch in self.committed for m in batch if m.topic == topic]
 
@@ -84,6 +116,15 @@ class JsonSerde:
     async def encode(self, subject: str, schema: dict[str, Any], record: Any) -> bytes:
         assert fastavro.validation.validate(record, fastavro.parse_schema(schema), raise_errors=True)
         return json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
+
+    async def encoder(self, subject: str, schema: dict[str, Any]) -> Callable[[Any], bytes]:
+        parsed = fastavro.parse_schema(schema)
+
+        def encode(record: Any) -> bytes:
+            assert fastavro.validation.validate(record, parsed, raise_errors=True)
+            return json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
+
+        return encode
 
 
 class ScriptedSource:

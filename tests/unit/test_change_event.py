@@ -9,6 +9,8 @@ import fastavro
 import pytest
 
 from adapters.capture.change_event import (
+    ChangeEventIds,
+    ChangeRecords,
     SourceInfo,
     avro_name,
     change_event_id,
@@ -17,6 +19,7 @@ from adapters.capture.change_event import (
     change_value_schema,
 )
 from adapters.capture.rows import row_digest
+from bus.serde.encoder import compile_encoder
 
 COLUMNS = ["RYBH", "SFZH", "XM", "XB", "CSRQ", "HJDZ", "XZQH", "GXSJ"]
 SOURCE = SourceInfo(department="gongan", engine="sqlite", database="gongan.sqlite",
@@ -113,3 +116,56 @@ def test_the_row_digest_is_independent_of_column_order_and_sensitive_to_values()
     assert row_digest(row) == row_digest({"XM": "张三", "RYBH": "R1"})
     assert row_digest(row) != row_digest({"RYBH": "R1", "XM": "李四"})
     assert row_digest(row) != row_digest({"RYBH": "R1", "XM": None})
+
+
+# --- the per-table helpers the runner uses ---------------------------------------------------
+
+@pytest.mark.parametrize("row", [
+    {"op": "c", "RYBH": "R1", "XM": "王小明", "GXSJ": None},
+    {"GXSJ": "2024-03-07 08:30:15", "op": "u", "XM": "'引号'\n\\", "RYBH": "R1"},
+    {"op": "d", "RYBH": "R1"},
+    {"op": "r"},
+])
+def test_change_event_ids_are_the_ids_change_event_id_gives(row: dict[str, str | None]) -> None:
+    ids = ChangeEventIds("gongan", "hj_ryxx")
+
+    assert ids("R1", row) == change_event_id("gongan", "hj_ryxx", "R1", row)
+    assert ids("R1", dict(reversed(list(row.items())))) == ids("R1", row)
+    assert ids("R2", row) == change_event_id("gongan", "hj_ryxx", "R2", row) != ids("R1", row)
+
+
+@pytest.mark.parametrize("columns", [COLUMNS, ["人员编号", "update-time", "9col"]])
+def test_change_records_complete_and_rename_images_as_change_record_does(columns: list[str]) -> None:
+    records = ChangeRecords(columns, department="gongan", engine="sqlite",
+                            database="gongan.sqlite", table="hj_ryxx")
+    full = {c: f"v{i}" for i, c in enumerate(columns)}
+    partial = {columns[0]: "R1"}
+    complete = {c: partial.get(c) for c in columns}
+
+    for op, before, after, expected_before in [("u", partial, full, complete), ("c", None, full, None),
+                                               ("d", full, None, full)]:
+        record = records.record(op, before, after, position=SOURCE.position, snapshot=False,
+                                ts_ms=SOURCE.ts_ms, captured_ms=7)
+        assert record == change_record(op, expected_before, after, SOURCE, 7)
+
+
+def test_change_records_refuse_an_unknown_operation() -> None:
+    records = ChangeRecords(COLUMNS, department="gongan", engine="sqlite", database="d",
+                            table="hj_ryxx")
+
+    with pytest.raises(ValueError, match="x"):
+        records.record("x", None, None, position="", snapshot=False, ts_ms=0, captured_ms=0)
+
+
+@pytest.mark.parametrize("columns", [("RYBH", "XM"), ("id", "名字", "1st col")])
+def test_the_change_envelope_compiles_to_the_bytes_fastavro_writes(columns: tuple[str, ...]) -> None:
+    schema = change_value_schema("gongan", "hj_ryxx", columns)
+    row = {avro_name(c): f"值{i}" for i, c in enumerate(columns)}
+    encode = compile_encoder(schema)
+
+    assert encode is not None
+    for record in (change_record("c", None, row, SOURCE, 1), change_record("u", row, row, SOURCE, 2),
+                   change_record("d", row, None, SOURCE, -3)):
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, fastavro.parse_schema(schema), record)
+        assert encode(record) == buffer.getvalue()

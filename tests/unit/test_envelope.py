@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bus.envelope import AVRO_CONTENT_TYPE, CloudEvent, InvalidEnvelope, header_value
+from bus.envelope import AVRO_CONTENT_TYPE, CloudEvent, HeaderTemplate, InvalidEnvelope, header_value
 
 MOMENT = datetime(2024, 3, 7, 8, 30, 15, 123000, tzinfo=UTC)
 
@@ -167,3 +167,31 @@ def test_header_value_returns_the_first_match_or_none() -> None:
     assert header_value(headers, "a") == "1"
     assert header_value(headers, "c") is None
     assert header_value(None, "a") is None
+
+
+@pytest.mark.parametrize("optional", [
+    {},
+    {"dataclassification": "sensitive_personal"},
+    {"dataclassification": "public", "traceparent": "00-1-2-01", "correlationid": "c",
+     "causationid": "k"},
+])
+@pytest.mark.parametrize("subject", [None, "hj_ryxx/R1"])
+def test_a_header_template_gives_the_headers_of_the_event_it_stands_for(
+    optional: dict[str, str], subject: str | None,
+) -> None:
+    template = HeaderTemplate("t", "/s", MOMENT, **optional)
+
+    headers = template.headers("evt-7", subject)
+
+    assert headers == CloudEvent(type="t", source="/s", id="evt-7", time=MOMENT, subject=subject,
+                                 **optional).to_headers()
+    assert CloudEvent.from_headers(headers).id == "evt-7"
+
+
+def test_each_templated_event_gets_its_own_id_and_subject() -> None:
+    template = HeaderTemplate("t", "/s", MOMENT)
+
+    first, second = template.headers("a", "x/1"), template.headers("b", "x/2")
+
+    assert (header_value(first, "ce_id"), header_value(first, "ce_subject")) == ("a", "x/1")
+    assert (header_value(second, "ce_id"), header_value(second, "ce_subject")) == ("b", "x/2")
