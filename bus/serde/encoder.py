@@ -14,6 +14,7 @@ never produces bytes.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,6 +33,7 @@ class NotCompilable(Exception):
     """The schema uses something the compiled encoders leave to fastavro."""
 
 
+@functools.lru_cache(maxsize=4096)  # timestamps repeat: one capture time per batch
 def _varint(value: int) -> bytes:
     """Zig-zag variable-length encoding of a (64-bit) long."""
     n = (value << 1) ^ (value >> 63)
