@@ -1,8 +1,8 @@
 """Field comparators: for a pair of normalized records, the agreement level of each field.
 
 Levels, from strongest to weakest: ``exact``, ``close`` (a typo's worth apart), ``partial``
-(names only: same surname and length, two characters apart — homophone typos often change
-both given-name characters), ``disagree``; ``missing`` when either side has no value;
+(names only: same surname and length, the given name one or two characters apart — a homophone
+typo, or a sibling), ``disagree``; ``missing`` when either side has no value;
 ``implied`` when a value derived from an identity number is compared while the identity
 numbers already agree (its evidence is the identity number's, not counted twice).
 Every comparator is symmetric.
@@ -71,10 +71,11 @@ def compare_name(a: Features, b: Features) -> Level:
     if max(len(a.name), len(b.name)) > _LONGEST_COMPARED:
         return Level.DISAGREE
     distance = edit_distance(a.name, b.name, 2)
-    if distance == 1:
+    shortest = min(len(a.name), len(b.name))
+    if distance == 1 and shortest >= 3:
         return Level.CLOSE
-    if distance == 2 and len(a.name) == len(b.name) >= 3 and a.name[0] == b.name[0]:
-        return Level.PARTIAL
+    if a.name[0] == b.name[0] and len(a.name) == len(b.name) and distance <= min(2, shortest - 1):
+        return Level.PARTIAL  # 张伟 / 张玮, 王晓明 / 王小铭: a homophone typo, or somebody else
     return Level.DISAGREE
 
 

@@ -102,8 +102,8 @@ DEFAULT_RULES = RuleSet(
         },
         "name": {
             Level.EXACT: MU(0.93, 2e-3),
-            Level.CLOSE: MU(0.04, 1e-2),
-            Level.PARTIAL: MU(0.02, 5e-2),
+            Level.CLOSE: MU(0.03, 1.5e-2),     # one character of a three-character name
+            Level.PARTIAL: MU(0.02, 5e-2),     # same surname, given name one or two characters off
             Level.DISAGREE: MU(0.01, 0.938),
         },
         "birth_date": {
