@@ -21,6 +21,7 @@ from adapters.capture.runner import CaptureRunner
 from adapters.capture.source import SourceMisconfigured, TableSpec
 from adapters.capture.status import CaptureMetrics
 from adapters.standardize.mapping import find_mapping
+from adapters.standardize.metrics import StandardizeMetrics
 from adapters.standardize.stage import StandardizeStage
 from bus.kafka import TopicSpec, committed_reader, ensure_topics, transactional_producer
 from bus.positions import POSITIONS_TOPIC_SPEC
@@ -56,6 +57,7 @@ async def adapter_pipeline(settings: Settings) -> AsyncIterator[
     serde = AvroSerde(registry)
     metrics_registry = CollectorRegistry()
     metrics = CaptureMetrics(metrics_registry)
+    standardize_metrics = StandardizeMetrics(metrics_registry)
     runners = [CaptureRunner(source, bootstrap=bootstrap, serde=serde, metrics=metrics,
                              producer_factory=lambda owner: transactional_producer(bootstrap, owner))
                for source in sources]
@@ -71,7 +73,7 @@ async def adapter_pipeline(settings: Settings) -> AsyncIterator[
             for client in (producer, consumer):
                 await client.start()
                 cleanups.append(client.stop)
-            stages.append(StandardizeStage(mapping, consumer, producer, serde))
+            stages.append(StandardizeStage(mapping, consumer, producer, serde, standardize_metrics))
         status = await start_status_server(settings, runners, metrics_registry)
         cleanups.append(status.cleanup)
         yield runners, stages

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -21,7 +22,7 @@ from adapters.standardize.transforms import Transform, build_transform
 from bus.standards.errors import StandardViolation
 
 __all__ = ["FieldRule", "Mapping", "MappingError", "Rejection", "check_mapping", "find_mapping",
-           "load_mapping", "mapping_names", "parse_mapping"]
+           "load_mapping", "load_mapping_file", "mapping_names", "parse_mapping"]
 
 _FIELD_KEYS = {"column", "transform", "required"}
 
@@ -176,13 +177,32 @@ def load_mapping(name: str) -> Mapping:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise MappingError(f"no mapping file named {name}.yaml") from exc
-    mapping = parse_mapping(document)
+    mapping = _checked(document, f"{name}.yaml")
     if f"{mapping.department}.{mapping.table}" != name:
         raise MappingError(f"{name}.yaml describes {mapping.department}.{mapping.table}")
+    return mapping
+
+
+def load_mapping_file(path: Path) -> Mapping:
+    """A mapping from a file outside the shipped ones (e.g. a fix to try with
+    ``bus quarantine replay --mapping FILE``), checked like a shipped one."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise MappingError(f"cannot read mapping file {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path} is not YAML: {exc}") from exc
+    return _checked(document, str(path))
+
+
+def _checked(document: Any, where: str) -> Mapping:
+    if not isinstance(document, dict):
+        raise MappingError(f"{where}: a mapping file is a YAML mapping")
+    mapping = parse_mapping(document)
     try:
         entity = canonical_entity(mapping.entity)
     except ValueError as exc:
-        raise MappingError(f"{name}.yaml: {exc}") from exc
+        raise MappingError(f"{where}: {exc}") from exc
     check_mapping(mapping, entity)
     return mapping
 

@@ -9,34 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from adapters.standardize.entity import Entity, canonical_entity
 from adapters.standardize.mapping import Mapping, Rejection
+from adapters.standardize.metrics import StandardizeMetrics
+from adapters.standardize.outcomes import Outcome, OutcomeEncoder, RawOrigin
 from bus.envelope import CloudEvent, InvalidEnvelope, header_value
-from bus.serde.avro import AvroSerde, subject_for
+from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryError
 from bus.serde.wire import WireFormatError
-from schemas.avro_schemas import load_avro_schema
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the stage decided for one raw event: a topic and an encoded message."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-    rule_id: str | None = None
-
 
 __all__ = ["Entity", "Outcome", "StandardizeStage", "canonical_entity"]
 
@@ -49,15 +37,19 @@ class StandardizeStage:
     """
 
     def __init__(self, mapping: Mapping, consumer: AIOKafkaConsumer,
-                 producer: AIOKafkaProducer, serde: AvroSerde) -> None:
+                 producer: AIOKafkaProducer, serde: AvroSerde,
+                 metrics: StandardizeMetrics | None = None) -> None:
         self.mapping = mapping
-        self.entity = canonical_entity(mapping.entity)
-        self.quarantine_schema = load_avro_schema("quarantined_record")
+        self.outcomes = OutcomeEncoder(mapping, serde)
+        self.entity = self.outcomes.entity
         self.consumer = consumer
         self.producer = producer
         self.serde = serde
+        self.metrics = metrics
         self.accepted = 0
         self.quarantined: Counter[str] = Counter()
+        if metrics is not None:
+            metrics.prepare(mapping)
 
     @property
     def group_id(self) -> str:
@@ -84,6 +76,8 @@ class StandardizeStage:
                 self.accepted += 1
             else:
                 self.quarantined[outcome.rule_id] += 1
+        if self.metrics is not None:
+            self.metrics.committed(self.mapping, outcomes, time.time())
 
     async def decide(self, record: ConsumerRecord[Any, Any]) -> Outcome:
         try:
@@ -108,53 +102,13 @@ class StandardizeStage:
         if isinstance(result, Rejection):
             return await self._quarantine(record, cause, result, op, row)
         updated_ms = int(change["source"]["ts_ms"])
-        return await self._canonical(cause, op, row, result, updated_ms)
-
-    async def _canonical(self, cause: CloudEvent, op: str, row: dict[str, str | None],
-                         fields: dict[str, Any], updated_ms: int) -> Outcome:
-        entity, m = self.entity, self.mapping
-        key_value = fields[entity.key_field]
-        key = await self.serde.encode(subject_for(m.target_topic, is_key=True), entity.key_schema,
-                                      {entity.key_field: key_value})
-        event = cause.caused(
-            f"rongtong.std.{entity.name}.{'deleted' if op == 'd' else 'upserted'}",
-            f"/standardize/{m.department}/{m.table}", subject=f"{entity.name}/{key_value}",
-            dataclassification=entity.classification,
-        )
-        if op == "d":
-            return Outcome(m.target_topic, key, None, event.to_headers())
-        value = entity.complete(fields)
-        value["source"] = {
-            "department": m.department, "table": m.table,
-            "record_key": row.get(m.key_column) or "", "event_id": cause.id, "op": op,
-            "updated_at": datetime.fromtimestamp(updated_ms / 1000, UTC) if updated_ms else None,
-        }
-        encoded = await self.serde.encode(subject_for(m.target_topic), entity.schema, value)
-        return Outcome(m.target_topic, key, encoded, event.to_headers())
+        return await self.outcomes.canonical(cause, cause.id, op, row, result, updated_ms)
 
     async def _quarantine(self, record: ConsumerRecord[Any, Any], cause: CloudEvent | None,
                           rejection: Rejection, op: str | None,
                           row: dict[str, str | None] | None) -> Outcome:
-        m = self.mapping
-        record_key = (row or {}).get(m.key_column)
-        value = {
-            "rule_id": rejection.rule_id, "field": rejection.column,
-            "message_zh": rejection.message_zh, "message_en": rejection.message_en,
-            "department": m.department, "table": m.table, "record_key": record_key, "op": op,
-            "original": row, "source_event_id": cause.id if cause else header_value(
-                record.headers, "ce_id"),
-            "source_topic": record.topic, "source_partition": record.partition,
-            "source_offset": record.offset, "quarantined_at": datetime.now(UTC),
-        }
-        encoded = await self.serde.encode(subject_for(m.quarantine_topic),
-                                          self.quarantine_schema, value)
-        source = f"/standardize/{m.department}/{m.table}"
-        event = (cause.caused("rongtong.quarantine.record.rejected", source,
-                              dataclassification="sensitive_personal")
-                 if cause else CloudEvent("rongtong.quarantine.record.rejected", source,
-                                          dataclassification="sensitive_personal"))
         log.info("quarantined %s/%s offset %s: %s", record.topic, record.partition,
                  record.offset, rejection.rule_id)
-        return Outcome(m.quarantine_topic, (record_key or "").encode("utf-8") or None, encoded,
-                       event.to_headers(), rejection.rule_id)
-
+        origin = RawOrigin(record.topic, record.partition, record.offset,
+                           header_value(record.headers, "ce_id"))
+        return await self.outcomes.quarantine(origin, cause, rejection, op, row)
