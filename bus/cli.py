@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -14,6 +15,9 @@ from rich.table import Table
 from bus.settings import Settings, load_settings
 from bus.stack.errors import StackError
 from bus.stack.local import LocalStack, StackReport
+
+if TYPE_CHECKING:
+    from bus.governance.quality import QualityReport
 
 console = Console()
 
@@ -265,6 +269,164 @@ def projections_run(ctx: _Context) -> None:
     from bus.bootstrap import run_projections
 
     run_projections(ctx.settings)
+
+
+# --- data quality and quarantine --------------------------------------------------------
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means Kafka or the schema registry could not be reached."""
+    import aiohttp
+    from aiokafka.errors import KafkaError
+
+    from bus.serde.registry_client import RegistryError
+
+    return isinstance(exc, (KafkaError, aiohttp.ClientError, OSError, TimeoutError)) or (
+        isinstance(exc, RegistryError) and exc.status >= 500)
+
+
+def _exit_unreachable(settings: Settings, exc: BaseException) -> None:
+    reason = str(exc) or type(exc).__name__
+    click.echo(f"error: cannot read the log (Kafka {settings.kafka_bootstrap}, registry "
+               f"{settings.registry_url}): {reason}".splitlines()[0], err=True)
+    sys.exit(2)
+
+
+def _quiet_kafka_client() -> None:
+    """The commands say in one line when Kafka is away; aiokafka's own log would repeat it."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+@main.group()
+def quality() -> None:
+    """Data quality measured on the log: accepted and quarantined records per table and rule."""
+
+
+@quality.command("report")
+@click.option("--department", default=None, help="Only this department, e.g. gongan.")
+@click.option("--table", default=None, help="Only this legacy table, e.g. hj_ryxx.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (as GET /v1/quality).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write an HTML report to this file.")
+@pass_context
+def quality_report(ctx: _Context, department: str | None, table: str | None, as_json: bool,
+                   html_file: Path | None) -> None:
+    """Read std.* and quarantine.* from the beginning and report each legacy table: accepted,
+    quarantined and deleted records (each record counted once, in its latest state), the
+    accepted ratio and the top reasons. Exit 2 when Kafka or the registry cannot be read."""
+    import json
+
+    from bus.governance.quality import QualityAggregate, read_quality, render_html
+    from bus.governance.sources import load_mappings
+    from bus.serde.avro import AvroSerde
+    from bus.serde.registry_client import RegistryClient
+
+    s = ctx.settings
+    _quiet_kafka_client()
+
+    async def read() -> QualityAggregate:
+        aggregate = QualityAggregate()
+        for m in load_mappings():
+            aggregate.expect(m.department, m.table, m.entity)
+        async with RegistryClient(s.registry_url, timeout=10) as registry:
+            return await read_quality(s.kafka_bootstrap, AvroSerde(registry), aggregate)
+
+    try:
+        aggregate = asyncio.run(read())
+    except Exception as exc:
+        if not _unreachable(exc):
+            raise
+        _exit_unreachable(s, exc)
+        return
+    report = aggregate.report(department, table)
+    if html_file is not None:
+        html_file.write_text(render_html(report), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+        return
+    _print_quality(report)
+    if html_file is not None:
+        console.print(f"HTML report: {html_file}")
+
+
+def _print_quality(report: QualityReport) -> None:
+    tables = Table(title="data quality — records by latest state")
+    for column in ("table", "entity", "accepted", "quarantined", "deleted", "accepted %"):
+        tables.add_column(column, justify="right" if column not in ("table", "entity") else "left")
+    for t in report.tables:
+        ratio = "—" if t.accepted_ratio is None else f"{t.accepted_ratio * 100:.1f}%"
+        tables.add_row(f"{t.department}.{t.table}", t.entity or "", str(t.accepted),
+                       str(t.quarantined), str(t.deleted), ratio)
+    console.print(tables)
+    reasons = Table(title="top reasons")
+    for column in ("table", "rule", "records", "message", "examples"):
+        reasons.add_column(column, overflow="fold")
+    for t in report.tables:
+        for r in t.rules:
+            reasons.add_row(f"{t.department}.{t.table}", r.rule_id, str(r.records),
+                            f"{r.message_zh}\n{r.message_en}", ", ".join(r.examples))
+    if reasons.row_count:
+        console.print(reasons)
+
+
+@main.group()
+def quarantine() -> None:
+    """Rows the standardize stage refused: replay them after a fix."""
+
+
+@quarantine.command("replay")
+@click.option("--department", default=None, help="Only this department's tables.")
+@click.option("--table", default=None, help="Only this legacy table.")
+@click.option("--mapping", "mapping_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A mapping file to use instead of the shipped one of its table (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Report what would pass; publish nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+def quarantine_replay(ctx: _Context, department: str | None, table: str | None,
+                      mapping_files: tuple[Path, ...], dry_run: bool, as_json: bool) -> None:
+    """Run quarantined rows through the current mapping again. Rows that pass are published to
+    std.<entity> in a Kafka transaction (once: a second replay publishes nothing); rows that
+    still fail are reported by rule. Exit 2 when Kafka or the registry cannot be reached."""
+    import json
+
+    from adapters.standardize.mapping import MappingError, load_mapping, load_mapping_file, mapping_names
+    from adapters.standardize.replay import replay
+
+    s = ctx.settings
+    _quiet_kafka_client()
+    try:
+        chosen = {f"{m.department}.{m.table}": m for m in map(load_mapping, mapping_names())}
+        chosen.update({f"{m.department}.{m.table}": m for m in map(load_mapping_file, mapping_files)})
+    except MappingError as exc:
+        _fail(str(exc))
+        return
+    mappings = [m for _, m in sorted(chosen.items())
+                if (department is None or m.department == department)
+                and (table is None or m.table == table)]
+    if not mappings:
+        _fail("no mapping matches "
+              + " ".join(f"--{k} {v}" for k, v in (("department", department), ("table", table)) if v))
+        return
+    try:
+        results = asyncio.run(replay(s.kafka_bootstrap, s.registry_url, mappings, dry_run=dry_run))
+    except Exception as exc:
+        if not _unreachable(exc):
+            raise
+        _exit_unreachable(s, exc)
+        return
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2))
+        return
+    title = "quarantine replay" + (" (dry run: nothing published)" if dry_run else "")
+    out = Table(title=title)
+    for column in ("table", "entity", "tried", "passed", "published", "still failing",
+                   "not replayable"):
+        out.add_column(column, overflow="fold")
+    for r in results:
+        failing = "\n".join(f"{rule}: {n}" for rule, n in sorted(r.still_failing.items())) or "0"
+        out.add_row(f"{r.department}.{r.table}", r.entity, str(r.candidates), str(r.passed),
+                    str(r.published), failing, str(r.not_replayable))
+    console.print(out)
 
 
 @main.command("serve")

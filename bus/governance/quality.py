@@ -437,8 +437,8 @@ async def read_quality(bootstrap: str, serde: AvroSerde, aggregate: QualityAggre
                        topics: Sequence[str] | None = None) -> QualityAggregate:
     """``aggregate`` fed with everything committed so far on the quality topics."""
     consumer = quality_consumer(bootstrap)
-    await consumer.start()
     try:
+        await consumer.start()
         await LogReader(consumer, serde, aggregate, topics).read_to_end()
     finally:
         await consumer.stop()

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bus.problem import problem
 from bus.settings import Settings
-from bus.web import asyncapi, catalog, citizens
+from bus.web import asyncapi, catalog, citizens, quality
 from projections.citizen_profile.queries import CitizenProfileQueries
 
 log = logging.getLogger(__name__)
@@ -56,4 +56,5 @@ def create_web_app(settings: Settings) -> web.Application:
     citizens.add_routes(app)
     catalog.add_routes(app)
     asyncapi.add_routes(app, settings)
+    quality.add_routes(app, settings)
     return app
