@@ -30,7 +30,7 @@ from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
 from bus.web.adapters_status import start_status_server
 from bus.web.app import create_web_app
-from projections.citizen_profile.worker import INPUT_TOPIC as PERSON_TOPIC
+from projections.citizen_profile.extract import INPUT_TOPICS as CITIZEN_INPUTS
 from projections.citizen_profile.worker import create_projection_app
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,8 @@ def run_projections(settings: Settings) -> None:
     """Run the faust worker of the citizen_profile projection (blocks; handles signals)."""
     from faust import Worker
 
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, [TopicSpec.history(PERSON_TOPIC)]))
+    asyncio.run(ensure_topics(settings.kafka_bootstrap,
+                              [TopicSpec.history(topic) for topic in CITIZEN_INPUTS]))
     app = create_projection_app(
         bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,
         store_path=settings.read_store_path.resolve(),

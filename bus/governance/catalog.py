@@ -252,8 +252,9 @@ def _projection_dataset(projection: ProjectionDeclaration, canonical: dict[str, 
             f"{projection.topic}.{declared.name}", projection.topic, declared.name, declared.doc,
             type=sources[0].type if len(sources) == 1 else None,
             classification=_most_sensitive(s.classification for s in sources),
-            owner="rongtong", authoritative_source=", ".join(
-                sorted({s.authoritative_source for s in sources if s.authoritative_source})) or None)
+            owner="rongtong",
+            # A projection lists a field's sources with the one survivorship prefers first.
+            authoritative_source=sources[0].authoritative_source if sources else None)
         fields.append(entry)
         edges.extend(Edge(s.id, entry.id, f"projection {projection.name}") for s in sources)
     return Dataset(projection.topic, "projection", projection.name, projection.doc, "rongtong",

@@ -14,7 +14,8 @@ __all__ = ["ApiDeclaration", "ApiField", "ProjectionDeclaration", "ProjectionFie
 
 @dataclass(frozen=True)
 class ProjectionField:
-    """A field of a projection and the canonical fields (``std.<entity>.<field>``) it comes from."""
+    """A field of a projection and the canonical fields (``std.<entity>.<field>``) it comes from,
+    the one survivorship prefers (the authoritative source) first."""
 
     name: str
     doc: str

@@ -11,18 +11,19 @@ from bus.governance.declarations import ApiDeclaration, ApiField
 from bus.problem import problem
 from bus.standards.errors import StandardViolation
 from bus.standards.idcard import parse_identity_number
+from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
 from projections.citizen_profile.queries import CitizenProfileQueries
 
 QUERIES = web.AppKey("citizen_queries", CitizenProfileQueries)
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 
+_FACETS = ("social_insurance", "marriages", "social_assistance", "births", "enterprises")
 _PROFILE_FIELDS = (
     *(ApiField(name, name) for name in (
         "identity_number", "name", "sex_code", "birth_date", "division_code",
-        "household_address", "version", "projected_at")),
-    *(ApiField(f"source.{name}", f"source_{name}") for name in (
-        "department", "table", "record_key", "event_id", "op", "updated_at")),
+        "household_address", "version", "projected_at", "provenance")),
+    *(ApiField(f.name, f.name) for f in CITIZEN_PROFILE.fields if f.name.startswith(_FACETS)),
 )
 #: What the endpoints answer, field by field, for the catalog's lineage.
 API_DECLARATIONS = (

@@ -1,13 +1,16 @@
-"""Read-side queries of the ``citizen_profile`` store, used by the query API."""
+"""Read-side queries of ``citizen_profile``, used by the query API (any thread, read-only)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from projections.citizen_profile.store import connect
+from projections.citizen_profile.extract import IDENTITY_FIELDS
+from projections.profiles.store import StoredProfile, connect, read_profile
 
 
 @dataclass(frozen=True)
@@ -16,29 +19,43 @@ class Page:
     next: str | None
 
 
-def _profile(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "identity_number": row["identity_number"],
-        "name": row["name"],
-        "sex_code": row["sex_code"],
-        "birth_date": row["birth_date"],
-        "division_code": row["division_code"],
-        "household_address": row["household_address"],
-        "version": row["version"],
-        "source": {
-            "department": row["source_department"],
-            "table": row["source_table"],
-            "record_key": row["source_record_key"],
-            "event_id": row["source_event_id"],
-            "op": row["source_op"],
-            "updated_at": row["source_updated_at"],
-        },
-        "position": {
-            "topic": row["event_topic"], "partition": row["event_partition"],
-            "offset": row["event_offset"],
-        },
-        "projected_at": row["projected_at"],
-    }
+def _iso(ms: int) -> str | None:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat() if ms else None
+
+
+def _origin(provenance: Mapping[str, Any]) -> dict[str, Any]:
+    return {"department": provenance["department"], "table": provenance["table"],
+            "record_key": provenance["record_key"], "event_id": provenance["event_id"],
+            "op": provenance.get("op") or None, "updated_at": _iso(int(provenance["event_time_ms"]))}
+
+
+def _position(provenance: Mapping[str, Any]) -> dict[str, Any]:
+    return {"topic": provenance["topic"], "partition": provenance["partition"],
+            "offset": provenance["offset"]}
+
+
+def profile_json(stored: StoredProfile) -> dict[str, Any]:
+    """The API shape: identity fields, where they came from, and the departments' facets."""
+    document = stored.document
+    fields: dict[str, Any] = document["fields"]
+    # The record the identity comes from: the one that gave the name (Public Security when
+    # it knows the person), else any field's.
+    lead = (fields.get("name") or next(iter(fields.values()), None) or {}).get("provenance")
+    profile: dict[str, Any] = {"identity_number": stored.subject}
+    profile.update({f: fields.get(f, {}).get("value") for f in IDENTITY_FIELDS})
+    profile["version"] = stored.version
+    profile["source"] = _origin(lead) if lead else None
+    profile["position"] = _position(lead) if lead else None
+    profile["projected_at"] = _iso(stored.believed_at_ms)
+    profile["provenance"] = {
+        name: {"rule": entry["rule"], **_origin(entry["provenance"]),
+               **_position(entry["provenance"])}
+        for name, entry in fields.items()}
+    for facet, items in document["facets"].items():
+        profile[facet] = [{**{k: v for k, v in item.items() if k != "provenance"},
+                           "source": {**_origin(item["provenance"]), **_position(item["provenance"])}}
+                          for item in items]
+    return profile
 
 
 class CitizenProfileQueries:
@@ -58,35 +75,35 @@ class CitizenProfileQueries:
             return Page([], None)
         try:
             rows = db.execute(
-                "SELECT * FROM citizen_profile WHERE identity_number > ? "
-                "ORDER BY identity_number LIMIT ?", (after or "", limit + 1),
-            ).fetchall()
+                "SELECT subject FROM profile WHERE subject > ? ORDER BY subject LIMIT ?",
+                (after or "", limit + 1)).fetchall()
+            found = [read_profile(db, str(r["subject"])) for r in rows[:limit]]
         except sqlite3.OperationalError:
             return Page([], None)  # the worker has not created its tables yet
         finally:
             db.close()
-        items = [_profile(r) for r in rows[:limit]]
-        return Page(items, items[-1]["identity_number"] if len(rows) > limit else None)
+        items = [profile_json(p) for p in found if p is not None]
+        return Page(items, items[-1]["identity_number"] if len(rows) > limit and items else None)
 
-    def get(self, identity_number: str) -> dict[str, Any] | None:
+    def get(self, identity_number: str, as_of: datetime | None = None) -> dict[str, Any] | None:
         db = self._connect()
         if db is None:
             return None
         try:
-            row = db.execute("SELECT * FROM citizen_profile WHERE identity_number = ?",
-                             (identity_number,)).fetchone()
+            stored = read_profile(db, identity_number,
+                                  None if as_of is None else int(as_of.timestamp() * 1000))
         except sqlite3.OperationalError:
             return None
         finally:
             db.close()
-        return _profile(row) if row else None
+        return profile_json(stored) if stored else None
 
     def count(self) -> int:
         db = self._connect()
         if db is None:
             return 0
         try:
-            return int(db.execute("SELECT COUNT(*) FROM citizen_profile").fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) FROM profile").fetchone()[0])
         except sqlite3.OperationalError:
             return 0
         finally:
@@ -98,7 +115,7 @@ class CitizenProfileQueries:
             return []
         try:
             return [dict(r) for r in db.execute(
-                "SELECT topic, partition, next_offset, updated_at FROM projection_position")]
+                "SELECT topic, partition, next_offset FROM projection_position ORDER BY 1, 2")]
         except sqlite3.OperationalError:
             return []
         finally:

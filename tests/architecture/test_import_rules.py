@@ -78,7 +78,7 @@ def import_results() -> dict[str, subprocess.CompletedProcess[str]]:
 
 def test_module_discovery_finds_every_package_and_its_leaves() -> None:
     for expected in ("bus", "bus.envelope", "bus.web.app", "adapters.capture.sql_source",
-                     "schemas.avro_schemas", "projections.citizen_profile.store"):
+                     "schemas.avro_schemas", "projections.profiles.store"):
         assert expected in MODULES
     assert "bus.__main__" not in MODULES
     assert len(MODULES) == len(set(MODULES))

@@ -1,4 +1,4 @@
-"""The citizen_profile read store: idempotent upserts with positions, and its read-side queries."""
+"""The citizen_profile read store: idempotent applies with positions, and its read-side queries."""
 
 from __future__ import annotations
 
@@ -9,10 +9,23 @@ from typing import Any
 
 import pytest
 
+from projections.citizen_profile.extract import authority, from_event
 from projections.citizen_profile.queries import CitizenProfileQueries
-from projections.citizen_profile.store import CitizenProfileStore, InputPosition
+from projections.profiles.model import Contribution, Provenance
+from projections.profiles.store import InputPosition, ProfileStore
 
 TOPIC = "std.person"
+
+
+class CitizenProfileStore(ProfileStore):
+    """The store as the worker drives it, for ``std.person`` events given as dicts."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, authority())
+
+    def apply_person(self, at: InputPosition, number: str, event: dict[str, Any] | None) -> bool:
+        source_key, contributions = from_event(at, {"identity_number": number}, event)
+        return self.apply(at, source_key, contributions) is not None
 
 
 def person(number: str = "330106199003071236", name: str = "王小明", **changes: Any) -> dict[str, Any]:
@@ -55,7 +68,7 @@ def test_the_store_creates_its_directory_and_file(path: Path, store: CitizenProf
 def test_applying_a_person_stores_a_profile_at_version_one(
     store: CitizenProfileStore, queries: CitizenProfileQueries,
 ) -> None:
-    assert store.apply(at(0, partition=2), "330106199003071236", person()) is True
+    assert store.apply_person(at(0, partition=2), "330106199003071236", person()) is True
 
     profile = queries.get("330106199003071236")
     assert profile is not None
@@ -72,10 +85,10 @@ def test_applying_a_person_stores_a_profile_at_version_one(
 def test_a_later_event_for_the_same_person_updates_the_profile_and_its_version(
     store: CitizenProfileStore, queries: CitizenProfileQueries,
 ) -> None:
-    store.apply(at(0), "330106199003071236", person())
+    store.apply_person(at(0), "330106199003071236", person())
     source = {**person()["source"], "event_id": "evt-2", "op": "u", "updated_at": None}
 
-    assert store.apply(at(1), "330106199003071236",
+    assert store.apply_person(at(1), "330106199003071236",
                        person(name="王晓明", household_address=None, source=source)) is True
 
     profile = queries.get("330106199003071236")
@@ -92,9 +105,9 @@ def test_a_later_event_for_the_same_person_updates_the_profile_and_its_version(
 def test_reapplying_the_same_or_an_older_offset_changes_nothing(
     store: CitizenProfileStore, queries: CitizenProfileQueries, offset: int,
 ) -> None:
-    store.apply(at(5), "330106199003071236", person())
+    store.apply_person(at(5), "330106199003071236", person())
 
-    assert store.apply(at(offset), "330106199003071236", person(name="重放")) is False
+    assert store.apply_person(at(offset), "330106199003071236", person(name="重放")) is False
 
     profile = queries.get("330106199003071236")
     assert profile is not None
@@ -105,9 +118,9 @@ def test_reapplying_the_same_or_an_older_offset_changes_nothing(
 def test_a_delete_removes_the_profile_and_still_moves_the_position(
     store: CitizenProfileStore, queries: CitizenProfileQueries,
 ) -> None:
-    store.apply(at(0), "330106199003071236", person())
+    store.apply_person(at(0), "330106199003071236", person())
 
-    assert store.apply(at(1), "330106199003071236", None) is True
+    assert store.apply_person(at(1), "330106199003071236", None) is True
 
     assert queries.get("330106199003071236") is None
     assert queries.count() == 0
@@ -117,41 +130,42 @@ def test_a_delete_removes_the_profile_and_still_moves_the_position(
 def test_positions_are_kept_per_partition(
     store: CitizenProfileStore, queries: CitizenProfileQueries,
 ) -> None:
-    store.apply(at(10, partition=0), "330106199003071236", person())
-    store.apply(at(3, partition=1), "110101199003071234", person("110101199003071234"))
+    store.apply_person(at(10, partition=0), "330106199003071236", person())
+    store.apply_person(at(3, partition=1), "110101199003071234", person("110101199003071234"))
 
     assert store.next_offset(TOPIC, 0) == 11
     assert store.next_offset(TOPIC, 1) == 4
     assert store.next_offset(TOPIC, 2) == 0
     assert store.next_offset("other", 0) == 0
-    assert store.apply(at(3, partition=0), "x", person("x")) is False  # behind partition 0
-    assert store.apply(at(4, partition=1), "x", person("x")) is True
+    assert store.apply_person(at(3, partition=0), "x", person("x")) is False  # behind partition 0
+    assert store.apply_person(at(4, partition=1), "x", person("x")) is True
     assert sorted((p["partition"], p["next_offset"]) for p in queries.positions()) == [(0, 11), (1, 5)]
 
 
 def test_a_failing_apply_rolls_back_row_and_position(
     store: CitizenProfileStore, queries: CitizenProfileQueries,
 ) -> None:
-    broken = person()
-    del broken["source"]
+    provenance = Provenance(0, TOPIC, 0, 0, "gongan", "hj_ryxx", "R1", "evt-1")
+    unstorable = Contribution("330106199003071236", provenance, {"name": "王小明"}, "x",
+                              {"bad": object()})  # type: ignore[dict-item]
 
-    with pytest.raises(KeyError):
-        store.apply(at(0), "330106199003071236", broken)
+    with pytest.raises(TypeError):
+        store.apply(at(0), "330106199003071236", [unstorable])
 
     assert queries.count() == 0
     assert store.next_offset(TOPIC, 0) == 0
-    assert store.apply(at(0), "330106199003071236", person()) is True
+    assert store.apply_person(at(0), "330106199003071236", person()) is True
 
 
 def test_positions_survive_reopening_the_store(path: Path) -> None:
     first = CitizenProfileStore(path)
-    first.apply(at(7), "330106199003071236", person())
+    first.apply_person(at(7), "330106199003071236", person())
     first.close()
 
     reopened = CitizenProfileStore(path)
     try:
         assert reopened.next_offset(TOPIC, 0) == 8
-        assert reopened.apply(at(7), "330106199003071236", person(name="重放")) is False
+        assert reopened.apply_person(at(7), "330106199003071236", person(name="重放")) is False
     finally:
         reopened.close()
 
@@ -163,7 +177,7 @@ NUMBERS = [f"3301061990030{i:04d}" for i in range(7)]
 
 def fill(store: CitizenProfileStore) -> None:
     for offset, number in enumerate(reversed(NUMBERS)):
-        store.apply(at(offset), number, person(number))
+        store.apply_person(at(offset), number, person(number))
 
 
 def test_a_page_lists_profiles_in_identity_number_order_with_a_next_cursor(
@@ -244,7 +258,7 @@ def test_queries_release_the_file_so_the_writer_keeps_applying(
     queries.get(NUMBERS[0])
 
     assert store.next_offset(TOPIC, 0) == before
-    assert store.apply(at(before), NUMBERS[0], person(NUMBERS[0], name="新")) is True
+    assert store.apply_person(at(before), NUMBERS[0], person(NUMBERS[0], name="新")) is True
     after = queries.get(NUMBERS[0])
     assert after is not None
     assert after["name"] == "新"

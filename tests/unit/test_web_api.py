@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bus.problem import PROBLEM_CONTENT_TYPE
 from bus.settings import Settings, load_settings
 from bus.web.app import create_web_app
-from projections.citizen_profile.store import CitizenProfileStore, InputPosition
+from projections.citizen_profile.extract import authority, from_event
+from projections.profiles.store import InputPosition, ProfileStore
 
 VALID_ID = "330106199003071236"
 OLD_15_ID = "330106900307123"
@@ -33,10 +34,11 @@ def person(number: str) -> dict[str, Any]:
 
 
 def populate(settings: Settings, numbers: list[str]) -> None:
-    store = CitizenProfileStore(settings.read_store_path)
+    store = ProfileStore(settings.read_store_path, authority())
     try:
         for offset, number in enumerate(numbers):
-            store.apply(InputPosition("std.person", 0, offset), number, person(number))
+            at = InputPosition("std.person", 0, offset)
+            store.apply(at, *from_event(at, {"identity_number": number}, person(number)))
     finally:
         store.close()
 

@@ -1,0 +1,136 @@
+"""What each canonical event says about citizens: contributions to ``citizen_profile``.
+
+One file per citizen (一人一档), keyed by the 18-digit identity number, from five departments:
+
+| input | department | contributes |
+|---|---|---|
+| ``std.person`` | Public Security | identity: name, sex, birth date, division, household address |
+| ``std.social_insurance`` | HRSS | facet ``social_insurance``; name, sex, birth date (checked) |
+| ``std.marriage`` | Civil Affairs | facet ``marriages`` for both spouses; their names |
+| ``std.social_assistance`` | Civil Affairs | facet ``social_assistance``; name |
+| ``std.birth_certificate`` | Health | facet ``births`` for mother and father; their names |
+| ``std.enterprise`` | Market Regulation | facet ``enterprises`` (as legal representative); name |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from projections.profiles.model import Contribution, Provenance, Value
+from projections.profiles.store import InputPosition
+from schemas.avro_schemas import load_avro_schema
+
+__all__ = ["EXTRACTORS", "IDENTITY_FIELDS", "INPUT_TOPICS", "authority", "contributions", "from_event"]
+
+IDENTITY_FIELDS = ("name", "sex_code", "birth_date", "division_code", "household_address")
+Extractor = Callable[[Mapping[str, Any], Provenance], list[Contribution]]
+
+
+def plain(value: Any) -> Value:
+    """A JSON-safe rendering of an Avro value: dates ISO 8601, decimals as exact text."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _pick(event: Mapping[str, Any], **names: str) -> dict[str, Value]:
+    """``{target: plain(event[source])}`` for the ``target=source`` pairs given."""
+    return {target: plain(event.get(source)) for target, source in names.items()}
+
+
+def _person(event: Mapping[str, Any], at: Provenance) -> list[Contribution]:
+    return [Contribution(str(event["identity_number"]), at,
+                         {f: plain(event.get(f)) for f in IDENTITY_FIELDS})]
+
+
+def _insurance(event: Mapping[str, Any], at: Provenance) -> list[Contribution]:
+    return [Contribution(
+        str(event["identity_number"]), at,
+        _pick(event, name="name", sex_code="sex_code", birth_date="birth_date"),
+        "social_insurance",
+        _pick(event, insurance_number="insurance_number", status_code="status_code",
+              employer_credit_code="employer_credit_code"))]
+
+
+def _marriage(event: Mapping[str, Any], at: Provenance) -> list[Contribution]:
+    item = _pick(event, registration_number="registration_number",
+                 registration_type="registration_type", registration_date="registration_date")
+    spouses = (("husband", "wife"), ("wife", "husband"))
+    return [Contribution(
+        str(event[f"{me}_identity_number"]), at, {"name": plain(event.get(f"{me}_name"))},
+        "marriages",
+        {**item, "role": me, "spouse_identity_number": plain(event.get(f"{other}_identity_number")),
+         "spouse_name": plain(event.get(f"{other}_name"))}) for me, other in spouses]
+
+
+def _assistance(event: Mapping[str, Any], at: Provenance) -> list[Contribution]:
+    return [Contribution(
+        str(event["identity_number"]), at, {"name": plain(event.get("name"))}, "social_assistance",
+        _pick(event, assistance_number="assistance_number", assistance_type="assistance_type",
+              amount="amount", payment_date="payment_date"))]
+
+
+def _births(event: Mapping[str, Any], at: Provenance) -> list[Contribution]:
+    item = _pick(event, certificate_number="certificate_number", newborn_name="newborn_name",
+                 newborn_sex_code="newborn_sex_code", birth_date="birth_date")
+    return [Contribution(str(event[f"{parent}_identity_number"]), at,
+                         {"name": plain(event.get(f"{parent}_name"))}, "births",
+                         {**item, "role": parent})
+            for parent in ("mother", "father") if event.get(f"{parent}_identity_number")]
+
+
+def _enterprise(event: Mapping[str, Any], at: Provenance) -> list[Contribution]:
+    return [Contribution(
+        str(event["legal_rep_identity_number"]), at, {"name": plain(event.get("legal_rep_name"))},
+        "enterprises",
+        {**_pick(event, credit_code="credit_code", name="name", status_code="status_code"),
+         "role": "legal_representative"})]
+
+
+EXTRACTORS: dict[str, tuple[str, Extractor]] = {
+    # topic: (key field of the topic, extractor)
+    "std.person": ("identity_number", _person),
+    "std.social_insurance": ("insurance_number", _insurance),
+    "std.marriage": ("registration_number", _marriage),
+    "std.social_assistance": ("assistance_number", _assistance),
+    "std.birth_certificate": ("certificate_number", _births),
+    "std.enterprise": ("credit_code", _enterprise),
+}
+INPUT_TOPICS = tuple(EXTRACTORS)
+
+
+def contributions(topic: str, event: Mapping[str, Any], at: Provenance) -> list[Contribution]:
+    return EXTRACTORS[topic][1](event, at)
+
+
+def authority() -> dict[str, str]:
+    """Authoritative source of each identity field, as the person schema declares it."""
+    fields = load_avro_schema("person")["fields"]
+    return {str(f["name"]): str(f["authoritative_source"]) for f in fields
+            if f["name"] in IDENTITY_FIELDS and f.get("authoritative_source")}
+
+
+def from_event(at: InputPosition, key: Mapping[str, Any], event: Mapping[str, Any] | None
+               ) -> tuple[str, list[Contribution] | None]:
+    """The source record a decoded canonical message is about, and its contributions (None
+    for a tombstone: the record is gone)."""
+    key_field, extract = EXTRACTORS[at.topic]
+    source_key = str(key[key_field])
+    if event is None:
+        return source_key, None
+    source = event["source"]
+    updated = source.get("updated_at")
+    provenance = Provenance(
+        int(updated.timestamp() * 1000) if isinstance(updated, dt.datetime) else at.timestamp_ms,
+        at.topic, at.partition, at.offset, str(source["department"]), str(source["table"]),
+        str(source["record_key"]), str(source["event_id"]), str(source.get("op") or ""))
+    return source_key, extract(event, provenance)

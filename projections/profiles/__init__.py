@@ -1,0 +1,1 @@
+"""Profiles built from many departments' records: survivorship, provenance and versions."""

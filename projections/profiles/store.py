@@ -1,0 +1,272 @@
+"""The read store of a profile projection (SQLite): contributions, versions, positions, outbox.
+
+One transaction per input event holds everything it changes: the contributions of its source
+record, every affected profile's new version, new conflicts, the messages to publish (outbox)
+and the input position. An event at or before the stored position changes nothing, so a
+redelivered event after a crash is harmless.
+
+Every version of a profile is kept with the time the bus came to believe it — the Kafka
+timestamp of the event that caused it — so :meth:`ProfileStore.profile` can answer *as of* any
+past time, and a rebuild from the log writes the very same versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from projections.profiles.model import Contribution, Provenance, derive
+
+__all__ = ["InputPosition", "ProfileStore", "StoredProfile", "connect"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS contribution (
+    source_topic TEXT NOT NULL,
+    source_key   TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    provenance   TEXT NOT NULL,
+    scalars      TEXT NOT NULL,
+    facet        TEXT,
+    item         TEXT NOT NULL,
+    PRIMARY KEY (source_topic, source_key, subject, seq)
+);
+CREATE INDEX IF NOT EXISTS contribution_by_subject ON contribution (subject);
+CREATE TABLE IF NOT EXISTS profile (
+    subject        TEXT PRIMARY KEY,
+    version        INTEGER NOT NULL,
+    believed_at_ms INTEGER NOT NULL,
+    document       TEXT NOT NULL,
+    checksum       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS profile_version (
+    subject         TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    believed_at_ms  INTEGER NOT NULL,
+    document        TEXT,
+    cause_topic     TEXT NOT NULL,
+    cause_partition INTEGER NOT NULL,
+    cause_offset    INTEGER NOT NULL,
+    PRIMARY KEY (subject, version)
+);
+CREATE TABLE IF NOT EXISTS conflict (
+    key         TEXT PRIMARY KEY,
+    subject     TEXT NOT NULL,
+    document    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind  TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    body  TEXT
+);
+CREATE TABLE IF NOT EXISTS projection_position (
+    topic       TEXT NOT NULL,
+    partition   INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+"""
+
+
+@dataclass(frozen=True)
+class InputPosition:
+    """Where an input event sits in Kafka, and its Kafka timestamp."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int = 0
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    subject: str
+    version: int
+    believed_at_ms: int
+    document: dict[str, Any]
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10,
+                                     check_same_thread=False)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class ProfileStore:
+    """Writes one projection's profiles; one writer connection per process."""
+
+    def __init__(self, path: Path, authority: Mapping[str, str]) -> None:
+        self.path = path
+        self.authority = dict(authority)
+        self._db = connect(path)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- positions ------------------------------------------------------------------------
+
+    def next_offset(self, topic: str, partition: int) -> int:
+        row = self._db.execute(
+            "SELECT next_offset FROM projection_position WHERE topic = ? AND partition = ?",
+            (topic, partition)).fetchone()
+        return int(row["next_offset"]) if row else 0
+
+    def positions(self) -> dict[str, int]:
+        return {f"{r['topic']}:{r['partition']}": int(r["next_offset"]) for r in self._db.execute(
+            "SELECT topic, partition, next_offset FROM projection_position ORDER BY 1, 2")}
+
+    # -- applying events ------------------------------------------------------------------
+
+    def apply(self, at: InputPosition, source_key: str,
+              contributions: Sequence[Contribution] | None) -> list[str] | None:
+        """Replace what the record ``source_key`` of ``at.topic`` says (None: it is gone).
+
+        Returns the subjects whose profile changed, or None when ``at`` was applied before.
+        """
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if at.offset < self.next_offset(at.topic, at.partition):
+                db.execute("ROLLBACK")
+                return None
+            affected = self._replace(at.topic, source_key, contributions or ())
+            changed = [s for s in sorted(affected) if self._rederive(s, at)]
+            db.execute(
+                "INSERT INTO projection_position (topic, partition, next_offset) VALUES (?, ?, ?) "
+                "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                (at.topic, at.partition, at.offset + 1))
+            db.execute("COMMIT")
+            return changed
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _replace(self, topic: str, source_key: str, contributions: Iterable[Contribution]) -> set[str]:
+        db = self._db
+        affected = {str(r[0]) for r in db.execute(
+            "SELECT DISTINCT subject FROM contribution WHERE source_topic = ? AND source_key = ?",
+            (topic, source_key))}
+        db.execute("DELETE FROM contribution WHERE source_topic = ? AND source_key = ?",
+                   (topic, source_key))
+        seq: dict[str, int] = {}
+        for contribution in contributions:
+            n = seq[contribution.subject] = seq.get(contribution.subject, -1) + 1
+            db.execute(
+                "INSERT INTO contribution VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (topic, source_key, contribution.subject, n,
+                 _dumps(contribution.provenance.as_json()), _dumps(dict(contribution.scalars)),
+                 contribution.facet, _dumps(dict(contribution.item))))
+            affected.add(contribution.subject)
+        return affected
+
+    def _contributions(self, subject: str) -> list[Contribution]:
+        return [Contribution(subject, Provenance.from_json(json.loads(r["provenance"])),
+                             json.loads(r["scalars"]), r["facet"], json.loads(r["item"]))
+                for r in self._db.execute("SELECT * FROM contribution WHERE subject = ?", (subject,))]
+
+    def _rederive(self, subject: str, at: InputPosition) -> bool:
+        """Derive ``subject`` again; store a new version (and outbox messages) if it changed."""
+        db = self._db
+        current = db.execute("SELECT version, checksum FROM profile WHERE subject = ?",
+                             (subject,)).fetchone()
+        contributions = self._contributions(subject)
+        version = (int(current["version"]) if current else 0) + 1
+        if not contributions:
+            if current is None:
+                return False
+            db.execute("DELETE FROM profile WHERE subject = ?", (subject,))
+            self._version(subject, version, at, None)
+            self._resolve_conflicts(subject, set())
+            return True
+        profile, conflicts = derive(subject, contributions, self.authority)
+        text = _dumps(profile.document())
+        checksum = hashlib.sha256(text.encode()).hexdigest()
+        if current is not None and current["checksum"] == checksum:
+            self._resolve_conflicts(subject, {c.key for c in conflicts})
+            return False
+        db.execute(
+            "INSERT INTO profile VALUES (?, ?, ?, ?, ?) ON CONFLICT (subject) DO UPDATE SET "
+            "version = excluded.version, believed_at_ms = excluded.believed_at_ms, "
+            "document = excluded.document, checksum = excluded.checksum",
+            (subject, version, at.timestamp_ms, text, checksum))
+        self._version(subject, version, at, text)
+        known = self._resolve_conflicts(subject, {c.key for c in conflicts})
+        for conflict in conflicts:
+            if conflict.key not in known:
+                body = _dumps(conflict.as_json())
+                db.execute("INSERT INTO conflict VALUES (?, ?, ?)", (conflict.key, subject, body))
+                db.execute("INSERT INTO outbox (kind, key, body) VALUES ('conflict', ?, ?)",
+                           (conflict.key, body))
+        return True
+
+    def _version(self, subject: str, version: int, at: InputPosition, document: str | None) -> None:
+        self._db.execute("INSERT INTO profile_version VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (subject, version, at.timestamp_ms, document, at.topic, at.partition,
+                          at.offset))
+        self._db.execute("INSERT INTO outbox (kind, key, body) VALUES ('profile', ?, ?)",
+                         (subject, document))
+
+    def _resolve_conflicts(self, subject: str, still: set[str]) -> set[str]:
+        """Forget conflicts of ``subject`` that are gone; the keys of those that remain."""
+        known = {str(r[0]) for r in self._db.execute(
+            "SELECT key FROM conflict WHERE subject = ?", (subject,))}
+        for key in known - still:
+            self._db.execute("DELETE FROM conflict WHERE key = ?", (key,))
+        return known & still
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    def pending(self, limit: int = 500) -> list[tuple[int, str, str, str | None]]:
+        """Messages to publish, oldest first: (id, kind, key, body)."""
+        return [(int(r["id"]), str(r["kind"]), str(r["key"]), r["body"]) for r in self._db.execute(
+            "SELECT id, kind, key, body FROM outbox ORDER BY id LIMIT ?", (limit,))]
+
+    def published(self, up_to_id: int) -> None:
+        self._db.execute("DELETE FROM outbox WHERE id <= ?", (up_to_id,))
+
+    # -- reading --------------------------------------------------------------------------
+
+    def profile(self, subject: str, as_of_ms: int | None = None) -> StoredProfile | None:
+        return read_profile(self._db, subject, as_of_ms)
+
+    def checksum(self) -> str:
+        """One digest of every current profile (to compare a rebuild with the live store)."""
+        digest = hashlib.sha256()
+        for row in self._db.execute("SELECT subject, checksum FROM profile ORDER BY subject"):
+            digest.update(f"{row['subject']}={row['checksum']};".encode())
+        return digest.hexdigest()
+
+
+def read_profile(db: sqlite3.Connection, subject: str, as_of_ms: int | None = None
+                 ) -> StoredProfile | None:
+    """The current profile of ``subject``, or what the store held at ``as_of_ms``."""
+    if as_of_ms is None:
+        row = db.execute("SELECT subject, version, believed_at_ms, document FROM profile "
+                         "WHERE subject = ?", (subject,)).fetchone()
+    else:
+        row = db.execute(
+            "SELECT subject, version, believed_at_ms, document FROM profile_version "
+            "WHERE subject = ? AND believed_at_ms <= ? ORDER BY version DESC LIMIT 1",
+            (subject, as_of_ms)).fetchone()
+    if row is None or row["document"] is None:
+        return None
+    return StoredProfile(str(row["subject"]), int(row["version"]), int(row["believed_at_ms"]),
+                         json.loads(row["document"]))
