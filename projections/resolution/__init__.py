@@ -10,6 +10,7 @@ the review queue (``review``) lets a person decide. See docs/entity-resolution.m
 from projections.resolution.clusters import AppliedDecision, Clusters
 from projections.resolution.decisions import ENGINE, DecisionKind, LinkDecision, make_decision, pair_id
 from projections.resolution.engine import Resolution, ResolutionStats, resolve
+from projections.resolution.enterprises import EnterpriseRecord, link_enterprises
 from projections.resolution.features import Features, features_of
 from projections.resolution.model import DEFAULT_RULES, MU, FieldWeight, RuleSet, Score, score_pair
 from projections.resolution.records import (
@@ -36,6 +37,7 @@ __all__ = [
     "AppliedDecision",
     "Clusters",
     "DecisionKind",
+    "EnterpriseRecord",
     "Features",
     "FieldWeight",
     "LinkDecision",
@@ -49,6 +51,7 @@ __all__ = [
     "Score",
     "decide_review",
     "features_of",
+    "link_enterprises",
     "make_decision",
     "pair_id",
     "pending_reviews",

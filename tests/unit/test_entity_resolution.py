@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from projections.resolution import (
     DEFAULT_RULES,
     DecisionKind,
+    EnterpriseRecord,
     PersonRecord,
     RecordRef,
     features_of,
+    link_enterprises,
     records_from_canonical,
     records_from_legacy_row,
     records_from_quarantine,
@@ -256,3 +258,31 @@ def test_every_legacy_layout_names_columns_its_mapping_reads(department: str, ta
         named = {layout.identity_number, layout.name, layout.birth_date, layout.sex, layout.division,
                  layout.address} - {None}
         assert named <= columns, f"{department}.{table}.{layout.role}: {named - columns}"
+
+
+# -- enterprises --------------------------------------------------------------------------------
+
+CODE = "91350100M000100Y43"  # a real, valid unified social credit code
+
+
+def enterprise(key: str, code: str | None, name: str | None = "福建恒泰科技有限公司",
+               department: str = "sw") -> EnterpriseRecord:
+    return EnterpriseRecord(RecordRef(department, "t", key, "enterprise"), code, name)
+
+
+def test_credit_codes_typed_in_lower_case_or_with_spaces_link_to_the_valid_code() -> None:
+    typed = [enterprise("M1", CODE, department="scjg"), enterprise("T1", " 91350100m000100y43"),
+             enterprise("T2", "91350100 M000100Y43 ")]
+    decisions = link_enterprises(typed, decided_at=AT)
+
+    assert [(d.rule, d.kind) for d in decisions] == [("credit_code", DecisionKind.ACCEPTED)] * 2
+
+
+def test_a_wrong_check_character_links_only_when_the_name_agrees_too() -> None:
+    broken_same_name = enterprise("T1", CODE[:17] + "4")
+    broken_other_name = enterprise("T2", CODE[:17] + "5", "宁波某某贸易有限公司")
+
+    registered = enterprise("M1", CODE, department="scjg")
+    decisions = link_enterprises([registered, broken_same_name, broken_other_name], decided_at=AT)
+
+    assert [(d.rule, d.right.record_key) for d in decisions] == [("credit_code_body", "T1")]
