@@ -363,11 +363,13 @@ class LogReader:
         self.undecodable = 0
 
     async def assign(self) -> list[TopicPartition]:
-        existing = await self.consumer.topics()
-        names = sorted(t for t in existing if (t in self.topics if self.topics is not None
-                                              else is_quality_topic(t)))
+        # consumer.topics() fetches every topic's metadata but keeps only the names; the
+        # consumer's own metadata knows no partitions of topics it never tracked.
+        cluster = await self.consumer._client.fetch_all_metadata()
+        names = sorted(t for t in cluster.topics() if (t in self.topics if self.topics is not None
+                                                      else is_quality_topic(t)))
         tps = [TopicPartition(t, p) for t in names
-               for p in sorted(self.consumer.partitions_for_topic(t) or ())]
+               for p in sorted(cluster.partitions_for_topic(t) or ())]
         current = self.consumer.assignment()
         if set(tps) != set(current):
             positions = {tp: await self.consumer.position(tp) for tp in current}
