@@ -351,7 +351,8 @@ def quality_report(ctx: _Context, department: str | None, table: str | None, as_
 def _print_quality(report: QualityReport) -> None:
     tables = Table(title="data quality — records by latest state")
     for column in ("table", "entity", "accepted", "quarantined", "deleted", "accepted %"):
-        tables.add_column(column, justify="right" if column not in ("table", "entity") else "left")
+        text = column in ("table", "entity")
+        tables.add_column(column, justify="left" if text else "right", no_wrap=text)
     for t in report.tables:
         ratio = "—" if t.accepted_ratio is None else f"{t.accepted_ratio * 100:.1f}%"
         tables.add_row(f"{t.department}.{t.table}", t.entity or "", str(t.accepted),
