@@ -63,7 +63,8 @@ class StandardizeStage:
                     await self.process(tp, records)
 
     async def process(self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]) -> None:
-        outcomes = [await self.decide(record) for record in records]
+        decided = [await self.decide(record) for record in records]
+        outcomes = [outcome for outcome in decided if outcome is not None]
         async with self.producer.transaction():
             for outcome in outcomes:
                 await self.producer.send(outcome.topic, key=outcome.key, value=outcome.value,
@@ -79,7 +80,8 @@ class StandardizeStage:
         if self.metrics is not None:
             self.metrics.committed(self.mapping, outcomes, time.time())
 
-    async def decide(self, record: ConsumerRecord[Any, Any]) -> Outcome:
+    async def decide(self, record: ConsumerRecord[Any, Any]) -> Outcome | None:
+        """The canonical or quarantine event of one raw event; None for a raw tombstone."""
         try:
             cause = CloudEvent.from_headers(record.headers)
             change = await self.serde.decode(record.value) if record.value is not None else None
@@ -88,10 +90,9 @@ class StandardizeStage:
                 record, None, Rejection("event.undecodable", f"无法解码的事件：{exc}",
                                         f"undecodable event: {exc}", None), None, None)
         if change is None:
-            # A tombstone on the raw topic: the delete event before it already did the work.
-            return await self._quarantine(
-                record, cause, Rejection("event.tombstone_without_delete", "孤立的墓碑消息",
-                                         "tombstone without a delete event", None), None, None)
+            # A tombstone on the raw topic only lets compaction forget the row; the delete event
+            # before it already produced the canonical tombstone. Nothing to do.
+            return None
         op = str(change["op"])
         row = change["before"] if op == "d" else change["after"]
         if row is None:

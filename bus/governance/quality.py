@@ -13,8 +13,9 @@ How a record counts (docs/quality.md):
 * A tombstone on ``std.<entity>`` (a delete) turns the records that last published its key
   into **deleted**: deleted rows are neither accepted nor quarantined.
 * A quarantine record without a record key (an undecodable event, a change without a row image)
-  counts as a record of its own. ``event.tombstone_without_delete`` is not a row at all (the
-  raw tombstone the capture writes after every delete) and counts only as an event.
+  counts as a record of its own. ``event.tombstone_without_delete`` is not a row at all (earlier
+  stages quarantined the raw tombstone the capture writes after every delete; the stage now
+  skips it) and counts only as an event.
 
 :class:`QualityAggregate` is pure (no I/O); :func:`canonical_seen` and :func:`quarantine_seen`
 turn decoded Kafka records into its inputs; :class:`LogReader` feeds it from Kafka.
