@@ -120,7 +120,8 @@ def _field(spec: dict[str, Any]) -> CanonicalField:
 
 
 def load_entities() -> list[CanonicalEntity]:
-    """Every canonical entity: a ``<entity>.avsc`` with its ``<entity>_key.avsc``."""
+    """Every canonical entity: a ``<entity>.avsc`` in namespace ``rongtong.std`` with its
+    ``<entity>_key.avsc`` (projection and bus schemas live in other namespaces)."""
     names = sorted(p.name.removesuffix(".avsc") for p in _avro_dir().iterdir()
                    if p.name.endswith(".avsc"))
     entities = []
@@ -129,6 +130,8 @@ def load_entities() -> list[CanonicalEntity]:
             continue
         value, key = load_schema(name), load_schema(f"{name}_key")
         namespace = value.get("namespace")
+        if namespace != "rongtong.std":
+            continue
         entities.append(CanonicalEntity(
             entity=name, full_name=f"{namespace}.{value['name']}" if namespace else value["name"],
             doc=str(value.get("doc", "")), fields=tuple(_field(f) for f in value["fields"]),

@@ -17,6 +17,7 @@ import faust
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 from projections.citizen_profile.extract import INPUT_TOPICS, authority, from_event
+from projections.profiles.publisher import OutboxService
 from projections.profiles.store import InputPosition, ProfileStore
 from projections.read_committed import ReadCommittedApp
 
@@ -53,6 +54,10 @@ def create_projection_app(
                 store.close()
 
         app.agent(topic, name=f"project_{topic_name.replace('.', '_')}")(project)
+
+    app.service(OutboxService(  # type: ignore[arg-type]  # faust takes instances too
+        bootstrap=bootstrap, registry_url=registry_url, store_path=store_path,
+        projection="citizen_profile", authority=authority()))
 
     return app
 

@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     key   TEXT NOT NULL,
     body  TEXT
 );
+CREATE TABLE IF NOT EXISTS outbox_lease (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS projection_position (
     topic       TEXT NOT NULL,
     partition   INTEGER NOT NULL,
@@ -221,8 +226,10 @@ class ProfileStore:
         self._db.execute("INSERT INTO profile_version VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (subject, version, at.timestamp_ms, document, at.topic, at.partition,
                           at.offset))
+        body = None if document is None else (
+            f'{{"believed_at_ms":{at.timestamp_ms},"document":{document},"version":{version}}}')
         self._db.execute("INSERT INTO outbox (kind, key, body) VALUES ('profile', ?, ?)",
-                         (subject, document))
+                         (subject, body))
 
     def _resolve_conflicts(self, subject: str, still: set[str]) -> set[str]:
         """Forget conflicts of ``subject`` that are gone; the keys of those that remain."""
@@ -233,6 +240,25 @@ class ProfileStore:
         return known & still
 
     # -- outbox ---------------------------------------------------------------------------
+
+    def lease(self, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        """Whether ``holder`` may publish the outbox now (one publisher at a time, so the
+        versions of a subject leave in order even with several workers on one store)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT holder, expires_ms FROM outbox_lease WHERE name = 'outbox'"
+                             ).fetchone()
+            mine = row is None or row["holder"] == holder or int(row["expires_ms"]) < now_ms
+            if mine:
+                db.execute("INSERT INTO outbox_lease VALUES ('outbox', ?, ?) ON CONFLICT (name) "
+                           "DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms",
+                           (holder, now_ms + ttl_ms))
+            db.execute("COMMIT")
+            return mine
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def pending(self, limit: int = 500) -> list[tuple[int, str, str, str | None]]:
         """Messages to publish, oldest first: (id, kind, key, body)."""
