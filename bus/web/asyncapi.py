@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from adapters.capture.config import SourceConfig, load_configured_sources
 from adapters.capture.runner import CHANGE_EVENT_TYPE, QUARANTINE_EVENT_TYPE
 from bus.governance.asyncapi import TopicDocument, asyncapi_document
 from bus.governance.catalog import CLASSIFICATIONS
+from bus.governance.declarations import ProjectionDeclaration
 from bus.governance.sources import (
     CanonicalEntity,
     MappingDocument,
@@ -23,6 +25,8 @@ from bus.governance.sources import (
 from bus.kafka import TopicSpec
 from bus.positions import POSITIONS_TOPIC
 from bus.settings import Settings
+from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
+from projections.profiles.publisher import CONFLICTS_TOPIC
 
 ASYNCAPI = web.AppKey("asyncapi", dict[str, Any])
 _HISTORY = TopicSpec.history("_").config
@@ -42,8 +46,9 @@ def _most_sensitive(entity: CanonicalEntity) -> str | None:
     return max(known, key=CLASSIFICATIONS.index) if known else None
 
 
-def topic_documents(configs: list[SourceConfig]) -> list[TopicDocument]:
-    """Every topic the configured captures, the mappings and the bus itself write."""
+def topic_documents(configs: list[SourceConfig],
+                    projections: Sequence[ProjectionDeclaration] = ()) -> list[TopicDocument]:
+    """Every topic the configured captures, the mappings, the projections and the bus write."""
     mappings = {(m.department, m.table): m for m in load_mappings()}
     entities = {e.entity: e for e in load_entities()}
     quarantine = load_schema("quarantined_record")
@@ -65,6 +70,25 @@ def topic_documents(configs: list[SourceConfig]) -> list[TopicDocument]:
             classification=_most_sensitive(entity), config=_HISTORY,
             producers=("bus adapters run (standardize)",), consumers=("projections", "subscribers"),
             tags=("canonical",)))
+    profile, profile_key = load_schema("projection_profile"), load_schema("projection_profile_key")
+    for projection in projections:
+        docs.append(TopicDocument(
+            projection.topic, f"Versions of {projection.name}",
+            f"{projection.doc} Every new version of a profile, compacted by subject (the latest "
+            "version per subject stays); a tombstone when a profile is gone.",
+            f"rongtong.projection.{projection.name}.changed", profile, profile_key,
+            classification="sensitive_personal", config=_COMPACTED,
+            producers=(f"bus projections run ({projection.name})",),
+            consumers=("subscribers", "new applications"), tags=("projection",)))
+    docs.append(TopicDocument(
+        CONFLICTS_TOPIC, "Data conflicts",
+        "DataConflictDetected: a department's value disagrees with the field's authoritative "
+        "source; addressed to the authoritative department (field addressed_to), once per "
+        "disagreement.", "rongtong.governance.data_conflict.detected",
+        load_schema("data_conflict"), load_schema("data_conflict_key"),
+        classification="sensitive_personal", config=_HISTORY,
+        producers=("bus projections run",), consumers=("the authoritative departments",),
+        tags=("governance",)))
     docs.append(TopicDocument(
         POSITIONS_TOPIC, "Capture positions",
         "Where each capture stands in its source (an opaque checkpoint), written in the same "
@@ -119,7 +143,7 @@ def _legacy(department: str, table: str, engine: str, key: tuple[str, ...],
 
 
 def build_asyncapi(settings: Settings, configs: list[SourceConfig]) -> dict[str, Any]:
-    return asyncapi_document(topic_documents(configs), version=_version(),
+    return asyncapi_document(topic_documents(configs, [CITIZEN_PROFILE]), version=_version(),
                              kafka_bootstrap=settings.kafka_bootstrap,
                              registry_url=settings.registry_url)
 

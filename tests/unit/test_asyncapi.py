@@ -38,7 +38,8 @@ def test_every_reference_department_topic_is_a_channel(document: dict[str, Any])
     for table in ("gongan.hj_ryxx", "rsj.ac01", "scjg.qy_jbxx", "sw.swdj", "wsjk.csyxzm",
                   "mz.hydj", "mz.dbjz"):
         assert {f"legacy.{table}", f"quarantine.{table}"} <= addresses
-    assert {"std.person", "std.enterprise", "bus.positions", "_schemas"} <= addresses
+    assert {"std.person", "std.enterprise", "bus.positions", "_schemas",
+            "projection.citizen_profile", "bus.data_conflicts"} <= addresses
 
 
 def test_payloads_and_keys_are_the_avro_schemas_the_bus_registers(document: dict[str, Any]) -> None:
