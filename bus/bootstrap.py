@@ -30,8 +30,7 @@ from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
 from bus.web.adapters_status import start_status_server
 from bus.web.app import create_web_app
-from projections.citizen_profile.extract import INPUT_TOPICS as CITIZEN_INPUTS
-from projections.citizen_profile.worker import create_projection_app
+from projections.app import create_projections_app, profile_projections
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +105,14 @@ async def _keep_failed(capture: Awaitable[None]) -> None:
 
 
 def run_projections(settings: Settings) -> None:
-    """Run the faust worker of the citizen_profile projection (blocks; handles signals)."""
+    """Run the faust worker of every projection (blocks; handles signals)."""
     from faust import Worker
 
-    asyncio.run(ensure_topics(settings.kafka_bootstrap,
-                              [TopicSpec.history(topic) for topic in CITIZEN_INPUTS]))
-    app = create_projection_app(
+    inputs = sorted({topic for p in profile_projections() for topic in p.topics})
+    asyncio.run(ensure_topics(settings.kafka_bootstrap, [TopicSpec.history(t) for t in inputs]))
+    app = create_projections_app(
         bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,
-        store_path=settings.read_store_path.resolve(),
+        store_path=settings.projection_store_path,
         data_dir=(settings.state_dir / "faust").resolve(),
     )
     Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()

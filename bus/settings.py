@@ -93,7 +93,12 @@ class Settings(BaseSettings):
 
     @property
     def read_store_path(self) -> Path:
-        return self.state_dir / "projections" / "citizen_profile.sqlite"
+        """The ``citizen_profile`` read store."""
+        return self.projection_store_path("citizen_profile")
+
+    def projection_store_path(self, projection: str) -> Path:
+        """The SQLite read store of a projection."""
+        return self.state_dir / "projections" / f"{projection}.sqlite"
 
     @property
     def web_url(self) -> str:

@@ -9,8 +9,9 @@ from aiohttp import web
 
 from bus.problem import problem
 from bus.settings import Settings
-from bus.web import asyncapi, catalog, citizens, quality
+from bus.web import asyncapi, catalog, citizens, enterprises, quality
 from projections.citizen_profile.queries import CitizenProfileQueries
+from projections.enterprise_profile.queries import EnterpriseProfileQueries
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -51,9 +52,12 @@ async def readyz(request: web.Request) -> web.Response:
 def create_web_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
     app[citizens.QUERIES] = CitizenProfileQueries(settings.read_store_path.resolve())
+    app[enterprises.QUERIES] = EnterpriseProfileQueries(
+        settings.projection_store_path("enterprise_profile").resolve())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     citizens.add_routes(app)
+    enterprises.add_routes(app)
     catalog.add_routes(app)
     asyncapi.add_routes(app, settings)
     quality.add_routes(app, settings)

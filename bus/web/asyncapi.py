@@ -26,6 +26,7 @@ from bus.kafka import TopicSpec
 from bus.positions import POSITIONS_TOPIC
 from bus.settings import Settings
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
+from projections.enterprise_profile.declaration import DECLARATION as ENTERPRISE_PROFILE
 from projections.profiles.publisher import CONFLICTS_TOPIC
 
 ASYNCAPI = web.AppKey("asyncapi", dict[str, Any])
@@ -143,8 +144,8 @@ def _legacy(department: str, table: str, engine: str, key: tuple[str, ...],
 
 
 def build_asyncapi(settings: Settings, configs: list[SourceConfig]) -> dict[str, Any]:
-    return asyncapi_document(topic_documents(configs, [CITIZEN_PROFILE]), version=_version(),
-                             kafka_bootstrap=settings.kafka_bootstrap,
+    topics = topic_documents(configs, [CITIZEN_PROFILE, ENTERPRISE_PROFILE])
+    return asyncapi_document(topics, version=_version(), kafka_bootstrap=settings.kafka_bootstrap,
                              registry_url=settings.registry_url)
 
 

@@ -9,8 +9,10 @@ from aiohttp import web
 from bus.governance.catalog import Catalog, UnknownField, build_catalog
 from bus.governance.sources import load_entities, load_mappings
 from bus.problem import problem
-from bus.web.citizens import API_DECLARATIONS
+from bus.web.citizens import API_DECLARATIONS as CITIZEN_API
+from bus.web.enterprises import API_DECLARATIONS as ENTERPRISE_API
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
+from projections.enterprise_profile.declaration import DECLARATION as ENTERPRISE_PROFILE
 
 CATALOG = web.AppKey("catalog", Catalog)
 _KINDS = ("legacy_table", "raw_topic", "canonical", "projection", "api")
@@ -18,7 +20,8 @@ _KINDS = ("legacy_table", "raw_topic", "canonical", "projection", "api")
 
 def current_catalog() -> Catalog:
     """The catalog of what this installation ships: schemas, mappings, projections, API."""
-    return build_catalog(load_entities(), load_mappings(), [CITIZEN_PROFILE], API_DECLARATIONS)
+    return build_catalog(load_entities(), load_mappings(), [CITIZEN_PROFILE, ENTERPRISE_PROFILE],
+                         [*CITIZEN_API, *ENTERPRISE_API])
 
 
 def _dumps(value: object) -> str:

@@ -11,6 +11,7 @@ from bus.governance.declarations import ApiDeclaration, ApiField
 from bus.problem import problem
 from bus.standards.errors import StandardViolation
 from bus.standards.idcard import parse_identity_number
+from bus.web.as_of import InvalidAsOf, as_of
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
 from projections.citizen_profile.queries import CitizenProfileQueries
 
@@ -53,10 +54,16 @@ async def get_citizen(request: web.Request) -> web.Response:
         return problem(400, "invalid-identity-number", "Invalid identity number",
                        violation.message_en, rule_id=violation.rule_id,
                        detail_zh=violation.message_zh)
-    profile = await asyncio.to_thread(request.app[QUERIES].get, number)
+    try:
+        moment = as_of(request)
+    except InvalidAsOf as exc:
+        return problem(400, "invalid-parameter", "Invalid query parameter", str(exc),
+                       parameter="as_of")
+    profile = await asyncio.to_thread(request.app[QUERIES].get, number, moment)
     if profile is None:
         return problem(404, "citizen-not-found", "Citizen not found",
-                       "no citizen profile has this identity number")
+                       "no citizen profile has this identity number"
+                       + (" at that time" if moment else ""))
     return web.json_response(profile, dumps=_dumps)
 
 

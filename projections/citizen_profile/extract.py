@@ -14,32 +14,19 @@ One file per citizen (一人一档), keyed by the 18-digit identity number, from
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping
-from decimal import Decimal
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 from projections.profiles.model import Contribution, Provenance, Value
+from projections.profiles.projection import Extractor, ProfileProjection, plain
 from projections.profiles.store import InputPosition
 from schemas.avro_schemas import load_avro_schema
 
-__all__ = ["EXTRACTORS", "IDENTITY_FIELDS", "INPUT_TOPICS", "authority", "contributions", "from_event"]
+__all__ = ["EXTRACTORS", "IDENTITY_FIELDS", "INPUT_TOPICS", "authority",
+           "citizen_projection", "contributions", "from_event"]
 
 IDENTITY_FIELDS = ("name", "sex_code", "birth_date", "division_code", "household_address")
-Extractor = Callable[[Mapping[str, Any], Provenance], list[Contribution]]
-
-
-def plain(value: Any) -> Value:
-    """A JSON-safe rendering of an Avro value: dates ISO 8601, decimals as exact text."""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 def _pick(event: Mapping[str, Any], **names: str) -> dict[str, Value]:
@@ -119,18 +106,11 @@ def authority() -> dict[str, str]:
             if f["name"] in IDENTITY_FIELDS and f.get("authoritative_source")}
 
 
+@functools.cache
+def citizen_projection() -> ProfileProjection:
+    return ProfileProjection("citizen_profile", EXTRACTORS, authority())
+
+
 def from_event(at: InputPosition, key: Mapping[str, Any], event: Mapping[str, Any] | None
                ) -> tuple[str, list[Contribution] | None]:
-    """The source record a decoded canonical message is about, and its contributions (None
-    for a tombstone: the record is gone)."""
-    key_field, extract = EXTRACTORS[at.topic]
-    source_key = str(key[key_field])
-    if event is None:
-        return source_key, None
-    source = event["source"]
-    updated = source.get("updated_at")
-    provenance = Provenance(
-        int(updated.timestamp() * 1000) if isinstance(updated, dt.datetime) else at.timestamp_ms,
-        at.topic, at.partition, at.offset, str(source["department"]), str(source["table"]),
-        str(source["record_key"]), str(source["event_id"]), str(source.get("op") or ""))
-    return source_key, extract(event, provenance)
+    return citizen_projection().from_event(at, key, event)
