@@ -1,0 +1,477 @@
+"""The read store of ``newborn_case`` (SQLite): facts, cases, every version, positions, outbox.
+
+One transaction per input event holds everything it changes: the fact tables (certificates,
+applications, the register's persons, insurance enrolments), every affected case's new version,
+the outbox message of each new version, and the input position. An event at or before the
+stored position changes nothing, so a redelivered event after a crash is harmless.
+
+Facts are kept whether or not they match a case yet (*pending facts*): each input event
+re-correlates the cases it may concern (``correlate``) and feeds the differences to the pure
+core (``model.decide``). Every version of a case is kept with the Kafka time of the event that
+caused it, so :func:`read_case` answers *as of* any past time, and a rebuild from the log writes
+the very same versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from projections.newborn_case.correlate import (
+    PersonRecord,
+    application_event,
+    certificate_event,
+    insurance_fact,
+    insurance_of,
+    newborn_household,
+    person_record,
+    referenced_certificate,
+    source_of,
+)
+from projections.newborn_case.model import (
+    CaseEvent,
+    CaseState,
+    Certificate,
+    Household,
+    Insurance,
+    Kind,
+    Message,
+    Source,
+    decide,
+    outstanding,
+)
+from projections.profiles.store import InputPosition, connect
+
+__all__ = ["INPUT_TOPICS", "CaseStore", "StoredCase", "read_case"]
+
+INPUT_TOPICS = ("std.birth_certificate", "std.service_case", "std.person", "std.social_insurance")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS certificate (
+    certificate_number TEXT PRIMARY KEY,
+    birth_date         TEXT NOT NULL,
+    newborn_name       TEXT NOT NULL,
+    newborn_sex_code   TEXT NOT NULL,
+    mother             TEXT NOT NULL,
+    father             TEXT
+);
+CREATE INDEX IF NOT EXISTS certificate_by_newborn ON certificate (birth_date, newborn_name, newborn_sex_code);
+CREATE INDEX IF NOT EXISTS certificate_by_mother ON certificate (mother);
+CREATE INDEX IF NOT EXISTS certificate_by_father ON certificate (father);
+CREATE TABLE IF NOT EXISTS application (
+    case_id            TEXT PRIMARY KEY,
+    certificate_number TEXT
+);
+CREATE TABLE IF NOT EXISTS person (
+    identity_number   TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    sex_code          TEXT NOT NULL,
+    birth_date        TEXT NOT NULL,
+    division_code     TEXT,
+    household_address TEXT,
+    source            TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS person_by_birth ON person (birth_date, name, sex_code);
+CREATE TABLE IF NOT EXISTS insurance (
+    insurance_number TEXT PRIMARY KEY,
+    identity_number  TEXT NOT NULL,
+    status_code      TEXT NOT NULL,
+    source           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS insurance_by_identity ON insurance (identity_number);
+CREATE TABLE IF NOT EXISTS newborn_case (
+    certificate_number TEXT PRIMARY KEY,
+    version            INTEGER NOT NULL,
+    status             TEXT NOT NULL,
+    newborn_identity   TEXT,
+    believed_at_ms     INTEGER NOT NULL,
+    state              TEXT NOT NULL,
+    document           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_by_newborn ON newborn_case (newborn_identity);
+CREATE TABLE IF NOT EXISTS case_version (
+    certificate_number TEXT NOT NULL,
+    version            INTEGER NOT NULL,
+    believed_at_ms     INTEGER NOT NULL,
+    status             TEXT NOT NULL,
+    document           TEXT NOT NULL,
+    cause_topic        TEXT NOT NULL,
+    cause_partition    INTEGER NOT NULL,
+    cause_offset       INTEGER NOT NULL,
+    PRIMARY KEY (certificate_number, version)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    key   TEXT NOT NULL,
+    body  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox_lease (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projection_position (
+    topic       TEXT NOT NULL,
+    partition   INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    certificate_number: str
+    version: int
+    believed_at_ms: int
+    document: dict[str, Any]
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _source_json(source: Source) -> str:
+    return _dumps([source.department, source.table, source.record_key, source.event_id])
+
+
+def _source(text: str) -> Source:
+    department, table, record_key, event_id = json.loads(text)
+    return Source(department, table, record_key, event_id)
+
+
+def case_document(state: CaseState, version: int, at: InputPosition, cause: Source | None
+                  ) -> dict[str, Any]:
+    """The projection record of a case version (JSON; the publisher makes it Avro)."""
+    certificate, application = state.certificate, state.application
+    household, insurance = state.household, state.insurance
+    return {
+        "certificate_number": state.certificate_number, "version": version,
+        "believed_at": at.timestamp_ms, "status": str(state.status),
+        "awaiting": list(outstanding(state)),
+        "case_id": application.case_id if application else None,
+        "application_status": application.status_code if application else None,
+        "applicant_identity_number": application.applicant_identity_number if application else None,
+        "submitted_at": application.submitted_at_ms if application else None,
+        "birth_date": certificate.birth_date if certificate else None,
+        "newborn_name": certificate.newborn_name if certificate else None,
+        "newborn_sex_code": certificate.newborn_sex_code if certificate else None,
+        "mother_identity_number": certificate.mother_identity_number if certificate else None,
+        "father_identity_number": certificate.father_identity_number if certificate else None,
+        "newborn_identity_number": state.newborn_identity_number,
+        "household": None if household is None else {
+            "identity_number": household.identity_number, "record_key": household.record_key,
+            "division_code": household.division_code, "link_rule": household.rule},
+        "insurance": None if insurance is None else {
+            "insurance_number": insurance.insurance_number,
+            "identity_number": insurance.identity_number, "status_code": insurance.status_code},
+        "anomalies": [{"event": str(a.event), "status": str(a.status), "reason": a.reason,
+                       "source": a.source} for a in state.anomalies],
+        "cause": {"topic": at.topic, "partition": at.partition, "offset": at.offset,
+                  "source": cause.ref if cause else None},
+    }
+
+
+class CaseStore:
+    """Writes the ``newborn_case`` projection; one writer connection per agent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = connect(path)
+        self._db.executescript(_SCHEMA)
+        #: What the last :meth:`apply` decided (status changes, refusals, commands), for logs/tests.
+        self.messages: list[Message] = []
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- positions ------------------------------------------------------------------------
+
+    def next_offset(self, topic: str, partition: int) -> int:
+        row = self._db.execute(
+            "SELECT next_offset FROM projection_position WHERE topic = ? AND partition = ?",
+            (topic, partition)).fetchone()
+        return int(row["next_offset"]) if row else 0
+
+    def positions(self) -> dict[str, int]:
+        return {f"{r['topic']}:{r['partition']}": int(r["next_offset"]) for r in self._db.execute(
+            "SELECT topic, partition, next_offset FROM projection_position ORDER BY 1, 2")}
+
+    # -- applying events ------------------------------------------------------------------
+
+    def apply(self, at: InputPosition, key: Mapping[str, Any], event: Mapping[str, Any] | None
+              ) -> list[str] | None:
+        """Apply one decoded canonical message of ``at.topic`` (``event`` None: a tombstone).
+
+        Returns the certificate numbers whose case changed, or None when ``at`` was applied before.
+        """
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if at.offset < self.next_offset(at.topic, at.partition):
+                db.execute("ROLLBACK")
+                return None
+            self.messages = []
+            changed = []
+            for case, direct in self._record_fact(at.topic, key, event):
+                if self._reconcile(case, direct, at):
+                    changed.append(case)
+            db.execute(
+                "INSERT INTO projection_position (topic, partition, next_offset) VALUES (?, ?, ?) "
+                "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                (at.topic, at.partition, at.offset + 1))
+            db.execute("COMMIT")
+            return changed
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _record_fact(self, topic: str, key: Mapping[str, Any], event: Mapping[str, Any] | None
+                     ) -> list[tuple[str, CaseEvent | None]]:
+        """Store the fact; the cases it may concern, with the case event it is for them (None:
+        only the correlation may have changed)."""
+        if topic == "std.birth_certificate":
+            return self._certificate(str(key["certificate_number"]), event)
+        if topic == "std.service_case":
+            return self._application(str(key["case_id"]), event)
+        if topic == "std.person":
+            return [(case, None) for case in self._person(str(key["identity_number"]), event)]
+        if topic == "std.social_insurance":
+            return [(case, None) for case in self._insurance(str(key["insurance_number"]), event)]
+        raise ValueError(f"newborn_case does not read {topic}")
+
+    def _certificate(self, number: str, event: Mapping[str, Any] | None
+                     ) -> list[tuple[str, CaseEvent | None]]:
+        case_event = certificate_event(number, event)
+        db = self._db
+        db.execute("DELETE FROM certificate WHERE certificate_number = ?", (number,))
+        certificate = case_event.fact
+        if isinstance(certificate, Certificate):
+            db.execute("INSERT INTO certificate VALUES (?, ?, ?, ?, ?, ?)", (
+                number, certificate.birth_date, certificate.newborn_name, certificate.newborn_sex_code,
+                certificate.mother_identity_number, certificate.father_identity_number))
+        return [(number, case_event)]
+
+    def _application(self, case_id: str, event: Mapping[str, Any] | None
+                     ) -> list[tuple[str, CaseEvent | None]]:
+        db = self._db
+        row = db.execute("SELECT certificate_number FROM application WHERE case_id = ?",
+                         (case_id,)).fetchone()
+        before = None if row is None else row["certificate_number"]
+        withdrawn = CaseEvent(Kind.APPLICATION_CANCELLED, Source("zwfw", "service_case", case_id))
+        case_event = application_event(case_id, event)
+        if event is None or case_event is None:  # deleted, or not (or no longer) a newborn case
+            db.execute("DELETE FROM application WHERE case_id = ?", (case_id,))
+            return [] if before is None else [(str(before), withdrawn)]
+        number = referenced_certificate(event.get("subject_reference"))
+        db.execute("INSERT INTO application VALUES (?, ?) ON CONFLICT (case_id) DO UPDATE SET "
+                   "certificate_number = excluded.certificate_number", (case_id, number))
+        cases: list[tuple[str, CaseEvent | None]] = []
+        if before is not None and before != number:
+            cases.append((str(before), withdrawn))
+        if number is not None:  # else kept, uncorrelated: see uncorrelated_applications()
+            cases.append((number, case_event))
+        return cases
+
+    def _person(self, identity: str, event: Mapping[str, Any] | None) -> list[str]:
+        db = self._db
+        cases = set(self._cases_of_newborn(identity))
+        old = self._persons("identity_number = ?", (identity,))
+        db.execute("DELETE FROM person WHERE identity_number = ?", (identity,))
+        people = list(old)
+        if event is not None:
+            person = person_record(event)
+            db.execute("INSERT INTO person VALUES (?, ?, ?, ?, ?, ?, ?)", (
+                identity, person.name, person.sex_code, person.birth_date, person.division_code,
+                person.household_address, _source_json(person.source)))
+            people.append(person)
+        for person in people:
+            # the certificates this person may be the newborn of, and those of their children
+            cases.update(str(r[0]) for r in db.execute(
+                "SELECT certificate_number FROM certificate WHERE (birth_date = ? AND newborn_name = ? "
+                "AND newborn_sex_code = ?) OR mother = ? OR father = ?",
+                (person.birth_date, person.name, person.sex_code, identity, identity)))
+        return sorted(cases)
+
+    def _insurance(self, number: str, event: Mapping[str, Any] | None) -> list[str]:
+        db = self._db
+        identities = {str(r[0]) for r in db.execute(
+            "SELECT identity_number FROM insurance WHERE insurance_number = ?", (number,))}
+        db.execute("DELETE FROM insurance WHERE insurance_number = ?", (number,))
+        if event is not None:
+            enrolment = insurance_fact(event)
+            db.execute("INSERT INTO insurance VALUES (?, ?, ?, ?)", (
+                number, enrolment.identity_number, enrolment.status_code,
+                _source_json(source_of(event))))
+            identities.add(enrolment.identity_number)
+        return sorted({case for identity in identities for case in self._cases_of_newborn(identity)})
+
+    # -- correlation ----------------------------------------------------------------------
+
+    def _cases_of_newborn(self, identity: str) -> list[str]:
+        return [str(r[0]) for r in self._db.execute(
+            "SELECT certificate_number FROM newborn_case WHERE newborn_identity = ?", (identity,))]
+
+    def _persons(self, where: str, args: tuple[Any, ...]) -> list[PersonRecord]:
+        return [PersonRecord(r["identity_number"], r["name"], r["sex_code"], r["birth_date"],
+                             r["division_code"], r["household_address"], _source(r["source"]))
+                for r in self._db.execute(f"SELECT * FROM person WHERE {where}", args)]
+
+    def _household_for(self, state: CaseState) -> tuple[Household | None, Source | None]:
+        certificate, application = state.certificate, state.application
+        named = application.newborn_identity_number if application else None
+        candidates: list[PersonRecord] = []
+        parents: list[tuple[str | None, str | None] | None] = []
+        if certificate is not None:
+            candidates += self._persons(
+                "birth_date = ? AND name = ? AND sex_code = ?",
+                (certificate.birth_date, certificate.newborn_name, certificate.newborn_sex_code))
+            for parent in (certificate.mother_identity_number, certificate.father_identity_number):
+                if parent is not None:
+                    parents += [p.household for p in self._persons("identity_number = ?", (parent,))]
+        if named is not None:
+            candidates += self._persons("identity_number = ?", (named,))
+        household = newborn_household(certificate, named, candidates,
+                                      [p for p in parents if p is not None])
+        source = next((p.source for p in candidates
+                       if household and p.identity_number == household.identity_number), None)
+        return household, source
+
+    def _insurance_for(self, identity: str | None) -> tuple[Insurance | None, Source | None]:
+        if identity is None:
+            return None, None
+        rows = self._db.execute("SELECT * FROM insurance WHERE identity_number = ?",
+                                (identity,)).fetchall()
+        found = insurance_of(identity, (Insurance(r["insurance_number"], r["identity_number"],
+                                                  r["status_code"]) for r in rows))
+        source = next((_source(r["source"]) for r in rows
+                       if found and r["insurance_number"] == found.insurance_number), None)
+        return found, source
+
+    # -- deciding -------------------------------------------------------------------------
+
+    def _reconcile(self, number: str, direct: CaseEvent | None, at: InputPosition) -> bool:
+        """Feed the case the direct event and any change of its links; store a new version if
+        the case changed."""
+        db = self._db
+        row = db.execute("SELECT version, state FROM newborn_case WHERE certificate_number = ?",
+                         (number,)).fetchone()
+        before = CaseState(number) if row is None else CaseState.from_json(json.loads(row["state"]))
+        state, cause = before, direct.source if direct else None
+        if direct is not None:
+            state = self._decide(state, direct)
+        household, source = self._household_for(state)
+        if household != state.household:
+            previous = state.household
+            if household is not None and source is not None:
+                event = CaseEvent(Kind.HOUSEHOLD_REGISTERED, source, household)
+            else:
+                assert previous is not None
+                event = CaseEvent(Kind.HOUSEHOLD_DEREGISTERED,
+                                  Source("gongan", "hj_ryxx", previous.record_key))
+            state, cause = self._decide(state, event), cause or event.source
+        insurance, source = self._insurance_for(state.newborn_identity_number)
+        if insurance != state.insurance:
+            previous_insurance = state.insurance
+            if insurance is not None and source is not None:
+                event = CaseEvent(Kind.INSURANCE_ENROLLED, source, insurance)
+            else:
+                assert previous_insurance is not None
+                event = CaseEvent(Kind.INSURANCE_ENDED,
+                                  Source("rsj", "ac01", previous_insurance.insurance_number))
+            state, cause = self._decide(state, event), cause or event.source
+        if state == before or (row is None and state == CaseState(number)):
+            return False
+        self._store(state, (int(row["version"]) if row else 0) + 1, at, cause)
+        return True
+
+    def _decide(self, state: CaseState, event: CaseEvent) -> CaseState:
+        state, messages = decide(state, event)
+        self.messages += messages
+        return state
+
+    def _store(self, state: CaseState, version: int, at: InputPosition, cause: Source | None) -> None:
+        document = _dumps(case_document(state, version, at, cause))
+        self._db.execute(
+            "INSERT INTO newborn_case VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (certificate_number) "
+            "DO UPDATE SET version = excluded.version, status = excluded.status, "
+            "newborn_identity = excluded.newborn_identity, believed_at_ms = excluded.believed_at_ms, "
+            "state = excluded.state, document = excluded.document",
+            (state.certificate_number, version, str(state.status), state.newborn_identity_number,
+             at.timestamp_ms, _dumps(state.as_json()), document))
+        self._db.execute("INSERT INTO case_version VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
+            state.certificate_number, version, at.timestamp_ms, str(state.status), document,
+            at.topic, at.partition, at.offset))
+        self._db.execute("INSERT INTO outbox (key, body) VALUES (?, ?)",
+                         (state.certificate_number, document))
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    def lease(self, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        """Whether ``holder`` may publish the outbox now (one publisher at a time, in order)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT holder, expires_ms FROM outbox_lease WHERE name = 'outbox'"
+                             ).fetchone()
+            mine = row is None or row["holder"] == holder or int(row["expires_ms"]) < now_ms
+            if mine:
+                db.execute("INSERT INTO outbox_lease VALUES ('outbox', ?, ?) ON CONFLICT (name) "
+                           "DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms",
+                           (holder, now_ms + ttl_ms))
+            db.execute("COMMIT")
+            return mine
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def pending(self, limit: int = 500) -> list[tuple[int, str, str]]:
+        """Case versions to publish, oldest first: (id, certificate number, JSON document)."""
+        return [(int(r["id"]), str(r["key"]), str(r["body"])) for r in self._db.execute(
+            "SELECT id, key, body FROM outbox ORDER BY id LIMIT ?", (limit,))]
+
+    def published(self, up_to_id: int) -> None:
+        self._db.execute("DELETE FROM outbox WHERE id <= ?", (up_to_id,))
+
+    # -- reading --------------------------------------------------------------------------
+
+    def case(self, number: str, as_of_ms: int | None = None) -> StoredCase | None:
+        return read_case(self._db, number, as_of_ms)
+
+    def versions(self, number: str) -> list[StoredCase]:
+        return [StoredCase(number, int(r["version"]), int(r["believed_at_ms"]), json.loads(r["document"]))
+                for r in self._db.execute(
+                    "SELECT version, believed_at_ms, document FROM case_version "
+                    "WHERE certificate_number = ? ORDER BY version", (number,))]
+
+    def uncorrelated_applications(self) -> list[str]:
+        """Newborn applications that name no certificate (kept; they never become cases)."""
+        return [str(r[0]) for r in self._db.execute(
+            "SELECT case_id FROM application WHERE certificate_number IS NULL ORDER BY 1")]
+
+    def checksum(self) -> str:
+        """One digest of every current case's state (to compare a rebuild with the live store)."""
+        digest = hashlib.sha256()
+        for row in self._db.execute(
+                "SELECT certificate_number, version, state FROM newborn_case ORDER BY 1"):
+            digest.update(f"{row[0]}={row[1]}:{row[2]};".encode())
+        return digest.hexdigest()
+
+
+def read_case(db: sqlite3.Connection, number: str, as_of_ms: int | None = None) -> StoredCase | None:
+    """The current case of certificate ``number``, or what the store held at ``as_of_ms``."""
+    if as_of_ms is None:
+        row = db.execute("SELECT version, believed_at_ms, document FROM newborn_case "
+                         "WHERE certificate_number = ?", (number,)).fetchone()
+    else:
+        row = db.execute(
+            "SELECT version, believed_at_ms, document FROM case_version WHERE certificate_number = ? "
+            "AND believed_at_ms <= ? ORDER BY version DESC LIMIT 1", (number, as_of_ms)).fetchone()
+    if row is None:
+        return None
+    return StoredCase(number, int(row["version"]), int(row["believed_at_ms"]), json.loads(row["document"]))
