@@ -31,6 +31,8 @@ from bus.settings import Settings
 from bus.web.adapters_status import start_status_server
 from bus.web.app import create_web_app
 from projections.app import create_projections_app, profile_projections
+from projections.newborn_case.worker import INPUT_TOPICS as NEWBORN_INPUTS
+from projections.newborn_case.worker import add_newborn_case
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +110,15 @@ def run_projections(settings: Settings) -> None:
     """Run the faust worker of every projection (blocks; handles signals)."""
     from faust import Worker
 
-    inputs = sorted({topic for p in profile_projections() for topic in p.topics})
+    inputs = sorted({topic for p in profile_projections() for topic in p.topics} | set(NEWBORN_INPUTS))
     asyncio.run(ensure_topics(settings.kafka_bootstrap, [TopicSpec.history(t) for t in inputs]))
     app = create_projections_app(
         bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,
         store_path=settings.projection_store_path,
         data_dir=(settings.state_dir / "faust").resolve(),
     )
+    add_newborn_case(app, bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,
+                     store_path=settings.projection_store_path("newborn_case").resolve())
     Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
 
 

@@ -13,6 +13,7 @@ from bus.web.citizens import API_DECLARATIONS as CITIZEN_API
 from bus.web.enterprises import API_DECLARATIONS as ENTERPRISE_API
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
 from projections.enterprise_profile.declaration import DECLARATION as ENTERPRISE_PROFILE
+from projections.newborn_case.declaration import DECLARATION as NEWBORN_CASE
 
 CATALOG = web.AppKey("catalog", Catalog)
 _KINDS = ("legacy_table", "raw_topic", "canonical", "projection", "api")
@@ -20,8 +21,8 @@ _KINDS = ("legacy_table", "raw_topic", "canonical", "projection", "api")
 
 def current_catalog() -> Catalog:
     """The catalog of what this installation ships: schemas, mappings, projections, API."""
-    return build_catalog(load_entities(), load_mappings(), [CITIZEN_PROFILE, ENTERPRISE_PROFILE],
-                         [*CITIZEN_API, *ENTERPRISE_API])
+    return build_catalog(load_entities(), load_mappings(),
+                         [CITIZEN_PROFILE, ENTERPRISE_PROFILE, NEWBORN_CASE], [*CITIZEN_API, *ENTERPRISE_API])
 
 
 def _dumps(value: object) -> str:

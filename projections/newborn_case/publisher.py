@@ -1,0 +1,117 @@
+"""Publishes the ``newborn_case`` outbox on ``projection.newborn_case`` (compacted, Avro).
+
+The store writes each case version into its outbox in the same transaction as the case; this
+publisher sends them in order and deletes them once Kafka acknowledged them. A crash between
+the two sends a version again — harmless on a topic compacted by certificate number, and its
+``ce_id`` is deterministic. One publisher holds the outbox lease at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from mode import Service
+
+from bus.envelope import CloudEvent
+from bus.kafka import TopicSpec, ensure_topics
+from bus.serde.avro import AvroSerde, subject_for
+from bus.serde.registry_client import RegistryClient
+from projections.newborn_case.store import CaseStore
+from schemas.avro_schemas import load_avro_schema
+
+__all__ = ["OUTPUT_TOPIC", "CasePublisher", "CasePublisherService", "case_record"]
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TOPIC = "projection.newborn_case"
+_IDS = uuid.UUID("0f6a7d3e-2c1b-4e8a-9b5d-6a1c3e7f9b20")
+LEASE_MS = 15_000
+
+
+def case_record(document: dict[str, Any]) -> dict[str, Any]:
+    """The Avro value of a case version from its stored JSON document."""
+    birth = document.get("birth_date")
+    return {**document, "birth_date": None if birth is None else dt.date.fromisoformat(birth)}
+
+
+class CasePublisher:
+    """Drains the case store's outbox into Kafka."""
+
+    def __init__(self, store: CaseStore, producer: AIOKafkaProducer, serde: AvroSerde) -> None:
+        self.store = store
+        self.producer = producer
+        self.serde = serde
+        self.holder = uuid.uuid4().hex
+        self._value = load_avro_schema("newborn_case")
+        self._key = load_avro_schema("newborn_case_key")
+
+    async def drain(self, limit: int = 500) -> int:
+        """Send what is pending (if this publisher holds the lease); how many were sent."""
+        if not self.store.lease(self.holder, int(time.time() * 1000), LEASE_MS):
+            return 0
+        rows = self.store.pending(limit)
+        if not rows:
+            return 0
+        futures = []
+        for _id, number, body in rows:
+            document = json.loads(body)
+            key = await self.serde.encode(subject_for(OUTPUT_TOPIC, is_key=True), self._key,
+                                          {"certificate_number": number})
+            value = await self.serde.encode(subject_for(OUTPUT_TOPIC), self._value, case_record(document))
+            event = CloudEvent("rongtong.projection.newborn_case.changed", "/projections/newborn_case",
+                               id=str(uuid.uuid5(_IDS, f"{number}|{document['version']}")),
+                               subject=number, dataclassification="sensitive_personal")
+            futures.append(await self.producer.send(OUTPUT_TOPIC, value, key, headers=event.to_headers()))
+        for future in futures:
+            await future
+        self.store.published(rows[-1][0])
+        return len(rows)
+
+
+class CasePublisherService(Service):
+    """Runs a :class:`CasePublisher` beside the case agents (a faust app service)."""
+
+    def __init__(self, *, bootstrap: str, registry_url: str, store_path: Path, interval: float = 0.5,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bootstrap = bootstrap
+        self.registry_url = registry_url
+        self.store_path = store_path
+        self.interval = interval
+        self._producer: AIOKafkaProducer | None = None
+        self._registry: RegistryClient | None = None
+        self._store: CaseStore | None = None
+
+    async def on_start(self) -> None:
+        await ensure_topics(self.bootstrap, [TopicSpec.compacted(OUTPUT_TOPIC)])
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                          enable_idempotence=True, linger_ms=20)
+        await self._producer.start()
+        self._registry = RegistryClient(self.registry_url)
+        self._store = CaseStore(self.store_path)
+        self.add_future(self._run(CasePublisher(self._store, self._producer, AvroSerde(self._registry))))
+
+    async def _run(self, publisher: CasePublisher) -> None:
+        while not self.should_stop:
+            try:
+                sent = await publisher.drain()
+            except Exception:  # Kafka or the registry away: keep the outbox, try again
+                log.warning("publishing the newborn_case outbox failed; retrying", exc_info=True)
+                sent = 0
+            if not sent:
+                await self.sleep(self.interval)
+
+    async def on_stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._registry is not None:
+            await self._registry.close()
+        if self._store is not None:
+            self._store.close()

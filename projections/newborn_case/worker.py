@@ -1,0 +1,63 @@
+"""The ``newborn_case`` agents, added to a faust app (the one ``bus projections run`` starts).
+
+One agent per input topic (``store.INPUT_TOPICS``); each event updates the case store — facts,
+affected cases, their versions and outbox messages — in one transaction with its input
+position. The agents share the faust app (and so its consumer group) of the other projections:
+faust hands each message of a topic to every agent subscribed to it, and each projection keeps
+its own positions with its own state, so neither can skip or double the other's work.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from bus.serde.avro import AvroSerde
+from bus.serde.registry_client import RegistryClient
+from projections.newborn_case.publisher import CasePublisherService
+from projections.newborn_case.store import INPUT_TOPICS, CaseStore
+from projections.profiles.store import InputPosition
+
+__all__ = ["INPUT_TOPICS", "add_newborn_case", "project_event"]
+
+log = logging.getLogger(__name__)
+
+
+def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store_path: Path) -> faust.App:
+    """Register the case agents and the outbox publisher on ``app``; nothing connects until
+    the worker starts."""
+    for topic_name in INPUT_TOPICS:
+        topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+
+        async def project(stream: Any) -> None:
+            store = CaseStore(store_path)  # each agent its own connection; SQLite serializes them
+            registry = RegistryClient(registry_url)
+            serde = AvroSerde(registry)
+            try:
+                async for event in stream.events():
+                    await project_event(store, serde, event.message)
+            finally:
+                await registry.close()
+                store.close()
+
+        app.agent(topic, name=f"newborn_case_{topic_name.replace('.', '_')}")(project)
+
+    app.service(CasePublisherService(  # type: ignore[arg-type]  # faust takes instances too
+        bootstrap=bootstrap, registry_url=registry_url, store_path=store_path))
+    return app
+
+
+async def project_event(store: CaseStore, serde: AvroSerde, message: Any) -> bool:
+    """Apply one canonical message; False when its position was already applied."""
+    at = InputPosition(message.topic, message.partition, message.offset, int(message.timestamp or 0))
+    if at.offset < store.next_offset(at.topic, at.partition):
+        return False  # skip the Avro decode of a redelivered message; apply() checks again
+    key = await serde.decode(message.key)
+    event = None if message.value is None else await serde.decode(message.value)
+    changed = store.apply(at, key, event)
+    for said in store.messages:
+        log.info("newborn_case %s", said)
+    return changed is not None
