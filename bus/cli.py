@@ -265,10 +265,56 @@ def projections() -> None:
 @projections.command("run")
 @pass_context
 def projections_run(ctx: _Context) -> None:
-    """Run the citizen_profile projection worker until stopped."""
+    """Run every projection's faust worker until stopped."""
     from bus.bootstrap import run_projections
 
     run_projections(ctx.settings)
+
+
+@projections.command("rebuild")
+@click.argument("name")
+@click.option("--no-switch", is_flag=True, help="Build and compare, but keep readers on the live store.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def projections_rebuild(ctx: _Context, name: str, no_switch: bool, as_json: bool) -> None:
+    """Build projection NAME anew from the start of the log, beside the live one; compare, switch."""
+    import asyncio
+    import json
+
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    from projections.app import profile_projections
+    from projections.profiles.rebuild import rebuild
+
+    found = {p.name: p for p in profile_projections()}
+    if name not in found:
+        _fail(f"no projection {name!r}; known: {', '.join(sorted(found))}")
+    s = ctx.settings
+    _quiet_kafka_client()
+    columns = ("{task.description}", BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=as_json) as progress:
+        task = progress.add_task(f"rebuilding {name}", total=None)
+        try:
+            report = asyncio.run(rebuild(
+                found[name], default_path=s.projection_store_path(name).resolve(),
+                bootstrap=s.kafka_bootstrap, registry_url=s.registry_url, switch=not no_switch,
+                progress=lambda done, total: progress.update(task, completed=done, total=total)))
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
+            _exit_unreachable(s, exc)
+            return
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        verdict = {None: "no live store to compare with", True: "equal to the live store",
+                   False: "DIFFERENT from the live store"}[report.equal]
+        console.print(f"{name}: {report.events} events in {report.seconds:.1f} s into "
+                      f"{report.store.name}; at the live store's positions the rebuild is "
+                      f"{verdict} (checksum {str(report.rebuilt_checksum)[:12]}); "
+                      + ("readers switched" if report.switched else "readers not switched"))
+    if report.equal is False:
+        sys.exit(1)
 
 
 # --- data quality and quarantine --------------------------------------------------------

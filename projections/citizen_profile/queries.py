@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from projections.citizen_profile.extract import IDENTITY_FIELDS
+from projections.profiles.location import live_store
 from projections.profiles.store import StoredProfile, connect, read_profile
 
 
@@ -65,9 +66,10 @@ class CitizenProfileQueries:
         self.path = path
 
     def _connect(self) -> sqlite3.Connection | None:
-        if not self.path.exists():
+        path = live_store(self.path)  # a rebuild may have switched readers to a new file
+        if not path.exists():
             return None
-        return connect(self.path, readonly=True)
+        return connect(path, readonly=True)
 
     def page(self, limit: int, after: str | None = None) -> Page:
         db = self._connect()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from projections.enterprise_profile.extract import REGISTER_FIELDS
+from projections.profiles.location import live_store
 from projections.profiles.store import StoredProfile, connect, read_profile
 
 
@@ -45,9 +46,10 @@ class EnterpriseProfileQueries:
         self.path = path
 
     def get(self, credit_code: str, as_of: datetime | None = None) -> dict[str, Any] | None:
-        if not self.path.exists():
+        path = live_store(self.path)  # a rebuild may have switched readers to a new file
+        if not path.exists():
             return None
-        db = connect(self.path, readonly=True)
+        db = connect(path, readonly=True)
         try:
             stored = read_profile(db, credit_code,
                                   None if as_of is None else int(as_of.timestamp() * 1000))

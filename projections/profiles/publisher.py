@@ -23,6 +23,7 @@ from bus.envelope import CloudEvent
 from bus.kafka import TopicSpec, ensure_topics
 from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
+from projections.profiles.location import live_store
 from projections.profiles.store import ProfileStore
 from schemas.avro_schemas import load_avro_schema
 
@@ -158,15 +159,24 @@ class OutboxService(Service):
                                           enable_idempotence=True, linger_ms=20)
         await self._producer.start()
         self._registry = RegistryClient(self.registry_url)
-        self._store = ProfileStore(self.store_path, self.authority)
-        publisher = OutboxPublisher(self._store, self.projection, self._producer,
-                                    AvroSerde(self._registry))
-        self.add_future(self._run(publisher))
+        self.add_future(self._run())
 
-    async def _run(self, publisher: OutboxPublisher) -> None:
+    def _publisher(self) -> OutboxPublisher:
+        assert self._producer is not None and self._registry is not None
+        self._store = ProfileStore(live_store(self.store_path), self.authority)
+        return OutboxPublisher(self._store, self.projection, self._producer,
+                               AvroSerde(self._registry))
+
+    async def _run(self) -> None:
+        publisher = self._publisher()
         while not self.should_stop:
             try:
                 sent = await publisher.drain()
+                if not sent and live_store(self.store_path) != publisher.store.path:
+                    # A rebuild switched readers; the old outbox is empty: follow.
+                    publisher.store.close()
+                    publisher = self._publisher()
+                    continue
             except Exception:  # Kafka or the registry away: keep the outbox, try again
                 log.warning("publishing the %s outbox failed; retrying", self.projection,
                             exc_info=True)

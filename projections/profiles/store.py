@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from typing import Any
 
 from projections.profiles.model import Contribution, Provenance, derive
 
-__all__ = ["InputPosition", "ProfileStore", "StoredProfile", "connect"]
+__all__ = ["FORMAT", "InputPosition", "ProfileStore", "StoredProfile", "connect"]
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contribution (
@@ -60,10 +63,13 @@ CREATE TABLE IF NOT EXISTS conflict (
     document    TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outbox (
-    id    INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind  TEXT NOT NULL,
-    key   TEXT NOT NULL,
-    body  TEXT
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    body            TEXT,
+    cause_topic     TEXT NOT NULL,
+    cause_partition INTEGER NOT NULL,
+    cause_offset    INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outbox_lease (
     name       TEXT PRIMARY KEY,
@@ -110,6 +116,31 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return connection
 
 
+#: Layout version of the store file (``PRAGMA user_version``). A store of another layout is
+#: set aside on open and rebuilt from the log — every read store is derived.
+FORMAT = 2
+
+
+def _open_current_format(path: Path) -> sqlite3.Connection:
+    connection = connect(path)
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    tables = connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+    if version == FORMAT or not tables:
+        connection.execute(f"PRAGMA user_version = {FORMAT}")
+        return connection
+    connection.close()
+    aside = path.with_name(f"{path.name}.format{version}")
+    log.warning("%s has layout %s, not %s: set aside as %s; it is rebuilt from the log",
+                path, version, FORMAT, aside.name)
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(f"{path}{suffix}")
+        if old.exists():
+            old.replace(Path(f"{aside}{suffix}"))
+    connection = connect(path)
+    connection.execute(f"PRAGMA user_version = {FORMAT}")
+    return connection
+
+
 def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -120,7 +151,7 @@ class ProfileStore:
     def __init__(self, path: Path, authority: Mapping[str, str]) -> None:
         self.path = path
         self.authority = dict(authority)
-        self._db = connect(path)
+        self._db = _open_current_format(path)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -218,8 +249,7 @@ class ProfileStore:
             if conflict.key not in known:
                 body = _dumps(conflict.as_json())
                 db.execute("INSERT INTO conflict VALUES (?, ?, ?)", (conflict.key, subject, body))
-                db.execute("INSERT INTO outbox (kind, key, body) VALUES ('conflict', ?, ?)",
-                           (conflict.key, body))
+                self._outbox("conflict", conflict.key, body, at)
         return True
 
     def _version(self, subject: str, version: int, at: InputPosition, document: str | None) -> None:
@@ -228,8 +258,12 @@ class ProfileStore:
                           at.offset))
         body = None if document is None else (
             f'{{"believed_at_ms":{at.timestamp_ms},"document":{document},"version":{version}}}')
-        self._db.execute("INSERT INTO outbox (kind, key, body) VALUES ('profile', ?, ?)",
-                         (subject, body))
+        self._outbox("profile", subject, body, at)
+
+    def _outbox(self, kind: str, key: str, body: str | None, at: InputPosition) -> None:
+        self._db.execute("INSERT INTO outbox (kind, key, body, cause_topic, cause_partition, "
+                         "cause_offset) VALUES (?, ?, ?, ?, ?, ?)",
+                         (kind, key, body, at.topic, at.partition, at.offset))
 
     def _resolve_conflicts(self, subject: str, still: set[str]) -> set[str]:
         """Forget conflicts of ``subject`` that are gone; the keys of those that remain."""
@@ -267,6 +301,22 @@ class ProfileStore:
 
     def published(self, up_to_id: int) -> None:
         self._db.execute("DELETE FROM outbox WHERE id <= ?", (up_to_id,))
+
+    def forget_published_before(self, positions: Mapping[tuple[str, int], int]) -> int:
+        """Drop outbox messages caused by events before ``positions`` (another store already
+        holds — and publishes — those); how many were dropped."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        dropped = 0
+        for (topic, partition), next_offset in positions.items():
+            dropped += db.execute("DELETE FROM outbox WHERE cause_topic = ? AND cause_partition = ? "
+                                  "AND cause_offset < ?", (topic, partition, next_offset)).rowcount
+        db.execute("COMMIT")
+        return dropped
+
+    def position_map(self) -> dict[tuple[str, int], int]:
+        return {(str(r["topic"]), int(r["partition"])): int(r["next_offset"])
+                for r in self._db.execute("SELECT topic, partition, next_offset FROM projection_position")}
 
     # -- reading --------------------------------------------------------------------------
 
