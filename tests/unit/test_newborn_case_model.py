@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from itertools import permutations
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +203,16 @@ def test_the_state_survives_its_json_form() -> None:
     state, _ = run([*FLOW, event(Kind.APPLICATION_REJECTED, key="late")])
 
     assert state.anomalies and CaseState.from_json(state.as_json()) == state
+
+
+def test_the_documented_table_is_the_table_of_the_code() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "newborn-case.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| `") and line.count("|") == 11]
+    documented = {}
+    for row in rows:
+        cells = [c.strip().strip("`*") for c in row.strip("|").split("|")]
+        for kind, cell in zip(Kind, cells[1:], strict=True):
+            if cell != "—":
+                documented[(Status(cells[0]), kind)] = HOLD if cell == HOLD else Status(cell)
+
+    assert documented == dict(TRANSITIONS)
