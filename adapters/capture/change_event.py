@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,18 +130,32 @@ class ChangeEventIds:
 
     The same ids, cheaper: the uuid5 namespace and table prefix are hashed once, the sorted
     column order is remembered per column set, and the UUID text is formatted directly.
+    :meth:`of_change` also spares building the row with its ``op``: per column set it keeps
+    the text ``repr`` gives of the sorted pairs, with a slot for each value's ``repr``.
     """
 
     def __init__(self, department: str, table: str) -> None:
         self._prefix = hashlib.sha1(_EVENT_ID_NAMESPACE.bytes + f"{department}.{table}:".encode())
         self._orders: dict[tuple[str, ...], list[str]] = {}
+        self._forms: dict[tuple[str, ...], _PairsForm] = {}
 
     def __call__(self, key: str, row: Mapping[str, str | None]) -> str:
         names = tuple(row)
         order = self._orders.get(names)
         if order is None:
             order = self._orders[names] = sorted(names)
-        digest = hashlib.sha256(repr([(name, row[name]) for name in order]).encode("utf-8"))
+        return self._id(key, repr([(name, row[name]) for name in order]))
+
+    def of_change(self, key: str, op: str, image: Mapping[str, str | None]) -> str:
+        """``self(key, {"op": op, **image})``: the id of a change with row image ``image``."""
+        shape = (op, *image)
+        form = self._forms.get(shape)
+        if form is None:
+            form = self._forms[shape] = _PairsForm(op, shape[1:])
+        return self._id(key, form.text % tuple(map(repr, form.values(image))))
+
+    def _id(self, key: str, pairs: str) -> str:
+        digest = hashlib.sha256(pairs.encode("utf-8"))
         name_hash = self._prefix.copy()
         name_hash.update(f"{key}:{digest.hexdigest()}".encode())
         raw = bytearray(name_hash.digest()[:16])
@@ -148,6 +163,34 @@ class ChangeEventIds:
         raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
         text = raw.hex()
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+class _PairsForm:
+    """``repr`` of the sorted (name, value) pairs of ``{"op": op, **image}`` for one column set.
+
+    ``text % tuple(map(repr, values(image)))`` is that ``repr``: the names, brackets and
+    commas are fixed, only the values' own ``repr`` is filled in (``op`` too when the image
+    has no column of that name).
+    """
+
+    def __init__(self, op: str, names: tuple[str, ...]) -> None:
+        order = sorted({*names, "op"})
+        filled = [name for name in order if name in names]
+        self.text = "[" + ", ".join(
+            f"({_escaped(repr(name))}, %s)" if name in names else _escaped(f"({name!r}, {op!r})")
+            for name in order) + "]"
+        self.values: Callable[[Mapping[str, str | None]], Sequence[str | None]]
+        if not filled:
+            self.values = lambda image: ()
+        elif len(filled) == 1:
+            only = filled[0]
+            self.values = lambda image: (image[only],)
+        else:
+            self.values = operator.itemgetter(*filled)
+
+
+def _escaped(text: str) -> str:
+    return text.replace("%", "%%")
 
 
 class ChangeRecords:

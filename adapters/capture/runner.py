@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,6 +103,7 @@ class CaptureRunner:
                               f"{self.spec.table}")
         self._event_ids = ChangeEventIds(self.spec.department, self.spec.table)
         self._subject_prefix = f"{self.spec.table}/"
+        self._key_record = _key_record(self.spec.key_columns)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Capture until ``stop`` is set; raises only for a misconfigured source."""
@@ -187,25 +188,24 @@ class CaptureRunner:
         captured_ms = int(captured.timestamp() * 1000)
         headers = HeaderTemplate(CHANGE_EVENT_TYPE, self._event_source, captured,
                                  dataclassification=self.spec.classification).headers
-        topic, key_columns = self.spec.topic, self.spec.key_columns
-        build, encode_value, event_id = encoding.records.record, encoding.value, self._event_ids
-        subject_prefix = self._subject_prefix
+        topic, key_record = self.spec.topic, self._key_record
+        build, encode_value = encoding.records.record, encoding.value
+        event_id, subject_prefix = self._event_ids.of_change, self._subject_prefix
         records: list[OutgoingRecord] = []
         for change in batch.changes:
             if change.undecodable:
                 records.append(await self._quarantine(change))
                 continue
-            change_key = change.key
+            op, change_key, after = change.op, change.key, change.after
             key_string = key_text(change_key)
-            key = encode_key({c: change_key.get(c) or "" for c in key_columns})
-            value = encode_value(build(change.op, change.before, change.after,
-                                       position=change.position, snapshot=change.snapshot,
-                                       ts_ms=change.commit_ts_ms, captured_ms=captured_ms))
-            event_headers = headers(
-                event_id(key_string, {"op": change.op, **(change.after or change_key)}),
-                subject_prefix + key_string)
+            key = encode_key(key_record(change_key))
+            value = encode_value(build(op, change.before, after, position=change.position,
+                                       snapshot=change.snapshot, ts_ms=change.commit_ts_ms,
+                                       captured_ms=captured_ms))
+            event_headers = headers(event_id(key_string, op, after or change_key),
+                                    subject_prefix + key_string)
             records.append((topic, key, value, event_headers))
-            if change.op == "d":  # compacted consumers forget the row
+            if op == "d":  # compacted consumers forget the row
                 records.append((topic, key, None, event_headers))
         return records
 
@@ -261,6 +261,14 @@ class CaptureRunner:
 
     def _labels(self) -> tuple[str, str, str, str]:
         return (self.spec.department, self.spec.table, self.source.engine, self.spec.strategy)
+
+
+def _key_record(key_columns: tuple[str, ...]) -> Callable[[Mapping[str, str | None]], dict[str, str]]:
+    """What the key schema encodes of a change's key: every key column, missing ones empty."""
+    if len(key_columns) == 1:
+        (column,) = key_columns
+        return lambda key: {column: key.get(column) or ""}
+    return lambda key: {column: key.get(column) or "" for column in key_columns}
 
 
 def _columns_of(changes: Sequence[Change]) -> tuple[str, ...]:

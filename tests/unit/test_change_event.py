@@ -169,3 +169,22 @@ def test_the_change_envelope_compiles_to_the_bytes_fastavro_writes(columns: tupl
         buffer = io.BytesIO()
         fastavro.schemaless_writer(buffer, fastavro.parse_schema(schema), record)
         assert encode(record) == buffer.getvalue()
+
+
+@pytest.mark.parametrize("op", ["c", "u", "d", "r"])
+@pytest.mark.parametrize("image", [
+    {"RYBH": "R1", "XM": "王小明", "GXSJ": None},
+    {"GXSJ": "2024-03-07 08:30:15", "XM": "'引号'\n\\%s", "RYBH": "R1"},
+    {"op": "a column named op", "RYBH": "R1"},
+    {"100%": "%d", "a%s": None},
+    {"RYBH": "R1"},
+    {},
+])
+def test_the_id_of_a_change_is_the_id_of_its_image_with_its_op(op: str,
+                                                               image: dict[str, str | None]) -> None:
+    ids = ChangeEventIds("gongan", "hj_ryxx")
+    expected = change_event_id("gongan", "hj_ryxx", "R1", {"op": op, **image})
+
+    assert ids.of_change("R1", op, image) == expected
+    assert ids.of_change("R1", op, dict(image)) == expected  # the second time from its column set
+    assert ids.of_change("R1", op, dict(reversed(list(image.items())))) == expected
