@@ -115,7 +115,7 @@ def run_projections(settings: Settings) -> None:
     app = create_projections_app(
         bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,
         store_path=settings.projection_store_path,
-        data_dir=(settings.state_dir / "faust").resolve(),
+        data_dir=(settings.state_dir / "faust").resolve(), app_id=settings.projections_app_id,
     )
     add_newborn_case(app, bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,
                      store_path=settings.projection_store_path("newborn_case").resolve())

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=500, description="Rows read from a legacy table per poll and Kafka transaction."
     )
 
+    projections_app_id: str = Field(
+        default="rongtong-projections",
+        description="faust app id (Kafka consumer group) of the projection workers; workers with "
+                    "the same id split the input partitions.",
+    )
+
     adapters_config: Path | None = Field(
         default=None,
         description="Adapter configuration (YAML); the reference government's when unset.",

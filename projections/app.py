@@ -40,6 +40,9 @@ def create_projections_app(*, bootstrap: str, registry_url: str,
         consumer_auto_offset_reset="earliest",
         broker_commit_every=200,
         broker_commit_interval=1.0,
+        # A worker that dies hands its partitions to the others within seconds, not a minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
     )
     for projection in profile_projections():
         add_profile_projection(app, projection, store_path=store_path(projection.name).resolve(),

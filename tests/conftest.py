@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,8 @@ def bus_environment(stack: Settings, state_dir: Path) -> dict[str, str]:
         "BUS_WEB_PORT": str(free_port()),
         "BUS_ADAPTERS_PORT": str(free_port()),
         "BUS_ADAPTERS_CONFIG": str(config),
+        # Each test's projection workers are a consumer group of their own on the shared stack.
+        "BUS_PROJECTIONS_APP_ID": f"rongtong-projections-{uuid.uuid4().hex[:12]}",
         "PYTHONUNBUFFERED": "1",
     })
     return env

@@ -72,6 +72,12 @@ async def publish(settings: Settings, events: list[tuple[str, str, dict[str, Any
         await producer.stop()
 
 
+def latest_versions(stack: Settings) -> dict[str, Any]:
+    """The last message per subject on projection.citizen_profile (what compaction keeps)."""
+    outputs = read_topic(stack.kafka_bootstrap, stack.registry_url, "projection.citizen_profile")
+    return {k["subject"]: v for k, v in zip(outputs.keys, outputs.records, strict=True)}
+
+
 def test_profiles_from_several_departments_with_provenance_outputs_and_a_kill(
         stack: Settings, tmp_path: Path) -> None:
     env = bus_environment(stack, tmp_path / "state")
@@ -87,6 +93,8 @@ def test_profiles_from_several_departments_with_provenance_outputs_and_a_kill(
                         "the married profile")
         wait_for(lambda: read_topic(stack.kafka_bootstrap, stack.registry_url,
                                     "bus.data_conflicts").records, 60, "the conflict event")
+        wait_for(lambda: latest_versions(stack).get(WANG, {}).get("version") == 3, 60,
+                 "the third version on projection.citizen_profile")
     finally:
         worker.stop()
     assert wang["name"] == "王小明" and wang["provenance"]["name"]["rule"] == "authoritative_source"
@@ -96,8 +104,7 @@ def test_profiles_from_several_departments_with_provenance_outputs_and_a_kill(
     assert li is not None and li["marriages"][0]["role"] == "wife"
     assert (wang["version"], li["version"]) == (3, 2)  # person, insurance, marriage / person, marriage
 
-    outputs = read_topic(stack.kafka_bootstrap, stack.registry_url, "projection.citizen_profile")
-    latest = {k["subject"]: v for k, v in zip(outputs.keys, outputs.records, strict=True)}
+    latest = latest_versions(stack)
     assert latest[WANG] is not None and latest[WANG]["version"] == 3
     assert latest[WANG]["fields"]["name"]["provenance"]["department"] == "gongan"
     assert latest[WANG]["facets"]["marriages"][0]["values"]["spouse_identity_number"] == LI
