@@ -27,6 +27,7 @@ from bus.positions import POSITIONS_TOPIC
 from bus.settings import Settings
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
 from projections.enterprise_profile.declaration import DECLARATION as ENTERPRISE_PROFILE
+from projections.newborn_case.declaration import DECLARATION as NEWBORN_CASE
 from projections.profiles.publisher import CONFLICTS_TOPIC
 
 ASYNCAPI = web.AppKey("asyncapi", dict[str, Any])
@@ -48,8 +49,9 @@ def _most_sensitive(entity: CanonicalEntity) -> str | None:
 
 
 def topic_documents(configs: list[SourceConfig],
-                    projections: Sequence[ProjectionDeclaration] = ()) -> list[TopicDocument]:
-    """Every topic the configured captures, the mappings, the projections and the bus write."""
+                    projections: Sequence[tuple[ProjectionDeclaration, str]] = ()
+                    ) -> list[TopicDocument]:
+    """``projections``: each projection's declaration and the Avro schema of its topic."""
     mappings = {(m.department, m.table): m for m in load_mappings()}
     entities = {e.entity: e for e in load_entities()}
     quarantine = load_schema("quarantined_record")
@@ -71,14 +73,13 @@ def topic_documents(configs: list[SourceConfig],
             classification=_most_sensitive(entity), config=_HISTORY,
             producers=("bus adapters run (standardize)",), consumers=("projections", "subscribers"),
             tags=("canonical",)))
-    profile, profile_key = load_schema("projection_profile"), load_schema("projection_profile_key")
-    for projection in projections:
+    for projection, schema in projections:
         docs.append(TopicDocument(
             projection.topic, f"Versions of {projection.name}",
-            f"{projection.doc} Every new version of a profile, compacted by subject (the latest "
-            "version per subject stays); a tombstone when a profile is gone.",
-            f"rongtong.projection.{projection.name}.changed", profile, profile_key,
-            classification="sensitive_personal", config=_COMPACTED,
+            f"{projection.doc} Every new version, compacted by key (the latest version per key "
+            "stays); a tombstone when it is gone.",
+            f"rongtong.projection.{projection.name}.changed", load_schema(schema),
+            load_schema(f"{schema}_key"), classification="sensitive_personal", config=_COMPACTED,
             producers=(f"bus projections run ({projection.name})",),
             consumers=("subscribers", "new applications"), tags=("projection",)))
     docs.append(TopicDocument(
@@ -144,7 +145,9 @@ def _legacy(department: str, table: str, engine: str, key: tuple[str, ...],
 
 
 def build_asyncapi(settings: Settings, configs: list[SourceConfig]) -> dict[str, Any]:
-    topics = topic_documents(configs, [CITIZEN_PROFILE, ENTERPRISE_PROFILE])
+    topics = topic_documents(configs, [(CITIZEN_PROFILE, "projection_profile"),
+                                       (ENTERPRISE_PROFILE, "projection_profile"),
+                                       (NEWBORN_CASE, "newborn_case")])
     return asyncapi_document(topics, version=_version(), kafka_bootstrap=settings.kafka_bootstrap,
                              registry_url=settings.registry_url)
 

@@ -39,7 +39,8 @@ def test_every_reference_department_topic_is_a_channel(document: dict[str, Any])
                   "mz.hydj", "mz.dbjz"):
         assert {f"legacy.{table}", f"quarantine.{table}"} <= addresses
     assert {"std.person", "std.enterprise", "bus.positions", "_schemas",
-            "projection.citizen_profile", "bus.data_conflicts"} <= addresses
+            "projection.citizen_profile", "projection.enterprise_profile", "projection.newborn_case",
+            "bus.data_conflicts"} <= addresses
 
 
 def test_payloads_and_keys_are_the_avro_schemas_the_bus_registers(document: dict[str, Any]) -> None:
