@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from projections.citizen_profile.extract import IDENTITY_FIELDS
-from projections.profiles.location import live_store
-from projections.profiles.store import StoredProfile, connect, read_profile
+from projections.profiles.location import StoreLocation, store_location
+from projections.profiles.store import Database, StoredProfile, open_reader, read_profile
 
 
 @dataclass(frozen=True)
@@ -60,16 +59,22 @@ def profile_json(stored: StoredProfile) -> dict[str, Any]:
 
 
 class CitizenProfileQueries:
-    """Read-only access; each call opens its own connection, so it is safe from any thread."""
+    """Read-only access; each call opens its own connection, so it is safe from any thread.
 
-    def __init__(self, path: Path) -> None:
+    ``path`` is the SQLite file (a rebuild may point readers at another one) or the
+    PostgreSQL schema of the store.
+    """
+
+    def __init__(self, path: StoreLocation) -> None:
         self.path = path
 
-    def _connect(self) -> sqlite3.Connection | None:
-        path = live_store(self.path)  # a rebuild may have switched readers to a new file
-        if not path.exists():
-            return None
-        return connect(path, readonly=True)
+    @classmethod
+    def at(cls, sqlite_path: Path, read_store_url: str | None) -> CitizenProfileQueries:
+        """The queries of the store chosen by ``BUS_READ_STORE_URL`` (unset: ``sqlite_path``)."""
+        return cls(store_location("citizen_profile", sqlite_path, read_store_url))
+
+    def _connect(self) -> Database | None:
+        return open_reader(self.path)
 
     def page(self, limit: int, after: str | None = None) -> Page:
         db = self._connect()
@@ -80,7 +85,7 @@ class CitizenProfileQueries:
                 "SELECT subject FROM profile WHERE subject > ? ORDER BY subject LIMIT ?",
                 (after or "", limit + 1)).fetchall()
             found = [read_profile(db, str(r["subject"])) for r in rows[:limit]]
-        except sqlite3.OperationalError:
+        except db.not_ready:
             return Page([], None)  # the worker has not created its tables yet
         finally:
             db.close()
@@ -94,7 +99,7 @@ class CitizenProfileQueries:
         try:
             stored = read_profile(db, identity_number,
                                   None if as_of is None else int(as_of.timestamp() * 1000))
-        except sqlite3.OperationalError:
+        except db.not_ready:
             return None
         finally:
             db.close()
@@ -106,7 +111,7 @@ class CitizenProfileQueries:
             return 0
         try:
             return int(db.execute("SELECT COUNT(*) FROM profile").fetchone()[0])
-        except sqlite3.OperationalError:
+        except db.not_ready:
             return 0
         finally:
             db.close()
@@ -118,7 +123,7 @@ class CitizenProfileQueries:
         try:
             return [dict(r) for r in db.execute(
                 "SELECT topic, partition, next_offset FROM projection_position ORDER BY 1, 2")]
-        except sqlite3.OperationalError:
+        except db.not_ready:
             return []
         finally:
             db.close()

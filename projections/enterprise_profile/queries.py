@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from projections.enterprise_profile.extract import REGISTER_FIELDS
-from projections.profiles.location import live_store
-from projections.profiles.store import StoredProfile, connect, read_profile
+from projections.profiles.location import StoreLocation, store_location
+from projections.profiles.store import StoredProfile, open_reader, read_profile
 
 
 def _iso(ms: int) -> str | None:
@@ -42,18 +41,22 @@ def enterprise_json(stored: StoredProfile) -> dict[str, Any]:
 class EnterpriseProfileQueries:
     """Read-only access; each call opens its own connection, so it is safe from any thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.path = path
 
+    @classmethod
+    def at(cls, sqlite_path: Path, read_store_url: str | None) -> EnterpriseProfileQueries:
+        """The queries of the store chosen by ``BUS_READ_STORE_URL`` (unset: ``sqlite_path``)."""
+        return cls(store_location("enterprise_profile", sqlite_path, read_store_url))
+
     def get(self, credit_code: str, as_of: datetime | None = None) -> dict[str, Any] | None:
-        path = live_store(self.path)  # a rebuild may have switched readers to a new file
-        if not path.exists():
+        db = open_reader(self.path)  # the live store: a rebuild may have switched readers
+        if db is None:
             return None
-        db = connect(path, readonly=True)
         try:
             stored = read_profile(db, credit_code,
                                   None if as_of is None else int(as_of.timestamp() * 1000))
-        except sqlite3.OperationalError:
+        except db.not_ready:
             return None  # the worker has not created its tables yet
         finally:
             db.close()

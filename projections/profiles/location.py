@@ -1,25 +1,59 @@
-"""Which file is a projection's live read store.
+"""Which store is a projection's live read store.
 
-``<dir>/<name>.sqlite`` until a rebuild switches readers: then the pointer file
+On SQLite, ``<dir>/<name>.sqlite`` until a rebuild switches readers: then the pointer file
 ``<dir>/<name>.current`` names the live file. Writing the pointer is one atomic rename, so every
 reader sees either the old store or the new one, never a mix; readers and workers resolve the
 pointer whenever they open the store.
+
+On PostgreSQL (``BUS_READ_STORE_URL``), a projection's store is the schema named after it in
+that database (:class:`~projections.profiles.pg.PostgresSchema`); it is always the live one —
+``bus projections rebuild`` is not available there.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import overload
 
-__all__ = ["live_store", "pointer_of", "switch_to"]
+from projections.profiles.pg import PostgresSchema
+
+__all__ = ["StoreLocation", "live_store", "pointer_of", "store_location", "switch_to"]
+
+#: Where a projection's read store lives: a SQLite file or a PostgreSQL schema.
+StoreLocation = Path | PostgresSchema
+
+
+def store_location(projection: str, sqlite_path: Path, url: str | None) -> StoreLocation:
+    """The store of ``projection``: the schema named after it in the PostgreSQL database
+    ``url`` (``postgresql://…``), else the SQLite file ``sqlite_path``."""
+    if not url:
+        return sqlite_path
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError("BUS_READ_STORE_URL must be a postgresql:// URL (unset: SQLite files)")
+    return PostgresSchema(url, projection)
 
 
 def pointer_of(default: Path) -> Path:
     return default.with_suffix(".current")
 
 
-def live_store(default: Path) -> Path:
-    """The live store for the default path ``<dir>/<name>.sqlite``."""
+@overload
+def live_store(default: Path) -> Path: ...
+
+
+@overload
+def live_store(default: PostgresSchema) -> PostgresSchema: ...
+
+
+@overload
+def live_store(default: StoreLocation) -> StoreLocation: ...
+
+
+def live_store(default: StoreLocation) -> StoreLocation:
+    """The live store for the default location (``<dir>/<name>.sqlite`` or a schema)."""
+    if isinstance(default, PostgresSchema):
+        return default
     try:
         name = pointer_of(default).read_text(encoding="utf-8").strip()
     except FileNotFoundError:

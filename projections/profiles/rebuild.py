@@ -8,6 +8,9 @@
 4. Drop from the new outbox what the live store already published, and switch readers with one
    atomic rename of the pointer file (:mod:`projections.profiles.location`). The live workers
    adopt the new store at their next event and fill the moment between (``LiveStore``).
+
+Only the SQLite read store can be rebuilt this way; on PostgreSQL the rebuild is refused
+(:class:`RebuildUnsupported`): drop the projection's schema and restart the workers instead.
 """
 
 from __future__ import annotations
@@ -25,15 +28,20 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
-from projections.profiles.location import live_store, switch_to
+from projections.profiles.location import StoreLocation, live_store, switch_to
+from projections.profiles.pg import PostgresSchema
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.store import ProfileStore
 from projections.profiles.worker import project_event
 
-__all__ = ["RebuildReport", "rebuild"]
+__all__ = ["RebuildReport", "RebuildUnsupported", "rebuild"]
 
 Progress = Callable[[int, int], None]
 Positions = dict[tuple[str, int], int]
+
+
+class RebuildUnsupported(ValueError):
+    """The store cannot be rebuilt beside the live one (a PostgreSQL read store)."""
 
 
 @dataclass
@@ -128,9 +136,14 @@ class _Reader:
             self.events += 1
 
 
-async def rebuild(projection: ProfileProjection, *, default_path: Path, bootstrap: str,
+async def rebuild(projection: ProfileProjection, *, default_path: StoreLocation, bootstrap: str,
                   registry_url: str, progress: Progress | None = None,
                   switch: bool = True) -> RebuildReport:
+    if isinstance(default_path, PostgresSchema):
+        raise RebuildUnsupported(
+            f"{projection.name}: rebuild is implemented for the SQLite read store only; on "
+            f"PostgreSQL drop schema {default_path.schema} and restart the workers to rebuild it "
+            "from the log")
     started = time.monotonic()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     new_path = default_path.with_name(f"{projection.name}.{stamp}.sqlite")
@@ -172,6 +185,7 @@ async def rebuild(projection: ProfileProjection, *, default_path: Path, bootstra
 
 def _switch(default_path: Path, store: ProfileStore, authority: dict[str, str]) -> None:
     """Point readers at ``store``; the live store keeps publishing what it has applied."""
+    assert isinstance(store.path, Path)
     live = live_store(default_path)
     if live.exists():
         current = ProfileStore(live, authority)

@@ -1,4 +1,4 @@
-"""The read store of a profile projection (SQLite): contributions, versions, positions, outbox.
+"""The read store of a profile projection: contributions, versions, positions, outbox.
 
 One transaction per input event holds everything it changes: the contributions of its source
 record, every affected profile's new version, new conflicts, the messages to publish (outbox)
@@ -8,6 +8,11 @@ redelivered event after a crash is harmless.
 Every version of a profile is kept with the time the bus came to believe it — the Kafka
 timestamp of the event that caused it — so :meth:`ProfileStore.profile` can answer *as of* any
 past time, and a rebuild from the log writes the very same versions.
+
+The store runs on SQLite (a file, the default) or PostgreSQL (a schema per projection) with one
+code path: the SQL is written once, and a small :class:`Database` seam per engine supplies
+placeholders, DDL spelling, the layout version and how writers take turns (SQLite's
+``BEGIN IMMEDIATE``, a PostgreSQL advisory lock — :mod:`projections.profiles.pg`).
 """
 
 from __future__ import annotations
@@ -16,14 +21,18 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from projections.profiles.location import StoreLocation, live_store
 from projections.profiles.model import Contribution, Provenance, derive
+from projections.profiles.pg import PostgresDatabase, PostgresSchema
 
-__all__ = ["FORMAT", "InputPosition", "ProfileStore", "StoredProfile", "connect"]
+__all__ = ["FORMAT", "Database", "InputPosition", "ProfileStore", "StoredProfile", "connect",
+           "open_database", "open_reader", "read_profile"]
 
 log = logging.getLogger(__name__)
 
@@ -141,21 +150,95 @@ def _open_current_format(path: Path) -> sqlite3.Connection:
     return connection
 
 
+class Database(Protocol):
+    """The dialect seam: one connection, SQL with ``?`` placeholders, rows by name and index."""
+
+    not_ready: tuple[type[Exception], ...]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def begin(self) -> None:
+        """Start a transaction that writes, waiting for other writers of the store."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SqliteDatabase:
+    """A store file; ``BEGIN IMMEDIATE`` takes the file's write lock at once."""
+
+    not_ready: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.connection = connect(path, readonly=True) if readonly else _open_current_format(path)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.connection.execute(sql, tuple(params))
+
+    def begin(self) -> None:
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.connection.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.connection.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def open_database(location: StoreLocation) -> Database:
+    """A writer's connection to the store at ``location``, its tables created."""
+    if isinstance(location, PostgresSchema):
+        postgres = PostgresDatabase(location)
+        postgres.prepare(_SCHEMA, FORMAT)
+        return postgres
+    sqlite = SqliteDatabase(location)
+    sqlite.connection.executescript(_SCHEMA)
+    return sqlite
+
+
+def open_reader(default: StoreLocation) -> Database | None:
+    """A read-only connection to the live store of ``default`` (None: no store file yet)."""
+    location = live_store(default)  # a rebuild may have switched readers to a new file
+    if isinstance(location, PostgresSchema):
+        return PostgresDatabase(location, readonly=True)
+    if not location.exists():
+        return None
+    return SqliteDatabase(location, readonly=True)
+
+
 def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 class ProfileStore:
-    """Writes one projection's profiles; one writer connection per process."""
+    """Writes one projection's profiles (a SQLite file or a PostgreSQL schema); each instance
+    holds one connection, and instances in any process take turns writing."""
 
-    def __init__(self, path: Path, authority: Mapping[str, str]) -> None:
+    def __init__(self, path: StoreLocation, authority: Mapping[str, str]) -> None:
         self.path = path
         self.authority = dict(authority)
-        self._db = _open_current_format(path)
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path)
 
     def close(self) -> None:
         self._db.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Database]:
+        """One transaction, holding the store's write lock (committed unless it raises)."""
+        self._db.begin()
+        try:
+            yield self._db
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
 
     # -- positions ------------------------------------------------------------------------
 
@@ -177,11 +260,8 @@ class ProfileStore:
 
         Returns the subjects whose profile changed, or None when ``at`` was applied before.
         """
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing() as db:
             if at.offset < self.next_offset(at.topic, at.partition):
-                db.execute("ROLLBACK")
                 return None
             affected = self._replace(at.topic, source_key, contributions or ())
             changed = [s for s in sorted(affected) if self._rederive(s, at)]
@@ -189,11 +269,7 @@ class ProfileStore:
                 "INSERT INTO projection_position (topic, partition, next_offset) VALUES (?, ?, ?) "
                 "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
                 (at.topic, at.partition, at.offset + 1))
-            db.execute("COMMIT")
             return changed
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _replace(self, topic: str, source_key: str, contributions: Iterable[Contribution]) -> set[str]:
         db = self._db
@@ -216,7 +292,8 @@ class ProfileStore:
     def _contributions(self, subject: str) -> list[Contribution]:
         return [Contribution(subject, Provenance.from_json(json.loads(r["provenance"])),
                              json.loads(r["scalars"]), r["facet"], json.loads(r["item"]))
-                for r in self._db.execute("SELECT * FROM contribution WHERE subject = ?", (subject,))]
+                for r in self._db.execute("SELECT * FROM contribution WHERE subject = ? "
+                                          "ORDER BY source_topic, source_key, seq", (subject,))]
 
     def _rederive(self, subject: str, at: InputPosition) -> bool:
         """Derive ``subject`` again; store a new version (and outbox messages) if it changed."""
@@ -278,9 +355,7 @@ class ProfileStore:
     def lease(self, holder: str, now_ms: int, ttl_ms: int) -> bool:
         """Whether ``holder`` may publish the outbox now (one publisher at a time, so the
         versions of a subject leave in order even with several workers on one store)."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing() as db:
             row = db.execute("SELECT holder, expires_ms FROM outbox_lease WHERE name = 'outbox'"
                              ).fetchone()
             mine = row is None or row["holder"] == holder or int(row["expires_ms"]) < now_ms
@@ -288,11 +363,7 @@ class ProfileStore:
                 db.execute("INSERT INTO outbox_lease VALUES ('outbox', ?, ?) ON CONFLICT (name) "
                            "DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms",
                            (holder, now_ms + ttl_ms))
-            db.execute("COMMIT")
             return mine
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def pending(self, limit: int = 500) -> list[tuple[int, str, str, str | None]]:
         """Messages to publish, oldest first: (id, kind, key, body)."""
@@ -305,13 +376,12 @@ class ProfileStore:
     def forget_published_before(self, positions: Mapping[tuple[str, int], int]) -> int:
         """Drop outbox messages caused by events before ``positions`` (another store already
         holds — and publishes — those); how many were dropped."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
         dropped = 0
-        for (topic, partition), next_offset in positions.items():
-            dropped += db.execute("DELETE FROM outbox WHERE cause_topic = ? AND cause_partition = ? "
-                                  "AND cause_offset < ?", (topic, partition, next_offset)).rowcount
-        db.execute("COMMIT")
+        with self._writing() as db:
+            for (topic, partition), next_offset in positions.items():
+                dropped += db.execute(
+                    "DELETE FROM outbox WHERE cause_topic = ? AND cause_partition = ? "
+                    "AND cause_offset < ?", (topic, partition, next_offset)).rowcount
         return dropped
 
     def position_map(self) -> dict[tuple[str, int], int]:
@@ -331,7 +401,7 @@ class ProfileStore:
         return digest.hexdigest()
 
 
-def read_profile(db: sqlite3.Connection, subject: str, as_of_ms: int | None = None
+def read_profile(db: Database, subject: str, as_of_ms: int | None = None
                  ) -> StoredProfile | None:
     """The current profile of ``subject``, or what the store held at ``as_of_ms``."""
     if as_of_ms is None:
