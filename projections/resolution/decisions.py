@@ -58,6 +58,17 @@ class LinkDecision:
     decided_by: str
     reason: str | None
     decided_at: datetime
+    #: An accepted link of a record without a valid identity number to one with: that number
+    #: (the citizen profile the record joins) and which side joins (``left`` / ``right``).
+    subject: str | None = None
+    joining: str | None = None
+
+    @property
+    def joining_ref(self) -> RecordRef | None:
+        """The record that joins the subject's profile, if any."""
+        if self.subject is None or self.joining not in ("left", "right"):
+            return None
+        return self.left if self.joining == "left" else self.right
 
     @property
     def by_reviewer(self) -> bool:
@@ -72,6 +83,7 @@ class LinkDecision:
             "rule": self.rule, "ruleset_version": self.ruleset_version,
             "upper_threshold": self.upper_threshold, "lower_threshold": self.lower_threshold,
             "decided_by": self.decided_by, "reason": self.reason, "decided_at": self.decided_at,
+            "subject": self.subject, "joining": self.joining,
         }
 
     @classmethod
@@ -83,6 +95,7 @@ class LinkDecision:
             rule=value["rule"], ruleset_version=value["ruleset_version"],
             upper_threshold=value["upper_threshold"], lower_threshold=value["lower_threshold"],
             decided_by=value["decided_by"], reason=value["reason"], decided_at=value["decided_at"],
+            subject=value.get("subject"), joining=value.get("joining"),
         )
 
 
@@ -97,22 +110,32 @@ def make_decision(
     decided_at: datetime,
     score: Score | None = None,
     reason: str | None = None,
+    subject: str | None = None,
+    joining: RecordRef | None = None,
 ) -> LinkDecision:
-    """A decision about (a, b); its id is a digest of what was decided, by whom and when."""
+    """A decision about (a, b); its id is a digest of what was decided, by whom and when.
+
+    ``subject`` (with ``joining``, one of a and b) names the valid identity number whose
+    citizen profile the ``joining`` record joins through this accepted link.
+    """
     if decided_at.tzinfo is None:
         raise ValueError("decided_at must be timezone-aware")
     if a.key == b.key:
         raise ValueError(f"a record cannot be linked to itself: {a.key}")
     left, right = sorted((a, b), key=lambda ref: ref.key)
     pid = pair_id(left, right)
-    digest = hashlib.sha256(
-        f"{pid}\n{kind.value}\n{decided_by}\n{rules.version}\n{decided_at.isoformat()}".encode()
-    ).hexdigest()[:32]
+    text = f"{pid}\n{kind.value}\n{decided_by}\n{rules.version}\n{decided_at.isoformat()}"
+    if subject is not None:
+        if joining is None or joining.key not in (a.key, b.key):
+            raise ValueError("a subject needs the joining record, one of the pair")
+        text += f"\n{subject}\n{joining.key}"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+    side = None if subject is None or joining is None else ("left" if joining.key == left.key else "right")
     return LinkDecision(
         decision_id=digest, pair_id=pid, kind=kind, left=left, right=right,
         score=None if score is None else score.total, weights=() if score is None else score.weights,
         rule=rule, ruleset_version=rules.version, upper_threshold=rules.upper, lower_threshold=rules.lower,
-        decided_by=decided_by, reason=reason, decided_at=decided_at,
+        decided_by=decided_by, reason=reason, decided_at=decided_at, subject=subject, joining=side,
     )
 
 
