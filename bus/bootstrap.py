@@ -116,6 +116,7 @@ def run_projections(settings: Settings) -> None:
         bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,
         store_path=settings.projection_store_path,
         data_dir=(settings.state_dir / "faust").resolve(), app_id=settings.projections_app_id,
+        read_store_url=settings.read_store_url,
     )
     add_newborn_case(app, bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,
                      store_path=settings.projection_store_path("newborn_case").resolve())

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         default=500, description="Rows read from a legacy table per poll and Kafka transaction."
     )
 
+    read_store_url: str | None = Field(
+        default=None,
+        description="PostgreSQL database of the profile read stores (postgresql://…), each "
+                    "projection in a schema named after it; unset: SQLite files in the state dir.",
+    )
     projections_app_id: str = Field(
         default="rongtong-projections",
         description="faust app id (Kafka consumer group) of the projection workers; workers with "

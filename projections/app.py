@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import faust
 
 from projections.citizen_profile.extract import citizen_projection
 from projections.enterprise_profile.extract import enterprise_projection
+from projections.profiles.location import store_location
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.worker import add_profile_projection
 from projections.read_committed import ReadCommittedApp
@@ -27,8 +29,9 @@ def profile_projections() -> list[ProfileProjection]:
 
 def create_projections_app(*, bootstrap: str, registry_url: str,
                            store_path: Callable[[str], Path], data_dir: Path,
-                           app_id: str = APP_ID) -> faust.App:
-    """The app with every profile projection; ``store_path(name)`` locates each read store.
+                           app_id: str = APP_ID, read_store_url: str | None = None) -> faust.App:
+    """The app with every profile projection; ``store_path(name)`` locates each SQLite read
+    store, or with ``read_store_url`` each is a schema in that PostgreSQL database.
 
     Nothing connects until a faust worker starts it.
     """
@@ -45,6 +48,9 @@ def create_projections_app(*, bootstrap: str, registry_url: str,
         broker_heartbeat_interval=2.0,
     )
     for projection in profile_projections():
-        add_profile_projection(app, projection, store_path=store_path(projection.name).resolve(),
+        location = store_location(projection.name, store_path(projection.name).resolve(),
+                                  read_store_url)
+        # The worker and the publisher pass the location on to ProfileStore / live_store only.
+        add_profile_projection(app, projection, store_path=cast(Path, location),
                                bootstrap=bootstrap, registry_url=registry_url)
     return app

@@ -51,9 +51,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 def create_web_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
-    app[citizens.QUERIES] = CitizenProfileQueries(settings.read_store_path.resolve())
-    app[enterprises.QUERIES] = EnterpriseProfileQueries(
-        settings.projection_store_path("enterprise_profile").resolve())
+    app[citizens.QUERIES] = CitizenProfileQueries.at(settings.read_store_path.resolve(),
+                                                     settings.read_store_url)
+    app[enterprises.QUERIES] = EnterpriseProfileQueries.at(
+        settings.projection_store_path("enterprise_profile").resolve(), settings.read_store_url)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     citizens.add_routes(app)
