@@ -143,5 +143,7 @@ def key_of(row: Mapping[str, str | None], key_columns: Sequence[str]) -> Row:
 
 def key_text(key: Mapping[str, str | None]) -> str:
     """A stable one-string form of a (possibly composite) key, for positions and subjects."""
-    values = [value or "" for value in key.values()]
-    return values[0] if len(values) == 1 else "|".join(values)
+    if len(key) == 1:
+        for value in key.values():
+            return value or ""
+    return "|".join([value or "" for value in key.values()])

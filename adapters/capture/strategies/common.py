@@ -1,21 +1,19 @@
-"""Pieces the SQL strategies share: running queries in a thread, pacing, building changes."""
+"""Pieces the SQL strategies share: running queries in a thread, pacing, reading rows."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
 
-from adapters.capture.rows import text_row
+from adapters.capture.rows import text_rows
 from adapters.capture.source import (
-    Change,
-    Op,
     Row,
     SourceError,
     SourceUnavailable,
     TableSpec,
-    key_of,
 )
 from adapters.capture.sql import DbApiConnection, SqlDialect
 
@@ -93,14 +91,42 @@ def _is_connection_error(exc: Exception) -> bool:
     return name in {"OperationalError", "InterfaceError", "DatabaseError"}
 
 
-def change(
-    spec: TableSpec, op: Op, columns: Sequence[str], values: Sequence[object], *,
-    position: str, commit_ts_ms: int, snapshot: bool = False, before: Row | None = None,
-) -> Change:
-    row, undecodable = text_row(columns, values)
-    return Change(op=op, key=key_of(row, spec.key_columns), before=before,
-                  after=None if op == "d" else row, position=position,
-                  commit_ts_ms=commit_ts_ms, snapshot=snapshot, undecodable=undecodable)
+@dataclass(frozen=True)
+class Images:
+    """A fetched batch as text: per row its image, key, key text and undecodable columns.
+
+    Computed once per row for the whole batch (:func:`images`), so a strategy building its
+    changes, positions and checkpoint reads them instead of converting or joining again.
+    """
+
+    rows: list[Row]
+    keys: list[Row]
+    #: :func:`adapters.capture.source.key_text` of each key.
+    key_texts: list[str]
+    undecodable: list[tuple[str, ...]]
+
+
+def images(spec: TableSpec, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+           skip: int = 0) -> Images:
+    """The rows of one query as :class:`Images` (``skip`` leading values are not columns)."""
+    texts, undecodable = text_rows(columns, rows, skip=skip)
+    key_columns = tuple(dict.fromkeys(spec.key_columns))  # what key_of keeps of repeated ones
+    if len(key_columns) == 1:
+        (column,) = key_columns
+        keys: list[Row] = [{column: row.get(column)} for row in texts]
+        key_texts = [row.get(column) or "" for row in texts]
+    else:
+        keys = [{column: row.get(column) for column in key_columns} for row in texts]
+        key_texts = ["|".join([value or "" for value in key.values()]) for key in keys]
+    return Images(texts, keys, key_texts, undecodable)
+
+
+class Fetched(NamedTuple):
+    """Rows a poll read: column names, rows re-read in the look-back window, new rows."""
+
+    columns: tuple[str, ...]
+    rechecked: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]]
 
 
 def now_ms() -> int:

@@ -14,9 +14,9 @@ from typing import Any
 
 from adapters.capture import keys
 from adapters.capture.rows import row_digest
-from adapters.capture.source import Batch, Change, Checkpoint, Op, Row, TableSpec, key_text
+from adapters.capture.source import Batch, Change, Checkpoint, Op, Row, TableSpec
 from adapters.capture.sql import DbApiConnection, SqlDialect
-from adapters.capture.strategies.common import Throttle, change, now_ms, query
+from adapters.capture.strategies.common import Throttle, images, now_ms, query
 from adapters.capture.strategies.diff_state import DiffState, mark_of
 
 
@@ -43,21 +43,22 @@ async def diff_batches(
                                               spec.batch_size)
             names, rows = await query(dialect, connection, sql, params, consistent=True)
             columns = tuple(names)
-            scanned = [change(spec, "r", names, row, position="", commit_ts_ms=now_ms(),
-                              snapshot=pass_number == 1) for row in rows]
-            known = state.hashes([key_text(c.key) for c in scanned])
+            read = images(spec, names, rows)
+            known = state.hashes(read.key_texts)
+            read_ms, first_pass = now_ms(), pass_number == 1
             changes: list[Change] = []
             entries: list[list[object]] = []
-            for c in scanned:
-                text, digest = key_text(c.key), row_digest(c.after or {})
+            for row, key, text, bad in zip(read.rows, read.keys, read.key_texts, read.undecodable,
+                                           strict=True):
+                digest = row_digest(row)
                 entries.append([text, digest])
                 if known.get(text) == digest:
                     continue
-                op: Op = "r" if pass_number == 1 else ("c" if text not in known else "u")
-                changes.append(Change(op, c.key, None, c.after, f"diff:{pass_number}:{text}",
-                                      c.commit_ts_ms, c.snapshot, c.undecodable))
+                op: Op = "r" if first_pass else ("c" if text not in known else "u")
+                changes.append(Change(op, key, None, row, f"diff:{pass_number}:{text}", read_ms,
+                                      first_pass, bad))
             done = len(rows) < spec.batch_size
-            last = [scanned[-1].key[k] or "" for k in spec.key_columns] if scanned else cp["after"]
+            last = [read.keys[-1][k] or "" for k in spec.key_columns] if rows else cp["after"]
             cp = {"phase": "diff", "pass": pass_number, "stage": "deletes" if done else "scan",
                   "after": None if done else last, "seq": cp["seq"] + 1, "batch": entries}
             yield Batch(changes, dict(cp), columns,

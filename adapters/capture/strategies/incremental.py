@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.capture import keys
-from adapters.capture.rows import row_digest, text_row
-from adapters.capture.source import Batch, Change, Checkpoint, Op, State, TableSpec, key_text
+from adapters.capture.rows import row_digest
+from adapters.capture.source import Batch, Change, Checkpoint, Op, Row, State, TableSpec
 from adapters.capture.sql import DbApiConnection, SqlDialect
-from adapters.capture.strategies.common import Throttle, change, query
+from adapters.capture.strategies.common import Fetched, Throttle, call, fetch, images
 from bus.standards.dates import normalize_datetime
 from bus.standards.errors import StandardViolation
 
@@ -36,15 +37,46 @@ def _window_start(updated: str, lookback_seconds: float) -> str:
     return (moment - timedelta(seconds=lookback_seconds)).isoformat(sep=" ")
 
 
-@functools.lru_cache(maxsize=4096)  # rows of one batch share few distinct update times
+#: ``YYYY-MM-DD HH:MM:SS[.ffffff]``, the form most legacy update times take (ASCII digits).
+_PLAIN_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@functools.lru_cache(maxsize=4096)  # rows of one batch often share their update times
 def _commit_ms(updated: str | None) -> int:
-    """Milliseconds of a legacy update time (local time when it has no zone); 0 if unknown."""
+    """Milliseconds of a legacy update time (local time when it has no zone); 0 if unknown.
+
+    Exactly ``int(normalize_datetime(updated).timestamp() * 1000)``: plain times add their
+    minutes, seconds and fraction to the microseconds of their hour, parsed once per hour.
+    """
     if not updated:
         return 0
+    match = _PLAIN_TIME.fullmatch(updated)
+    if match is not None:
+        hour = _hour_microseconds(match[1])
+        minute, second = int(match[2]), int(match[3])
+        if hour is not None and minute < 60 and second < 60:
+            micros = hour + (minute * 60 + second) * 1_000_000 + int((match[4] or "").ljust(6, "0"))
+            return int(micros / 1_000_000 * 1000)  # the float timestamp() gives, truncated alike
     try:
         return int(normalize_datetime(updated).timestamp() * 1000)
     except StandardViolation:
         return 0
+
+
+@functools.lru_cache(maxsize=1024)
+def _hour_microseconds(hour: str) -> int | None:
+    """Microseconds since the epoch at ``hour``:00:00, local time; None unless the hour is
+    valid and keeps one UTC offset throughout (no zone transition inside it)."""
+    try:
+        start = normalize_datetime(f"{hour}:00:00")
+        end = normalize_datetime(f"{hour}:59:59.999999")
+    except StandardViolation:
+        return None
+    if start.utcoffset() != end.utcoffset():
+        return None
+    return (start - _EPOCH) // _MICROSECOND
 
 
 class IncrementalPoller:
@@ -67,74 +99,81 @@ class IncrementalPoller:
         self.order = f"{self.upd}, {keys.order_by(d, spec.key_columns)}"
 
     async def poll(self, checkpoint: Checkpoint) -> tuple[list[Change], Checkpoint, tuple[str, ...]]:
+        return self.changes(checkpoint, await self.fetch(checkpoint))
+
+    async def fetch(self, checkpoint: Checkpoint) -> Fetched:
+        """The rows the next poll after ``checkpoint`` reads: the window's, then new ones."""
+        return await call(self.dialect, self._fetch, checkpoint)
+
+    def _fetch(self, checkpoint: Checkpoint) -> Fetched:  # in a worker thread
+        updated: str = checkpoint.get("updated", "")
+        key = self._key(checkpoint)
+        columns, rechecked = self._recheck(updated, key, checkpoint.get("boundary", {}))
+        columns2, rows = self._next(updated, key)
+        return Fetched(tuple(columns or columns2), rechecked, rows)
+
+    def changes(self, checkpoint: Checkpoint,
+                fetched_rows: Fetched) -> tuple[list[Change], Checkpoint, tuple[str, ...]]:
+        """The changes of rows fetched after ``checkpoint``, and the checkpoint after them."""
         cp = dict(checkpoint)
-        updated: str = cp.get("updated", "")
-        key = self._key(cp)
         boundary: dict[str, list[str]] = cp.get("boundary", {})
         snapshot = not cp.get("snapshot_done", False)
-        columns, rechecked = await self._recheck(updated, key, boundary)
-        columns2, rows = await self._next(updated, key)
-        columns = columns or columns2
-        changed = [r for r in rechecked
-                   if boundary.get(self._key_text(columns, r), [None, None])[1] != self._digest(columns, r)]
+        columns, rechecked, rows = fetched_rows
+        fetched = [*rechecked, *rows]
+        read = images(self.spec, columns, fetched, skip=1)
+        # Re-checked rows count only if new in the window or changed since they were read.
+        kept = [i for i in range(len(rechecked))
+                if boundary.get(read.key_texts[i], [None, None])[1] != row_digest(read.rows[i])]
+        kept.extend(range(len(rechecked), len(fetched)))
         # Inserts are rows past the highest rowid of the *previous* batches: a batch may hold
         # re-checked rows with higher rowids before later-read new rows with lower ones.
         seen_rowid = max_rowid = int(cp.get("max_rowid", 0))
+        updated_column = self.updated_column
         changes: list[Change] = []
-        for raw in [*changed, *rows]:
-            rowid = raw[0]
+        for i in kept:
+            rowid = fetched[i][0]
             op: Op = "r" if snapshot else (
                 "c" if rowid is not None and int(rowid) > seen_rowid else "u")
-            c = change(self.spec, op, columns, raw[1:], position="", commit_ts_ms=0,
-                       snapshot=snapshot)
-            upd_text = (c.after or {}).get(self.updated_column) or ""
-            changes.append(Change(c.op, c.key, None, c.after, f"{upd_text}|{key_text(c.key)}",
-                                  _commit_ms(upd_text),
-                                  c.snapshot, c.undecodable))
+            row = read.rows[i]
+            upd_text = row.get(updated_column) or ""
+            changes.append(Change(op, read.keys[i], None, row, f"{upd_text}|{read.key_texts[i]}",
+                                  _commit_ms(upd_text), snapshot, read.undecodable[i]))
             if rowid is not None:
                 max_rowid = max(max_rowid, int(rowid))
-        new_cp = self._advance(cp, changes, columns, max_rowid,
+        new_cp = self._advance(cp, [(read.rows[i], read.key_texts[i]) for i in kept], max_rowid,
                                snapshot_done=not snapshot or len(rows) < self.spec.batch_size)
-        return changes, new_cp, tuple(columns)
+        return changes, new_cp, columns
 
     def _key(self, checkpoint: Checkpoint) -> list[str]:
         """The checkpoint's key as a list (first-cut checkpoints stored a single string)."""
         key = checkpoint.get("key") or [""] * len(self.spec.key_columns)
         return [key] if isinstance(key, str) else [str(k) for k in key]
 
-    def _key_text(self, columns: Sequence[str], raw: tuple[Any, ...]) -> str:
-        row, _ = text_row(columns, raw[1:])
-        return key_text({c: row[c] for c in self.spec.key_columns})
-
-    def _digest(self, columns: Sequence[str], raw: tuple[Any, ...]) -> str:
-        row, _ = text_row(columns, raw[1:])
-        return row_digest(row)
-
-    def _advance(self, cp: dict[str, Any], changes: list[Change], columns: Sequence[str],
-                 max_rowid: int, *, snapshot_done: bool) -> Checkpoint:
+    def _advance(self, cp: dict[str, Any], read: Sequence[tuple[Row, str]], max_rowid: int, *,
+                 snapshot_done: bool) -> Checkpoint:
+        """The checkpoint after the rows ``read`` (each with its key text), in reading order."""
         updated: str = cp.get("updated", "")
         key = self._key(cp)
-        boundary: dict[str, list[str]] = dict(cp.get("boundary", {}))
-        for c in changes:
-            row = c.after or {}
-            row_updated = row.get(self.updated_column) or ""
-            row_key = [row.get(k) or "" for k in self.spec.key_columns]
-            if (row_updated, row_key) > (updated, key):
-                updated, key = row_updated, row_key
+        updated_column, key_columns = self.updated_column, self.spec.key_columns
+        upd_texts = [row.get(updated_column) or "" for row, _ in read]
+        if read:  # the greatest (update time, key) read, compared as the checkpoint stores it
+            keys = [[row.get(k) or "" for k in key_columns] for row, _ in read]
+            latest = max(zip(upd_texts, keys, strict=True))
+            if latest > (updated, key):
+                updated, key = latest
         start = _window_start(updated, self.lookback)
-        boundary = {k: v for k, v in boundary.items() if v[0] >= start}
-        for c in changes:  # only rows inside the window are hashed: the others are not re-read
-            row = c.after or {}
-            row_updated = row.get(self.updated_column) or ""
+        boundary = {k: v for k, v in cp.get("boundary", {}).items() if v[0] >= start}
+        for (row, text), row_updated in zip(read, upd_texts, strict=True):
+            # Only rows inside the window are hashed: the others are not re-read.
             if row_updated >= start:
-                boundary[key_text(c.key)] = [row_updated, row_digest(row)]
+                boundary[text] = [row_updated, row_digest(row)]
             else:
-                boundary.pop(key_text(c.key), None)
+                boundary.pop(text, None)
         return {"phase": "incremental", "updated": updated, "key": key, "boundary": boundary,
                 "max_rowid": max_rowid, "snapshot_done": snapshot_done}
 
-    async def _recheck(self, updated: str, key: list[str],
-                       boundary: dict[str, list[str]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _recheck(self, updated: str, key: list[str],
+                 boundary: dict[str, list[str]]) -> tuple[list[str], list[tuple[Any, ...]]]:
         if not boundary:
             return [], []
         d = self.dialect
@@ -146,17 +185,17 @@ class IncrementalPoller:
             where = (f"NOT {self.undated} AND {self.upd} >= {p} AND "
                      f"({self.upd} < {p} OR ({self.upd} = {p} AND {not_after}))")
             args = [_window_start(updated, self.lookback), updated, updated, *params]
-        names, rows = await query(d, self.connection, f"{self.select} WHERE {where} ORDER BY {self.order}",
-                                  args, consistent=True)
+        names, rows = fetch(d, self.connection, f"{self.select} WHERE {where} ORDER BY {self.order}",
+                            args, consistent=True)
         return names[1:], rows
 
-    async def _next(self, updated: str, key: list[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _next(self, updated: str, key: list[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
         d, limit = self.dialect, int(self.spec.batch_size)
         names: list[str] = []
         rows: list[tuple[Any, ...]] = []
         if not updated:
             after_key, params = keys.after(d, self.spec.key_columns, key)
-            names, rows = await query(
+            names, rows = fetch(
                 d, self.connection,
                 f"{self.select} WHERE {self.undated} AND {after_key} "
                 f"ORDER BY {keys.order_by(d, self.spec.key_columns)} LIMIT {limit}",
@@ -168,7 +207,7 @@ class IncrementalPoller:
             where = f"{self.upd} >= {p} AND ({self.upd} > {p} OR ({self.upd} = {p} AND {after_key}))"
             args = [updated, updated, updated, *params]
         if len(rows) < limit:
-            names, more = await query(
+            names, more = fetch(
                 d, self.connection,
                 f"{self.select} WHERE {where} ORDER BY {self.order} LIMIT {limit - len(rows)}",
                 args, consistent=True)

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from adapters.capture import keys
-from adapters.capture.source import Batch, Checkpoint, TableSpec
+from adapters.capture.source import Batch, Change, Checkpoint, TableSpec
 from adapters.capture.sql import DbApiConnection, SqlDialect
-from adapters.capture.strategies.common import Throttle, change, now_ms, query
+from adapters.capture.strategies.common import Throttle, images, now_ms, query
 
 
 async def count_rows(dialect: SqlDialect, connection: DbApiConnection, table: str) -> int:
@@ -36,13 +36,14 @@ async def snapshot_chunks(
         sql, params = keys.next_chunk_sql(dialect, spec.table, spec.key_columns, state["after"],
                                           spec.batch_size)
         columns, rows = await query(dialect, connection, sql, params, consistent=True)
-        changes = [
-            change(spec, "r", columns, row, position=f"snapshot:{state['done'] + i + 1}",
-                   commit_ts_ms=now_ms(), snapshot=True)
-            for i, row in enumerate(rows)
-        ]
+        read = images(spec, columns, rows)
+        read_ms, done = now_ms(), state["done"]
+        changes = [Change("r", key, None, row, f"snapshot:{number}", read_ms, True, bad)
+                   for number, row, key, bad
+                   in zip(range(done + 1, done + len(rows) + 1), read.rows, read.keys,
+                          read.undecodable, strict=True)]
         complete = len(rows) < spec.batch_size
-        last_key = [changes[-1].key[c] or "" for c in spec.key_columns] if changes else state["after"]
+        last_key = [read.keys[-1][c] or "" for c in spec.key_columns] if rows else state["after"]
         state = {**state, "after": last_key, "done": state["done"] + len(rows),
                  "complete": complete}
         state["total"] = max(state["total"], state["done"])
@@ -51,4 +52,3 @@ async def snapshot_chunks(
             return
         await throttle.pace(len(rows))
         await asyncio.sleep(0)
-
