@@ -18,6 +18,8 @@ from typing import Any
 
 OPS = ("c", "u", "d", "r")
 _EVENT_ID_NAMESPACE = uuid.UUID("8f7d1c1e-52e4-4c43-9b8b-7e0d5e1a2b11")
+#: A hex digit with its top two bits set to 10 (the RFC 4122 variant).
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 @dataclass(frozen=True)
@@ -158,11 +160,9 @@ class ChangeEventIds:
         digest = hashlib.sha256(pairs.encode("utf-8"))
         name_hash = self._prefix.copy()
         name_hash.update(f"{key}:{digest.hexdigest()}".encode())
-        raw = bytearray(name_hash.digest()[:16])
-        raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-        text = raw.hex()
-        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+        text = name_hash.hexdigest()
+        # Version 5 (13th hex digit) and the RFC 4122 variant (top bits 10 of the 17th).
+        return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 
 class _PairsForm:
