@@ -33,6 +33,7 @@ from bus.web.app import create_web_app
 from projections.app import create_projections_app, profile_projections
 from projections.newborn_case.worker import INPUT_TOPICS as NEWBORN_INPUTS
 from projections.newborn_case.worker import add_newborn_case
+from projections.resolution.live import INPUT_TOPICS as RESOLUTION_INPUTS
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,8 @@ def run_projections(settings: Settings) -> None:
     """Run the faust worker of every projection (blocks; handles signals)."""
     from faust import Worker
 
-    inputs = sorted({topic for p in profile_projections() for topic in p.topics} | set(NEWBORN_INPUTS))
+    inputs = sorted({topic for p in profile_projections() for topic in p.topics} | set(NEWBORN_INPUTS)
+                    | set(RESOLUTION_INPUTS))
     asyncio.run(ensure_topics(settings.kafka_bootstrap, [TopicSpec.history(t) for t in inputs]))
     app = create_projections_app(
         bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,

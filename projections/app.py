@@ -17,6 +17,7 @@ from projections.profiles.location import store_location
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.worker import add_profile_projection
 from projections.read_committed import ReadCommittedApp
+from projections.resolution.worker import add_resolution
 
 __all__ = ["APP_ID", "create_projections_app", "profile_projections"]
 
@@ -53,4 +54,6 @@ def create_projections_app(*, bootstrap: str, registry_url: str,
         # The worker and the publisher pass the location on to ProfileStore / live_store only.
         add_profile_projection(app, projection, store_path=cast(Path, location),
                                bootstrap=bootstrap, registry_url=registry_url)
+    add_resolution(app, store_path=store_path("resolution").resolve(), bootstrap=bootstrap,
+                   registry_url=registry_url)
     return app

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bus.problem import problem
 from bus.settings import Settings
-from bus.web import asyncapi, catalog, citizens, enterprises, quality
+from bus.web import asyncapi, catalog, citizens, enterprises, quality, resolution
 from projections.citizen_profile.queries import CitizenProfileQueries
 from projections.enterprise_profile.queries import EnterpriseProfileQueries
 
@@ -62,4 +62,5 @@ def create_web_app(settings: Settings) -> web.Application:
     catalog.add_routes(app)
     asyncapi.add_routes(app, settings)
     quality.add_routes(app, settings)
+    resolution.add_routes(app, settings)
     return app

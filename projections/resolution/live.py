@@ -163,6 +163,14 @@ class LiveResolver:
             store.advance(at.topic, at.partition, at.offset)
             return applied
 
+    def skip(self, at: InputPosition) -> bool:
+        """Pass over a message that says nothing (a tombstone on ``std.link_decision``)."""
+        with self.store.transaction():
+            if at.offset < self.store.next_offset(at.topic, at.partition):
+                return False
+            self.store.advance(at.topic, at.partition, at.offset)
+            return True
+
     # -- records --------------------------------------------------------------------------
 
     def _put(self, record: PersonRecord, topic: str, key: str) -> bool:

@@ -1,0 +1,159 @@
+"""Runs the live resolver on the projections' faust app: one agent per input topic, one outbox.
+
+Each agent has its own store connection (SQLite serializes their transactions); each message
+of a person-bearing ``std.<entity>`` or ``quarantine.<dept>.<table>`` topic updates records,
+blocks and decisions with its input position, each message of ``std.link_decision`` applies a
+decision (a reviewer's, or one already taken here: skipped by id). The outbox service publishes
+the decisions taken on ``std.link_decision`` (key: the pair), one publisher at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer
+from mode import Service
+
+from bus.envelope import CloudEvent
+from bus.kafka import TopicSpec, ensure_topics
+from bus.serde.avro import AvroSerde, subject_for
+from bus.serde.registry_client import RegistryClient
+from projections.profiles.store import InputPosition
+from projections.resolution.decisions import LinkDecision
+from projections.resolution.live import DECISIONS_TOPIC, INPUT_TOPICS, LiveResolver, mentions, source_key
+from projections.resolution.store import ResolutionStore
+from schemas.avro_schemas import load_avro_schema
+
+__all__ = ["INPUT_TOPICS", "OutboxService", "add_resolution", "encode_decision", "input_topic_specs",
+           "resolve_message"]
+
+log = logging.getLogger(__name__)
+
+LEASE_MS = 15_000
+
+
+def input_topic_specs() -> list[TopicSpec]:
+    """Every topic the resolver reads, decisions included: all keep their history."""
+    return [TopicSpec.history(topic) for topic in INPUT_TOPICS]
+
+
+def add_resolution(app: faust.App, *, store_path: Path, bootstrap: str, registry_url: str) -> faust.App:
+    """Register the resolver's agents and its outbox publisher; nothing connects until the worker starts."""
+    for topic_name in INPUT_TOPICS:
+        topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+
+        async def resolve(stream: Any) -> None:
+            store = ResolutionStore(store_path)
+            resolver = LiveResolver(store)
+            registry = RegistryClient(registry_url)
+            serde = AvroSerde(registry)
+            try:
+                async for event in stream.events():
+                    await resolve_message(resolver, serde, event.message)
+            finally:
+                await registry.close()
+                store.close()
+
+        app.agent(topic, name=f"resolution_{topic_name.replace('.', '_')}")(resolve)
+    app.service(OutboxService(  # type: ignore[arg-type]  # faust takes instances too
+        bootstrap=bootstrap, registry_url=registry_url, store_path=store_path))
+    return app
+
+
+async def resolve_message(resolver: LiveResolver, serde: AvroSerde, message: Any) -> bool:
+    """Apply one input message; False when its position was already applied."""
+    at = InputPosition(message.topic, message.partition, message.offset, int(message.timestamp or 0))
+    if at.offset < resolver.store.next_offset(at.topic, at.partition):
+        return False
+    value = None if message.value is None else await serde.decode(message.value)
+    if at.topic == DECISIONS_TOPIC:
+        if value is None:
+            return resolver.skip(at)
+        return resolver.on_decision(at, LinkDecision.from_avro(value)) is not None
+    if at.topic.startswith("quarantine."):
+        key = source_key(at.topic, message.key or b"")  # the stage keys quarantine by the row key
+    else:
+        key = source_key(at.topic, await serde.decode(message.key))
+    records = None if value is None else mentions(at.topic, value)
+    taken = resolver.on_records(at, key, records)
+    if taken:
+        log.info("resolution: %d decision(s) from %s/%s@%s", len(taken), at.topic, at.partition, at.offset)
+    return taken is not None
+
+
+async def encode_decision(serde: AvroSerde, decision: LinkDecision
+                          ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key, value and CloudEvents headers of a decision on ``std.link_decision``."""
+    key = await serde.encode(subject_for(DECISIONS_TOPIC, is_key=True), load_avro_schema("link_decision_key"),
+                             {"pair_id": decision.pair_id})
+    value = await serde.encode(subject_for(DECISIONS_TOPIC), load_avro_schema("link_decision"),
+                               decision.to_avro())
+    event = CloudEvent(f"rongtong.resolution.link_decision.{decision.kind.value}", "/projections/resolution",
+                       id=decision.decision_id, time=decision.decided_at, subject=decision.pair_id,
+                       dataclassification="sensitive_personal" if decision.subject else "internal")
+    return key, value, event.to_headers()
+
+
+class OutboxService(Service):
+    """Publishes the resolver's decisions (a faust app service beside its agents)."""
+
+    def __init__(self, *, bootstrap: str, registry_url: str, store_path: Path, interval: float = 0.5,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bootstrap = bootstrap
+        self.registry_url = registry_url
+        self.store_path = store_path
+        self.interval = interval
+        self.holder = uuid.uuid4().hex
+        self._producer: AIOKafkaProducer | None = None
+        self._registry: RegistryClient | None = None
+        self._store: ResolutionStore | None = None
+
+    async def on_start(self) -> None:
+        await ensure_topics(self.bootstrap, [TopicSpec.history(DECISIONS_TOPIC)])
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                          enable_idempotence=True, linger_ms=20)
+        await self._producer.start()
+        self._registry = RegistryClient(self.registry_url)
+        self._store = ResolutionStore(self.store_path)
+        self.add_future(self._run())
+
+    async def drain(self, limit: int = 500) -> int:
+        assert self._store is not None and self._producer is not None and self._registry is not None
+        if not self._store.lease(self.holder, int(time.time() * 1000), LEASE_MS):
+            return 0
+        rows = self._store.outbox(limit)
+        if not rows:
+            return 0
+        serde = AvroSerde(self._registry)
+        futures = []
+        for _id, decision in rows:
+            key, value, headers = await encode_decision(serde, decision)
+            futures.append(await self._producer.send(DECISIONS_TOPIC, value, key, headers=headers))
+        for future in futures:
+            await future
+        self._store.published(rows[-1][0])
+        return len(rows)
+
+    async def _run(self) -> None:
+        while not self.should_stop:
+            try:
+                sent = await self.drain()
+            except Exception:  # Kafka or the registry away: keep the outbox, try again
+                log.warning("publishing the resolution outbox failed; retrying", exc_info=True)
+                sent = 0
+            if not sent:
+                await self.sleep(self.interval)
+
+    async def on_stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._registry is not None:
+            await self._registry.close()
+        if self._store is not None:
+            self._store.close()
