@@ -29,6 +29,7 @@ from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFI
 from projections.enterprise_profile.declaration import DECLARATION as ENTERPRISE_PROFILE
 from projections.newborn_case.declaration import DECLARATION as NEWBORN_CASE
 from projections.profiles.publisher import CONFLICTS_TOPIC
+from projections.resolution.live import DECISIONS_TOPIC
 
 ASYNCAPI = web.AppKey("asyncapi", dict[str, Any])
 _HISTORY = TopicSpec.history("_").config
@@ -82,6 +83,15 @@ def topic_documents(configs: list[SourceConfig],
             load_schema(f"{schema}_key"), classification="sensitive_personal", config=_COMPACTED,
             producers=(f"bus projections run ({projection.name})",),
             consumers=("subscribers", "new applications"), tags=("projection",)))
+    docs.append(TopicDocument(
+        DECISIONS_TOPIC, "Entity-resolution link decisions",
+        "Every link decision between two person records: proposed (the review band), accepted, "
+        "rejected, split — by the live resolver or a reviewer (POST /v1/resolution/…), with the "
+        "score and per-field weights. An un-merge is just another decision; citizen_profile "
+        "follows them.", "rongtong.resolution.link_decision", load_schema("link_decision"),
+        load_schema("link_decision_key"), classification="sensitive_personal", config=_HISTORY,
+        producers=("bus projections run (resolution)", "bus serve (review API)"),
+        consumers=("bus projections run (resolution, citizen_profile)",), tags=("resolution",)))
     docs.append(TopicDocument(
         CONFLICTS_TOPIC, "Data conflicts",
         "DataConflictDetected: a department's value disagrees with the field's authoritative "

@@ -19,7 +19,8 @@ QUERIES = web.AppKey("citizen_queries", CitizenProfileQueries)
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 
-_FACETS = ("social_insurance", "marriages", "social_assistance", "births", "enterprises")
+_FACETS = ("social_insurance", "marriages", "social_assistance", "births", "enterprises",
+           "linked_records")
 _PROFILE_FIELDS = (
     *(ApiField(name, name) for name in (
         "identity_number", "name", "sex_code", "birth_date", "division_code",

@@ -53,6 +53,9 @@ DECLARATION = ProjectionDeclaration(
                 ("newborn_name", "newborn_name"), ("birth_date", "birth_date")),
         *_facet("enterprises", "enterprise", ("credit_code", "credit_code"), ("name", "name"),
                 ("status_code", "status_code")),
+        ProjectionField("linked_records", "Quarantined rows (e.g. a broken identity number) that "
+                        "entity resolution linked to this citizen, with score, per-field weights "
+                        "and provenance; they leave on a split or reject (std.link_decision)."),
         ProjectionField("version", "How many versions of the profile the bus has held."),
         ProjectionField("projected_at", "When the bus came to believe this version."),
     ),

@@ -40,7 +40,7 @@ def test_every_reference_department_topic_is_a_channel(document: dict[str, Any])
         assert {f"legacy.{table}", f"quarantine.{table}"} <= addresses
     assert {"std.person", "std.enterprise", "bus.positions", "_schemas",
             "projection.citizen_profile", "projection.enterprise_profile", "projection.newborn_case",
-            "bus.data_conflicts"} <= addresses
+            "bus.data_conflicts", "std.link_decision"} <= addresses
 
 
 def test_payloads_and_keys_are_the_avro_schemas_the_bus_registers(document: dict[str, Any]) -> None:
