@@ -31,7 +31,8 @@ from projections.profiles.rebuild import RebuildUnsupported, rebuild
 from projections.profiles.store import InputPosition, ProfileStore
 from tests.conftest import bus_environment
 from tests.e2e.harness import BusProcess
-from tests.integration.test_citizen_profile import EVENTS, LI, WANG, publish
+from tests.integration.test_citizen_profile import LI, WANG, publish
+from tests.integration.test_citizen_profile import person as canonical_person
 from tests.servers.postgres import PostgresServer, postgres_server
 from tests.unit.test_profiles import T0, insured, marriage, person
 
@@ -293,6 +294,22 @@ def test_the_store_location_follows_the_setting(tmp_path: Path) -> None:
 
 # --- bus projections run on PostgreSQL, read through the query API ---------------------------
 
+# Subjects of their own and no conflict, so that other tests on the shared stack's topics are
+# not affected by these events (nor these assertions by theirs).
+SUN, QIAN = "330106198512121233", "33010619871212122X"
+RUN_EVENTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("std.person", "person", canonical_person(SUN, "孙伟")),
+    ("std.person", "person", canonical_person(QIAN, "钱芳")),
+    ("std.marriage", "marriage", {
+        "registration_number": "M-PG-1", "husband_identity_number": SUN, "husband_name": "孙伟",
+        "wife_identity_number": QIAN, "wife_name": "钱芳", "registration_type": "marriage",
+        "registration_date": datetime(2015, 5, 20, tzinfo=UTC).date(),
+        "source": {"department": "mz", "table": "hydj", "record_key": "M-PG-1",
+                   "event_id": "evt-M-PG-1", "op": "c",
+                   "updated_at": datetime(2024, 3, 7, 9, 0, tzinfo=UTC)}}),
+]
+
+
 async def test_projections_run_on_postgres_and_the_api_reads_it(
         stack: Settings, pg: PostgresServer, tmp_path: Path) -> None:
     database = f"bus_{next(_schemas)}"
@@ -300,20 +317,21 @@ async def test_projections_run_on_postgres_and_the_api_reads_it(
     url = f"postgresql://{pg.user}@{pg.host}:{pg.port}/{database}"
     env = bus_environment(stack, tmp_path / "state")
     env["BUS_READ_STORE_URL"] = url
-    await publish(stack, EVENTS)
+    await publish(stack, RUN_EVENTS)
     worker = BusProcess("projections", ["projections", "run"], env, tmp_path / "logs").start()
     settings = load_settings(state_dir=tmp_path / "state", read_store_url=url)
     try:
         async with TestClient(TestServer(create_web_app(settings))) as client:
-            wang = await _poll(client, f"/v1/citizens/{WANG}", 120,
-                               lambda body: bool(body.get("marriages")), worker)
+            sun = await _poll(client, f"/v1/citizens/{SUN}", 120,
+                              lambda body: bool(body.get("marriages")), worker)
             ready = await client.get("/readyz")
             assert ready.status == 200
             positions = (await ready.json())["positions"]
     finally:
         worker.stop()
-    assert wang["name"] == "王小明" and wang["version"] == 3
-    assert wang["marriages"][0]["spouse_identity_number"] == LI
+    assert sun["name"] == "孙伟" and sun["version"] == 2  # person, marriage
+    assert sun["provenance"]["name"]["department"] == "gongan"
+    assert sun["marriages"][0]["spouse_identity_number"] == QIAN
     assert {p["topic"] for p in positions} >= {"std.person", "std.marriage"}
     assert not (tmp_path / "state" / "projections" / "citizen_profile.sqlite").exists()
     schemas = {row[0] for row in _rows(pg, database, "SELECT nspname FROM pg_namespace")}
@@ -325,16 +343,17 @@ async def test_projections_run_on_postgres_and_the_api_reads_it(
 async def _poll(client: TestClient[Any, Any], path: str, timeout: float, done: Any,
                 worker: BusProcess) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + timeout
-    body: dict[str, Any] = {}
+    last = ""
     while asyncio.get_running_loop().time() < deadline:
         assert worker.alive(), worker.log_path.read_text(errors="replace")[-3000:]
         response = await client.get(path)
+        last = f"{response.status} {await response.text()}"
         if response.status == 200:
-            body = await response.json()
+            body: dict[str, Any] = await response.json()
             if done(body):
                 return body
         await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {path}; last answer {body}")
+    raise AssertionError(f"timed out waiting for {path}; last answer {last[:500]}")
 
 
 def _rows(pg: PostgresServer, database: str, sql: str) -> list[tuple[Any, ...]]:
