@@ -284,7 +284,8 @@ def projections_rebuild(ctx: _Context, name: str, no_switch: bool, as_json: bool
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
     from projections.app import profile_projections
-    from projections.profiles.rebuild import rebuild
+    from projections.profiles.location import store_location
+    from projections.profiles.rebuild import RebuildUnsupported, rebuild
 
     found = {p.name: p for p in profile_projections()}
     if name not in found:
@@ -294,11 +295,15 @@ def projections_rebuild(ctx: _Context, name: str, no_switch: bool, as_json: bool
     columns = ("{task.description}", BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=as_json) as progress:
         task = progress.add_task(f"rebuilding {name}", total=None)
+        location = store_location(name, s.projection_store_path(name).resolve(), s.read_store_url)
         try:
             report = asyncio.run(rebuild(
-                found[name], default_path=s.projection_store_path(name).resolve(),
+                found[name], default_path=location,
                 bootstrap=s.kafka_bootstrap, registry_url=s.registry_url, switch=not no_switch,
                 progress=lambda done, total: progress.update(task, completed=done, total=total)))
+        except RebuildUnsupported as exc:
+            _fail(str(exc))
+            return
         except Exception as exc:
             if not _unreachable(exc):
                 raise

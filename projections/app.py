@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import faust
 
@@ -51,8 +50,7 @@ def create_projections_app(*, bootstrap: str, registry_url: str,
     for projection in profile_projections():
         location = store_location(projection.name, store_path(projection.name).resolve(),
                                   read_store_url)
-        # The worker and the publisher pass the location on to ProfileStore / live_store only.
-        add_profile_projection(app, projection, store_path=cast(Path, location),
+        add_profile_projection(app, projection, store_path=location,
                                bootstrap=bootstrap, registry_url=registry_url)
     add_resolution(app, store_path=store_path("resolution").resolve(), bootstrap=bootstrap,
                    registry_url=registry_url)

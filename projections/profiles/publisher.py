@@ -13,7 +13,6 @@ import json
 import logging
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -23,7 +22,7 @@ from bus.envelope import CloudEvent
 from bus.kafka import TopicSpec, ensure_topics
 from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
-from projections.profiles.location import live_store
+from projections.profiles.location import StoreLocation, live_store
 from projections.profiles.store import ProfileStore
 from schemas.avro_schemas import load_avro_schema
 
@@ -140,7 +139,7 @@ class OutboxPublisher:
 class OutboxService(Service):
     """Runs an :class:`OutboxPublisher` beside a projection's agents (a faust app service)."""
 
-    def __init__(self, *, bootstrap: str, registry_url: str, store_path: Path, projection: str,
+    def __init__(self, *, bootstrap: str, registry_url: str, store_path: StoreLocation, projection: str,
                  authority: dict[str, str], interval: float = 0.5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bootstrap = bootstrap

@@ -8,9 +8,9 @@ consistent whichever worker touched it last.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
-from projections.profiles.location import live_store
+from projections.profiles.location import StoreLocation, live_store
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.publisher import OutboxService
 from projections.profiles.store import InputPosition, ProfileStore
@@ -28,29 +28,45 @@ __all__ = ["LiveStore", "add_profile_projection", "project_event"]
 log = logging.getLogger(__name__)
 
 
-def add_profile_projection(app: faust.App, projection: ProfileProjection, *, store_path: Path,
+def add_profile_projection(app: faust.App, projection: ProfileProjection, *, store_path: StoreLocation,
                            bootstrap: str, registry_url: str) -> None:
     """Add ``projection``'s agents and outbox publisher to ``app`` (nothing connects yet)."""
+    lives: dict[str, LiveStore] = {}
+
+    def live_for(topic_name: str) -> LiveStore:
+        if topic_name not in lives:
+            lives[topic_name] = LiveStore(store_path, projection, bootstrap, registry_url)
+        return lives[topic_name]
+
     for topic_name in projection.topics:
         topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
 
-        async def project(stream: Any) -> None:
-            # Each agent has its own connection; SQLite serializes their transactions.
-            live = LiveStore(store_path, projection, bootstrap)
-            registry = RegistryClient(registry_url)
-            serde = AvroSerde(registry)
-            try:
-                async for event in stream.events():
-                    await live.follow(serde)
-                    await project_event(projection, live.store, serde, event.message,
-                                        gap_filler=live.fill_gap)
-            finally:
-                await registry.close()
-                live.close()
+        def agent_for(topic_name: str) -> Callable[[Any], Awaitable[None]]:
+            async def project(stream: Any) -> None:
+                # Each agent has its own connection; SQLite serializes their transactions.
+                live = live_for(topic_name)
+                try:
+                    async for event in stream.events():
+                        await live.follow()
+                        await project_event(projection, live.store, live.serde, event.message,
+                                            gap_filler=live.fill_gap)
+                finally:
+                    await live.close()
+                    lives.pop(topic_name, None)
+
+            return project
 
         name = f"{projection.name}_{topic_name.replace('.', '_')}"
-        app.agent(topic, name=name)(project)
+        app.agent(topic, name=name)(agent_for(topic_name))
 
+    async def fill_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Start filling each newly assigned partition the store is behind on (see LiveStore)."""
+        assigned: set[Any] = args[0] if args else kwargs.get("assigned", set())
+        for tp in assigned:
+            if tp.topic in projection.topics:
+                live_for(tp.topic).start_filling(tp.topic, tp.partition)
+
+    app.on_partitions_assigned.connect(fill_assigned)
     app.service(OutboxService(  # type: ignore[arg-type]  # faust takes instances too
         bootstrap=bootstrap, registry_url=registry_url, store_path=store_path,
         projection=projection.name, authority=dict(projection.authority)))
@@ -75,53 +91,93 @@ async def project_event(projection: ProfileProjection, store: ProfileStore, serd
 
 
 class LiveStore:
-    """The live read store of one agent, following a rebuild's switch.
+    """The live read store of one agent: input positions live here, not in the consumer group.
 
-    When ``bus projections rebuild`` points readers at a new store, the agent adopts it. The
-    new store's positions may lag what this agent already consumed (the rebuild stopped reading
-    a moment before the switch), so the first event of each partition after adopting fills that
-    gap from Kafka before it is applied: nothing is skipped, nothing applied twice.
+    The group's committed offset may be ahead of the store — a store set aside for an older
+    layout, deleted by an operator, or a rebuilt store adopted after ``bus projections rebuild``
+    switched readers (it stopped reading a moment before the switch). So each partition the
+    worker is assigned is first filled from Kafka, from the store's position to the end of the
+    partition, and the agent waits for that before it applies the partition's next event (which
+    it then skips if the fill already applied it): nothing is skipped, nothing applied twice.
     """
 
-    def __init__(self, default: Path, projection: ProfileProjection, bootstrap: str) -> None:
+    def __init__(self, default: StoreLocation, projection: ProfileProjection, bootstrap: str,
+                 registry_url: str) -> None:
         self.default = default
         self.projection = projection
         self.bootstrap = bootstrap
+        self.registry = RegistryClient(registry_url)
+        self.serde = AvroSerde(self.registry)
         self.store = ProfileStore(live_store(default), projection.authority)
-        self._unchecked: set[tuple[str, int]] | None = None  # partitions to check after a switch
+        self._checked: set[tuple[str, int]] = set()  # partitions filled since the store opened
+        self._fills: dict[tuple[str, int], asyncio.Task[None]] = {}
 
-    async def follow(self, serde: AvroSerde) -> None:
+    async def follow(self) -> None:
         path = live_store(self.default)
         if path == self.store.path:
             return
         log.info("%s: adopting the rebuilt store %s", self.projection.name, path.name)
+        for task in self._fills.values():
+            await task
         self.store.close()
         self.store = ProfileStore(path, self.projection.authority)
-        self._unchecked = set()
+        self._checked = set()
+        self._fills = {}
+
+    def start_filling(self, topic: str, partition: int) -> None:
+        """Fill ``topic``/``partition`` to its current end in the background (after each
+        assignment: another worker may have held it meanwhile)."""
+        key = (topic, partition)
+        previous = self._fills.get(key)
+        if previous is not None and not previous.done():
+            return
+        self._checked.add(key)
+        self._fills[key] = asyncio.create_task(self._fill(topic, partition, None))
 
     async def fill_gap(self, serde: AvroSerde, at: InputPosition) -> None:
-        if self._unchecked is None or (at.topic, at.partition) in self._unchecked:
+        """Before ``at`` is applied: wait for its partition's fill, or fill up to ``at`` now."""
+        key = (at.topic, at.partition)
+        task = self._fills.pop(key, None)
+        if task is not None:
+            await task
             return
-        self._unchecked.add((at.topic, at.partition))
-        start = self.store.next_offset(at.topic, at.partition)
-        if start >= at.offset:
+        if key in self._checked:
+            return
+        self._checked.add(key)
+        await self._fill(at.topic, at.partition, at.offset)
+
+    async def _fill(self, topic: str, partition: int, until: int | None) -> None:
+        start = self.store.next_offset(topic, partition)
+        tp = TopicPartition(topic, partition)
+        if until is not None and start >= until:
             return
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
                                     isolation_level="read_committed")
         await consumer.start()
+        # aiokafka 0.14: stopping a consumer whose committed-offsets task never ran re-raises
+        # that task's CancelledError; let it start first.
+        await asyncio.sleep(0)
+        applied = 0
         try:
-            tp = TopicPartition(at.topic, at.partition)
+            end = until if until is not None else (await consumer.end_offsets([tp]))[tp]
+            if start >= end:
+                return
             consumer.assign([tp])
             consumer.seek(tp, start)
-            while await consumer.position(tp) < at.offset:
+            while await consumer.position(tp) < end:
                 batch = await consumer.getmany(tp, timeout_ms=1000)
                 for message in batch.get(tp, []):
-                    if message.offset < at.offset:
-                        await project_event(self.projection, self.store, serde, message)
+                    if message.offset < end:
+                        applied += await project_event(self.projection, self.store, self.serde,
+                                                       message)
         finally:
             await consumer.stop()
-        log.info("%s: filled %s/%s from %d to %d after adopting the rebuilt store",
-                 self.projection.name, at.topic, at.partition, start, at.offset)
+        if applied:  # (a gap of transaction markers only is the usual case: nothing to say)
+            log.info("%s: the store was behind the consumer group on %s/%s: applied %d events "
+                     "from offset %d", self.projection.name, topic, partition, applied, start)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        for task in self._fills.values():
+            task.cancel()
+        await self.registry.close()
         self.store.close()
