@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -47,7 +48,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -584,6 +585,18 @@ def _wait(check: Any, timeout: float, what: str, *processes: BusProcess) -> None
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def private_stack(state_dir: Path) -> Iterator[Settings]:
+    stack = stack_settings(state_dir)
+    local = LocalStack(stack)
+    console.print(f"stack in {state_dir}: Kafka {stack.kafka_bootstrap}, registry {stack.registry_url}")
+    local.up(timeout=180)
+    try:
+        yield stack
+    finally:
+        local.down()
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -592,20 +605,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     report = Report(args.markdown)
     tmp = Path(tempfile.mkdtemp(prefix="rongtong-bench-projections-"))
-    stack = stack_settings(tmp / "stack")
-    local = LocalStack(stack)
-    console.print(f"stack in {tmp}: Kafka {stack.kafka_bootstrap}, registry {stack.registry_url}")
     began = time.perf_counter()
-    local.up(timeout=180)
     try:
         if "throughput" in args.phases:
-            counts = throughput(stack, args, tmp, report)
-            if "rebuild" in args.phases:
-                rebuild(stack, counts, tmp, report)
+            with private_stack(tmp / "stack") as stack:
+                counts = throughput(stack, args, tmp, report)
+                if "rebuild" in args.phases:
+                    rebuild(stack, counts, tmp, report)
         if "freshness" in args.phases:
-            freshness(stack, args, tmp, report)
+            # A stack of its own: a new worker would first project the whole throughput log.
+            with private_stack(tmp / "stack-freshness") as stack:
+                freshness(stack, args, tmp, report)
     finally:
-        local.down()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     report.print_markdown()
