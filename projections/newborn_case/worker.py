@@ -17,6 +17,7 @@ import faust
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
+from projections.kafka_time import timestamp_ms
 from projections.newborn_case.publisher import CasePublisherService
 from projections.newborn_case.store import INPUT_TOPICS, CaseStore
 from projections.profiles.store import InputPosition
@@ -52,7 +53,7 @@ def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store
 
 async def project_event(store: CaseStore, serde: AvroSerde, message: Any) -> bool:
     """Apply one canonical message; False when its position was already applied."""
-    at = InputPosition(message.topic, message.partition, message.offset, int(message.timestamp or 0))
+    at = InputPosition(message.topic, message.partition, message.offset, timestamp_ms(message))
     if at.offset < store.next_offset(at.topic, at.partition):
         return False  # skip the Avro decode of a redelivered message; apply() checks again
     key = await serde.decode(message.key)

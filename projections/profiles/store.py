@@ -301,7 +301,12 @@ class ProfileStore:
         current = db.execute("SELECT version, checksum FROM profile WHERE subject = ?",
                              (subject,)).fetchone()
         contributions = self._contributions(subject)
-        version = (int(current["version"]) if current else 0) + 1
+        if current is not None:
+            version = int(current["version"]) + 1
+        else:  # a profile deleted earlier may come back: its versions go on, never restart
+            last = db.execute("SELECT MAX(version) FROM profile_version WHERE subject = ?",
+                              (subject,)).fetchone()[0]
+            version = int(last or 0) + 1
         if not contributions:
             if current is None:
                 return False

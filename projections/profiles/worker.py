@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
+from projections.kafka_time import timestamp_ms
 from projections.profiles.location import StoreLocation, live_store
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.publisher import OutboxService
@@ -78,8 +79,7 @@ GapFiller = Callable[[AvroSerde, InputPosition], Awaitable[None]]
 async def project_event(projection: ProfileProjection, store: ProfileStore, serde: AvroSerde,
                         message: Any, gap_filler: GapFiller | None = None) -> bool:
     """Apply one canonical message; False when its position was already applied."""
-    at = InputPosition(message.topic, message.partition, message.offset,
-                       int(message.timestamp or 0))
+    at = InputPosition(message.topic, message.partition, message.offset, timestamp_ms(message))
     if at.offset < store.next_offset(at.topic, at.partition):
         return False  # skip the Avro decode of a redelivered message; apply() checks again
     if gap_filler is not None:

@@ -23,6 +23,7 @@ from bus.envelope import CloudEvent
 from bus.kafka import TopicSpec, ensure_topics
 from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
+from projections.kafka_time import timestamp_ms
 from projections.profiles.store import InputPosition
 from projections.resolution.decisions import LinkDecision
 from projections.resolution.live import DECISIONS_TOPIC, INPUT_TOPICS, LiveResolver, mentions, source_key
@@ -67,7 +68,7 @@ def add_resolution(app: faust.App, *, store_path: Path, bootstrap: str, registry
 
 async def resolve_message(resolver: LiveResolver, serde: AvroSerde, message: Any) -> bool:
     """Apply one input message; False when its position was already applied."""
-    at = InputPosition(message.topic, message.partition, message.offset, int(message.timestamp or 0))
+    at = InputPosition(message.topic, message.partition, message.offset, timestamp_ms(message))
     if at.offset < resolver.store.next_offset(at.topic, at.partition):
         return False
     value = None if message.value is None else await serde.decode(message.value)

@@ -201,3 +201,12 @@ def test_derive_ignores_missing_values_and_orders_by_time_then_position() -> Non
     assert profile.fields["name"][0] == "later"
     assert profile.fields["address"][0] == "A"
     assert conflicts == []
+
+
+def test_a_profile_that_comes_back_after_a_delete_continues_its_versions(feed: Feed, path: Path) -> None:
+    queries = CitizenProfileQueries(path)
+    feed.send("std.person", {"identity_number": WANG}, person())
+    feed.send("std.person", {"identity_number": WANG}, None)
+    feed.send("std.person", {"identity_number": WANG}, person(name="王晓明"))
+    profile = queries.get(WANG)
+    assert profile is not None and (profile["name"], profile["version"]) == ("王晓明", 3)
