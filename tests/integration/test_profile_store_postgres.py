@@ -323,7 +323,9 @@ async def test_projections_run_on_postgres_and_the_api_reads_it(
     try:
         async with TestClient(TestServer(create_web_app(settings))) as client:
             sun = await _poll(client, f"/v1/citizens/{SUN}", 120,
-                              lambda body: bool(body.get("marriages")), worker)
+                              lambda body: bool(body.get("marriages")) and body.get(
+                                  "provenance", {}).get("name", {}).get("department") == "gongan",
+                              worker)  # the two topics are read concurrently: wait for both
             ready = await client.get("/readyz")
             assert ready.status == 200
             positions = (await ready.json())["positions"]
