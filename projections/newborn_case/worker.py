@@ -60,5 +60,5 @@ async def project_event(store: CaseStore, serde: AvroSerde, message: Any) -> boo
     event = None if message.value is None else await serde.decode(message.value)
     changed = store.apply(at, key, event)
     for said in store.messages:
-        log.info("newborn_case %s", said)
+        log.debug("newborn_case %s", said)
     return changed is not None

@@ -83,7 +83,7 @@ async def resolve_message(resolver: LiveResolver, serde: AvroSerde, message: Any
     records = None if value is None else mentions(at.topic, value)
     taken = resolver.on_records(at, key, records)
     if taken:
-        log.info("resolution: %d decision(s) from %s/%s@%s", len(taken), at.topic, at.partition, at.offset)
+        log.debug("resolution: %d decision(s) from %s/%s@%s", len(taken), at.topic, at.partition, at.offset)
     return taken is not None
 
 
