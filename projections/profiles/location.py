@@ -3,7 +3,8 @@
 On SQLite, ``<dir>/<name>.sqlite`` until a rebuild switches readers: then the pointer file
 ``<dir>/<name>.current`` names the live file. Writing the pointer is one atomic rename, so every
 reader sees either the old store or the new one, never a mix; readers and workers resolve the
-pointer whenever they open the store.
+pointer whenever they open the store; a worker checks it before each batch through
+:class:`LiveLocation`, which reads the file again only when a ``stat`` says it changed.
 
 On PostgreSQL (``BUS_READ_STORE_URL``), a projection's store is the schema named after it in
 that database (:class:`~projections.profiles.pg.PostgresSchema`); it is always the live one —
@@ -18,7 +19,8 @@ from typing import overload
 
 from projections.profiles.pg import PostgresSchema
 
-__all__ = ["StoreLocation", "live_store", "pointer_of", "store_location", "switch_to"]
+__all__ = ["LiveLocation", "StoreLocation", "live_store", "pointer_of", "store_location",
+           "switch_to"]
 
 #: Where a projection's read store lives: a SQLite file or a PostgreSQL schema.
 StoreLocation = Path | PostgresSchema
@@ -71,3 +73,27 @@ def switch_to(default: Path, store: Path) -> None:
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, pointer)
+
+
+class LiveLocation:
+    """:func:`live_store` of ``default`` for a caller asking often: the pointer file is read
+    again only when its ``stat`` changes (:func:`switch_to` renames a new file over it, so its
+    inode changes)."""
+
+    def __init__(self, default: StoreLocation) -> None:
+        self.default = default
+        self._seen: tuple[int, int, int] | None = None
+        self._live = live_store(default)
+
+    def current(self) -> StoreLocation:
+        if isinstance(self.default, PostgresSchema):
+            return self.default
+        try:
+            stat = os.stat(pointer_of(self.default))
+            seen: tuple[int, int, int] | None = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            seen = None
+        if seen != self._seen:  # read after the stat: a switch in between is seen next time
+            self._seen = seen
+            self._live = live_store(self.default)
+        return self._live

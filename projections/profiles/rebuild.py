@@ -32,7 +32,7 @@ from projections.profiles.location import StoreLocation, live_store, switch_to
 from projections.profiles.pg import PostgresSchema
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.store import ProfileStore
-from projections.profiles.worker import project_event
+from projections.profiles.worker import BATCH_SIZE, project_messages
 
 __all__ = ["RebuildReport", "RebuildUnsupported", "rebuild"]
 
@@ -131,9 +131,12 @@ class _Reader:
                 self.progress(self.events, total)
 
     async def _apply(self, records: list[ConsumerRecord[Any, Any]]) -> None:
-        for record in records:
-            await project_event(self.projection, self.store, self.serde, record)
-            self.events += 1
+        """Apply ``records`` in their order, a transaction per :data:`BATCH_SIZE` of them (the
+        live worker's batches: the same history, whichever way the events were grouped)."""
+        for start in range(0, len(records), BATCH_SIZE):
+            await project_messages(self.projection, self.store, self.serde,
+                                   records[start:start + BATCH_SIZE])
+        self.events += len(records)
 
 
 async def rebuild(projection: ProfileProjection, *, default_path: StoreLocation, bootstrap: str,

@@ -1,9 +1,12 @@
 """The read store of a profile projection: contributions, versions, positions, outbox.
 
-One transaction per input event holds everything it changes: the contributions of its source
-record, every affected profile's new version, new conflicts, the messages to publish (outbox)
-and the input position. An event at or before the stored position changes nothing, so a
-redelivered event after a crash is harmless.
+One transaction per batch of input events holds everything they change: the contributions of
+each source record, every affected profile's new version, new conflicts, the messages to
+publish (outbox) and the input positions. Within the batch each event is applied in log order
+exactly as it would be alone — its own versions, believed at its own Kafka time — so a batch
+writes the very history one-by-one application writes; only the commit is shared. An event at
+or before the stored position changes nothing, so a redelivered event after a crash is
+harmless, and a crash mid-batch leaves none of the batch behind.
 
 Every version of a profile is kept with the time the bus came to believe it — the Kafka
 timestamp of the event that caused it — so :meth:`ProfileStore.profile` can answer *as of* any
@@ -31,8 +34,8 @@ from projections.profiles.location import StoreLocation, live_store
 from projections.profiles.model import Contribution, Provenance, derive
 from projections.profiles.pg import PostgresDatabase, PostgresSchema
 
-__all__ = ["FORMAT", "Database", "InputPosition", "ProfileStore", "StoredProfile", "connect",
-           "open_database", "open_reader", "read_profile"]
+__all__ = ["FORMAT", "Change", "Database", "InputPosition", "ProfileStore", "StoredProfile",
+           "connect", "open_database", "open_reader", "read_profile"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,16 @@ class InputPosition:
     partition: int
     offset: int
     timestamp_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One input event for the store: what the record ``source_key`` of ``at.topic`` now says
+    (``contributions`` None: the record is gone)."""
+
+    at: InputPosition
+    source_key: str
+    contributions: Sequence[Contribution] | None
 
 
 @dataclass(frozen=True)
@@ -260,47 +273,40 @@ class ProfileStore:
 
         Returns the subjects whose profile changed, or None when ``at`` was applied before.
         """
+        return self.apply_batch([Change(at, source_key, contributions)])[0]
+
+    def apply_batch(self, changes: Sequence[Change]) -> list[list[str] | None]:
+        """Apply ``changes`` in order in one transaction; per change what :meth:`apply` returns.
+
+        The positions are written once per partition at the end of the transaction; they are
+        tracked in memory meanwhile, so a change at or before an earlier one of the batch (or the
+        stored position) is skipped just as it would be in a transaction of its own.
+        """
+        results: list[list[str] | None] = []
         with self._writing() as db:
-            if at.offset < self.next_offset(at.topic, at.partition):
-                return None
-            affected = self._replace(at.topic, source_key, contributions or ())
-            changed = [s for s in sorted(affected) if self._rederive(s, at)]
-            db.execute(
-                "INSERT INTO projection_position (topic, partition, next_offset) VALUES (?, ?, ?) "
-                "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
-                (at.topic, at.partition, at.offset + 1))
-            return changed
+            batch = _Batch(self)
+            for change in changes:
+                at = change.at
+                if at.offset < batch.next_offset(at.topic, at.partition):
+                    results.append(None)
+                    continue
+                affected = batch.replace(at.topic, change.source_key, change.contributions or ())
+                results.append([s for s in sorted(affected) if self._rederive(s, at, batch)])
+                batch.advance(at)
+            for (topic, partition), next_offset in batch.advanced.items():
+                db.execute(
+                    "INSERT INTO projection_position (topic, partition, next_offset) "
+                    "VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
+                    "DO UPDATE SET next_offset = excluded.next_offset",
+                    (topic, partition, next_offset))
+        return results
 
-    def _replace(self, topic: str, source_key: str, contributions: Iterable[Contribution]) -> set[str]:
-        db = self._db
-        affected = {str(r[0]) for r in db.execute(
-            "SELECT DISTINCT subject FROM contribution WHERE source_topic = ? AND source_key = ?",
-            (topic, source_key))}
-        db.execute("DELETE FROM contribution WHERE source_topic = ? AND source_key = ?",
-                   (topic, source_key))
-        seq: dict[str, int] = {}
-        for contribution in contributions:
-            n = seq[contribution.subject] = seq.get(contribution.subject, -1) + 1
-            db.execute(
-                "INSERT INTO contribution VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (topic, source_key, contribution.subject, n,
-                 _dumps(contribution.provenance.as_json()), _dumps(dict(contribution.scalars)),
-                 contribution.facet, _dumps(dict(contribution.item))))
-            affected.add(contribution.subject)
-        return affected
-
-    def _contributions(self, subject: str) -> list[Contribution]:
-        return [Contribution(subject, Provenance.from_json(json.loads(r["provenance"])),
-                             json.loads(r["scalars"]), r["facet"], json.loads(r["item"]))
-                for r in self._db.execute("SELECT * FROM contribution WHERE subject = ? "
-                                          "ORDER BY source_topic, source_key, seq", (subject,))]
-
-    def _rederive(self, subject: str, at: InputPosition) -> bool:
+    def _rederive(self, subject: str, at: InputPosition, batch: _Batch) -> bool:
         """Derive ``subject`` again; store a new version (and outbox messages) if it changed."""
         db = self._db
         current = db.execute("SELECT version, checksum FROM profile WHERE subject = ?",
                              (subject,)).fetchone()
-        contributions = self._contributions(subject)
+        contributions = batch.contributions(subject)
         if current is not None:
             version = int(current["version"]) + 1
         else:  # a profile deleted earlier may come back: its versions go on, never restart
@@ -404,6 +410,77 @@ class ProfileStore:
         for row in self._db.execute("SELECT subject, checksum FROM profile ORDER BY subject"):
             digest.update(f"{row['subject']}={row['checksum']};".encode())
         return digest.hexdigest()
+
+
+_RecordKey = tuple[str, str]  # (source topic, source key)
+
+
+def _contribution(row: Sequence[Any]) -> Contribution:
+    """A ``contribution`` row (in column order) as the model's value."""
+    return Contribution(str(row[2]), Provenance.from_json(json.loads(row[4])), json.loads(row[5]),
+                        row[6], json.loads(row[7]))
+
+
+class _Batch:
+    """What one transaction of :meth:`ProfileStore.apply_batch` knows beyond the database.
+
+    Positions advance in memory and are written once at the end. The contributions of each
+    subject the batch derives are read (and JSON-decoded) once and then kept up to date by the
+    batch's own replacements — the transaction holds the store's write lock, so nobody else
+    changes them meanwhile. A subject with many contributions (an employer's insured employees)
+    touched by many events of a batch is so decoded once per batch, not once per event.
+    """
+
+    def __init__(self, store: ProfileStore) -> None:
+        self._db = store._db
+        self._positions: dict[tuple[str, int], int] = {}
+        self.advanced: dict[tuple[str, int], int] = {}
+        self._subjects: dict[str, dict[_RecordKey, list[Contribution]]] = {}
+
+    def next_offset(self, topic: str, partition: int) -> int:
+        key = (topic, partition)
+        if key not in self._positions:
+            row = self._db.execute("SELECT next_offset FROM projection_position "
+                                   "WHERE topic = ? AND partition = ?", key).fetchone()
+            self._positions[key] = int(row["next_offset"]) if row else 0
+        return self._positions[key]
+
+    def advance(self, at: InputPosition) -> None:
+        key = (at.topic, at.partition)
+        self._positions[key] = self.advanced[key] = at.offset + 1
+
+    def replace(self, topic: str, source_key: str, contributions: Iterable[Contribution]) -> set[str]:
+        """Replace the record's contributions; the subjects it spoke or speaks about."""
+        db = self._db
+        record = (topic, source_key)
+        affected = {str(r[0]) for r in db.execute(
+            "SELECT DISTINCT subject FROM contribution WHERE source_topic = ? AND source_key = ?",
+            record)}
+        db.execute("DELETE FROM contribution WHERE source_topic = ? AND source_key = ?", record)
+        for subject in affected:
+            self._subjects.get(subject, {}).pop(record, None)
+        seq: dict[str, int] = {}
+        for contribution in contributions:
+            subject = contribution.subject
+            n = seq[subject] = seq.get(subject, -1) + 1
+            row = (topic, source_key, subject, n, _dumps(contribution.provenance.as_json()),
+                   _dumps(dict(contribution.scalars)), contribution.facet,
+                   _dumps(dict(contribution.item)))
+            db.execute("INSERT INTO contribution VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            if subject in self._subjects:  # as read back from the row: same types, same order
+                self._subjects[subject].setdefault(record, []).append(_contribution(row))
+            affected.add(subject)
+        return affected
+
+    def contributions(self, subject: str) -> list[Contribution]:
+        """``subject``'s contributions in the store's order (source topic, key, seq)."""
+        records = self._subjects.get(subject)
+        if records is None:
+            records = self._subjects[subject] = {}
+            for r in self._db.execute("SELECT * FROM contribution WHERE subject = ? "
+                                      "ORDER BY source_topic, source_key, seq", (subject,)):
+                records.setdefault((str(r[0]), str(r[1])), []).append(_contribution(tuple(r)))
+        return [c for _record, items in sorted(records.items()) for c in items]
 
 
 def read_profile(db: Database, subject: str, as_of_ms: int | None = None
