@@ -1,9 +1,11 @@
 """The read store of ``newborn_case`` (SQLite): facts, cases, every version, positions, outbox.
 
-One transaction per input event holds everything it changes: the fact tables (certificates,
-applications, the register's persons, insurance enrolments), every affected case's new version,
-the outbox message of each new version, and the input position. An event at or before the
-stored position changes nothing, so a redelivered event after a crash is harmless.
+One transaction per batch of input events holds everything they change: the fact tables
+(certificates, applications, the register's persons, insurance enrolments), every affected
+case's new version, the outbox message of each new version, and the input positions. Each event
+of a batch is applied in order as it would be alone (its own versions at its own Kafka time);
+only the commit is shared. An event at or before the stored position changes nothing, so a
+redelivered event after a crash is harmless, and a crash mid-batch leaves none of the batch.
 
 Facts are kept whether or not they match a case yet (*pending facts*): each input event
 re-correlates the cases it may concern (``correlate``) and feeds the differences to the pure
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,7 +186,8 @@ class CaseStore:
         self.path = path
         self._db = connect(path)
         self._db.executescript(_SCHEMA)
-        #: What the last :meth:`apply` decided (status changes, refusals, commands), for logs/tests.
+        #: What the last :meth:`apply` or :meth:`apply_batch` decided (status changes, refusals,
+        #: commands), for logs/tests.
         self.messages: list[Message] = []
 
     def close(self) -> None:
@@ -210,23 +213,34 @@ class CaseStore:
 
         Returns the certificate numbers whose case changed, or None when ``at`` was applied before.
         """
+        return self.apply_batch([(at, key, event)])[0]
+
+    def apply_batch(self, events: Sequence[tuple[InputPosition, Mapping[str, Any],
+                                                 Mapping[str, Any] | None]]
+                    ) -> list[list[str] | None]:
+        """Apply decoded messages in order in one transaction (each as :meth:`apply` would, its
+        own versions and position); per message what :meth:`apply` returns."""
         db = self._db
+        self.messages = []
+        results: list[list[str] | None] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            if at.offset < self.next_offset(at.topic, at.partition):
-                db.execute("ROLLBACK")
-                return None
-            self.messages = []
-            changed = []
-            for case, direct in self._record_fact(at.topic, key, event):
-                if self._reconcile(case, direct, at):
-                    changed.append(case)
-            db.execute(
-                "INSERT INTO projection_position (topic, partition, next_offset) VALUES (?, ?, ?) "
-                "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
-                (at.topic, at.partition, at.offset + 1))
+            for at, key, event in events:
+                if at.offset < self.next_offset(at.topic, at.partition):
+                    results.append(None)
+                    continue
+                changed = []
+                for case, direct in self._record_fact(at.topic, key, event):
+                    if self._reconcile(case, direct, at):
+                        changed.append(case)
+                db.execute(
+                    "INSERT INTO projection_position (topic, partition, next_offset) "
+                    "VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
+                    "DO UPDATE SET next_offset = excluded.next_offset",
+                    (at.topic, at.partition, at.offset + 1))
+                results.append(changed)
             db.execute("COMMIT")
-            return changed
+            return results
         except BaseException:
             db.execute("ROLLBACK")
             raise

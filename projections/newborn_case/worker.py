@@ -1,15 +1,17 @@
 """The ``newborn_case`` agents, added to a faust app (the one ``bus projections run`` starts).
 
 One agent per input topic (``store.INPUT_TOPICS``); each event updates the case store — facts,
-affected cases, their versions and outbox messages — in one transaction with its input
-position. The agents share the faust app (and so its consumer group) of the other projections:
-faust hands each message of a topic to every agent subscribed to it, and each projection keeps
-its own positions with its own state, so neither can skip or double the other's work.
+affected cases, their versions and outbox messages — with its input position, a batch of events
+(:mod:`projections.batching`) per transaction. The agents share the faust app (and so its
+consumer group) of the other projections: faust hands each message of a topic to every agent
+subscribed to it, and each projection keeps its own positions with its own state, so neither can
+skip or double the other's work.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,13 @@ import faust
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
+from projections.batching import BATCH_SIZE, BATCH_WITHIN
 from projections.kafka_time import timestamp_ms
 from projections.newborn_case.publisher import CasePublisherService
 from projections.newborn_case.store import INPUT_TOPICS, CaseStore
 from projections.profiles.store import InputPosition
 
-__all__ = ["INPUT_TOPICS", "add_newborn_case", "project_event"]
+__all__ = ["INPUT_TOPICS", "add_newborn_case", "project_event", "project_messages"]
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,8 @@ def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store
             registry = RegistryClient(registry_url)
             serde = AvroSerde(registry)
             try:
-                async for event in stream.events():
-                    await project_event(store, serde, event.message)
+                async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+                    await project_messages(store, serde, [event.message for event in events])
             finally:
                 await registry.close()
                 store.close()
@@ -53,12 +56,25 @@ def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store
 
 async def project_event(store: CaseStore, serde: AvroSerde, message: Any) -> bool:
     """Apply one canonical message; False when its position was already applied."""
-    at = InputPosition(message.topic, message.partition, message.offset, timestamp_ms(message))
-    if at.offset < store.next_offset(at.topic, at.partition):
-        return False  # skip the Avro decode of a redelivered message; apply() checks again
-    key = await serde.decode(message.key)
-    event = None if message.value is None else await serde.decode(message.value)
-    changed = store.apply(at, key, event)
+    return await project_messages(store, serde, [message]) == 1
+
+
+async def project_messages(store: CaseStore, serde: AvroSerde, messages: Sequence[Any]) -> int:
+    """Apply canonical messages in order in one transaction; how many were not applied before."""
+    events = []
+    known: dict[tuple[str, int], int] = {}
+    for message in messages:
+        at = InputPosition(message.topic, message.partition, message.offset, timestamp_ms(message))
+        partition = (at.topic, at.partition)
+        if partition not in known:
+            known[partition] = store.next_offset(at.topic, at.partition)
+        if at.offset < known[partition]:
+            continue  # skip the Avro decode of a redelivered message; apply_batch checks again
+        key = await serde.decode(message.key)
+        events.append((at, key, None if message.value is None else await serde.decode(message.value)))
+    if not events:
+        return 0
+    applied = sum(changed is not None for changed in store.apply_batch(events))
     for said in store.messages:
         log.debug("newborn_case %s", said)
-    return changed is not None
+    return applied

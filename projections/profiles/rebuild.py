@@ -28,11 +28,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
+from projections.batching import BATCH_SIZE
 from projections.profiles.location import StoreLocation, live_store, switch_to
 from projections.profiles.pg import PostgresSchema
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.store import ProfileStore
-from projections.profiles.worker import BATCH_SIZE, project_messages
+from projections.profiles.worker import project_messages
 
 __all__ = ["RebuildReport", "RebuildUnsupported", "rebuild"]
 

@@ -1,12 +1,11 @@
 """Runs profile projections on a faust app: one agent per input topic, one outbox publisher.
 
-Each agent takes its events in batches (up to :data:`BATCH_SIZE`, or what arrived within
-:data:`BATCH_WITHIN` seconds) and applies a batch in one store transaction with the input
-positions (:mod:`projections.profiles.store`): each event still replaces what its source record
-says about its subjects and writes its own versions, but the commit — the dominant cost of a
-transaction per event — is paid once per batch. Scale out by partitions: workers of the same
-app id split them, and the store's transaction keeps a subject consistent whichever worker
-touched it last.
+Each agent takes its events in batches (:mod:`projections.batching`) and applies a batch in one
+store transaction with the input positions (:mod:`projections.profiles.store`): each event still
+replaces what its source record says about its subjects and writes its own versions, but the
+commit — the dominant cost of a transaction per event — is paid once per batch. Scale out by
+partitions: workers of the same app id split them, and the store's transaction keeps a subject
+consistent whichever worker touched it last.
 """
 
 from __future__ import annotations
@@ -21,21 +20,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
+from projections.batching import BATCH_SIZE, BATCH_WITHIN
 from projections.kafka_time import timestamp_ms
 from projections.profiles.location import LiveLocation, StoreLocation
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.publisher import OutboxService
 from projections.profiles.store import Change, InputPosition, ProfileStore
 
-__all__ = ["BATCH_SIZE", "BATCH_WITHIN", "LiveStore", "add_profile_projection", "project_event",
-           "project_messages"]
+__all__ = ["LiveStore", "add_profile_projection", "project_event", "project_messages"]
 
 log = logging.getLogger(__name__)
-
-#: Most events an agent applies in one transaction, and how long it waits to fill a batch (the
-#: bound on what batching adds to freshness when events trickle in).
-BATCH_SIZE = 500
-BATCH_WITHIN = 0.05
 
 
 def add_profile_projection(app: faust.App, projection: ProfileProjection, *, store_path: StoreLocation,

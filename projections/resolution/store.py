@@ -2,7 +2,8 @@
 
 One transaction per input event holds everything it changes — the records it mentions, their
 blocking keys, the decisions taken (each pair's state, the decision history, the outbox) — and
-the input position, so a redelivered event after a crash changes nothing
+the input position (the worker wraps a batch of events in one outer transaction, which the
+events' own join), so a redelivered event after a crash changes nothing
 (``projections.resolution.live``). Every decision on ``std.link_decision`` is applied once, by
 its ``decision_id``; the pair state follows ``Clusters``: the latest applicable decision, a
 reviewer's pinning the pair against later engine decisions.
@@ -143,6 +144,7 @@ class ResolutionStore:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self._depth = 0  # transactions open on this connection (nested ones join the outer)
         self._db = connect(path, readonly=readonly)
         if not readonly:
             self._db.executescript(_SCHEMA)
@@ -152,12 +154,24 @@ class ResolutionStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """One transaction; inside another it joins that one (a batch of events commits once,
+        and a failure anywhere in it rolls the whole batch back)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
         self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
         try:
             yield
         except BaseException:
+            self._depth = 0
             self._db.execute("ROLLBACK")
             raise
+        self._depth = 0
         self._db.execute("COMMIT")
 
     # -- positions ------------------------------------------------------------------------

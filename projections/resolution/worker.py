@@ -1,6 +1,7 @@
 """Runs the live resolver on the projections' faust app: one agent per input topic, one outbox.
 
-Each agent has its own store connection (SQLite serializes their transactions); each message
+Each agent has its own store connection (SQLite serializes their transactions) and applies its
+messages in batches (:mod:`projections.batching`), a transaction per batch; each message
 of a person-bearing ``std.<entity>`` or ``quarantine.<dept>.<table>`` topic updates records,
 blocks and decisions with its input position, each message of ``std.link_decision`` applies a
 decision (a reviewer's, or one already taken here: skipped by id). The outbox service publishes
@@ -9,9 +10,11 @@ the decisions taken on ``std.link_decision`` (key: the pair), one publisher at a
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from bus.envelope import CloudEvent
 from bus.kafka import TopicSpec, ensure_topics
 from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
+from projections.batching import BATCH_SIZE, BATCH_WITHIN
 from projections.kafka_time import timestamp_ms
 from projections.profiles.store import InputPosition
 from projections.resolution.decisions import LinkDecision
@@ -31,7 +35,7 @@ from projections.resolution.store import ResolutionStore
 from schemas.avro_schemas import load_avro_schema
 
 __all__ = ["INPUT_TOPICS", "OutboxService", "add_resolution", "encode_decision", "input_topic_specs",
-           "resolve_message"]
+           "resolve_message", "resolve_messages"]
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +58,8 @@ def add_resolution(app: faust.App, *, store_path: Path, bootstrap: str, registry
             registry = RegistryClient(registry_url)
             serde = AvroSerde(registry)
             try:
-                async for event in stream.events():
-                    await resolve_message(resolver, serde, event.message)
+                async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+                    await resolve_messages(resolver, serde, [event.message for event in events])
             finally:
                 await registry.close()
                 store.close()
@@ -68,31 +72,63 @@ def add_resolution(app: faust.App, *, store_path: Path, bootstrap: str, registry
 
 async def resolve_message(resolver: LiveResolver, serde: AvroSerde, message: Any) -> bool:
     """Apply one input message; False when its position was already applied."""
-    at = InputPosition(message.topic, message.partition, message.offset, timestamp_ms(message))
-    if at.offset < resolver.store.next_offset(at.topic, at.partition):
-        return False
-    value = None if message.value is None else await serde.decode(message.value)
+    return await resolve_messages(resolver, serde, [message]) == 1
+
+
+async def resolve_messages(resolver: LiveResolver, serde: AvroSerde, messages: Sequence[Any]) -> int:
+    """Apply input messages in order in one transaction; how many were not applied before."""
+    decoded: list[tuple[InputPosition, bytes | None, Any, Any]] = []
+    store = resolver.store
+    known: dict[tuple[str, int], int] = {}
+    for message in messages:
+        at = InputPosition(message.topic, message.partition, message.offset, timestamp_ms(message))
+        partition = (at.topic, at.partition)
+        if partition not in known:
+            known[partition] = store.next_offset(at.topic, at.partition)
+        if at.offset < known[partition]:
+            continue  # skip the Avro decode of a redelivered message; the store checks again
+        value = None if message.value is None else await serde.decode(message.value)
+        key = None
+        if at.topic != DECISIONS_TOPIC and not at.topic.startswith("quarantine."):
+            key = await serde.decode(message.key)
+        decoded.append((at, message.key, key, value))
+    applied = 0
+    with store.transaction():
+        for at, raw_key, key, value in decoded:
+            applied += _resolve(resolver, at, raw_key, key, value)
+    return applied
+
+
+def _resolve(resolver: LiveResolver, at: InputPosition, raw_key: bytes | None, key: Any, value: Any
+             ) -> bool:
     if at.topic == DECISIONS_TOPIC:
         if value is None:
             return resolver.skip(at)
         return resolver.on_decision(at, LinkDecision.from_avro(value)) is not None
     if at.topic.startswith("quarantine."):
-        key = source_key(at.topic, message.key or b"")  # the stage keys quarantine by the row key
+        ref = source_key(at.topic, raw_key or b"")  # the stage keys quarantine by the row key
     else:
-        key = source_key(at.topic, await serde.decode(message.key))
+        ref = source_key(at.topic, key)
     records = None if value is None else mentions(at.topic, value)
-    taken = resolver.on_records(at, key, records)
+    taken = resolver.on_records(at, ref, records)
     if taken:
         log.debug("resolution: %d decision(s) from %s/%s@%s", len(taken), at.topic, at.partition, at.offset)
     return taken is not None
 
 
+@functools.cache
+def _schema(name: str) -> dict[str, Any]:
+    """A schema loaded once: the serde caches its encoder by the schema object's identity (a
+    fresh copy per decision would register and compile it again every time)."""
+    return load_avro_schema(name)
+
+
 async def encode_decision(serde: AvroSerde, decision: LinkDecision
                           ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """Key, value and CloudEvents headers of a decision on ``std.link_decision``."""
-    key = await serde.encode(subject_for(DECISIONS_TOPIC, is_key=True), load_avro_schema("link_decision_key"),
+    key = await serde.encode(subject_for(DECISIONS_TOPIC, is_key=True), _schema("link_decision_key"),
                              {"pair_id": decision.pair_id})
-    value = await serde.encode(subject_for(DECISIONS_TOPIC), load_avro_schema("link_decision"),
+    value = await serde.encode(subject_for(DECISIONS_TOPIC), _schema("link_decision"),
                                decision.to_avro())
     event = CloudEvent(f"rongtong.resolution.link_decision.{decision.kind.value}", "/projections/resolution",
                        id=decision.decision_id, time=decision.decided_at, subject=decision.pair_id,
@@ -113,6 +149,7 @@ class OutboxService(Service):
         self.holder = uuid.uuid4().hex
         self._producer: AIOKafkaProducer | None = None
         self._registry: RegistryClient | None = None
+        self._serde: AvroSerde | None = None
         self._store: ResolutionStore | None = None
 
     async def on_start(self) -> None:
@@ -121,17 +158,18 @@ class OutboxService(Service):
                                           enable_idempotence=True, linger_ms=20)
         await self._producer.start()
         self._registry = RegistryClient(self.registry_url)
+        self._serde = AvroSerde(self._registry)  # one for the service: its encoders are cached
         self._store = ResolutionStore(self.store_path)
         self.add_future(self._run())
 
     async def drain(self, limit: int = 500) -> int:
-        assert self._store is not None and self._producer is not None and self._registry is not None
+        assert self._store is not None and self._producer is not None and self._serde is not None
         if not self._store.lease(self.holder, int(time.time() * 1000), LEASE_MS):
             return 0
         rows = self._store.outbox(limit)
         if not rows:
             return 0
-        serde = AvroSerde(self._registry)
+        serde = self._serde
         futures = []
         for _id, decision in rows:
             key, value, headers = await encode_decision(serde, decision)
