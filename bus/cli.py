@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from bus.cli_access import audit, clients
 from bus.settings import Settings, load_settings
 from bus.stack.errors import StackError
 from bus.stack.local import LocalStack, StackReport
@@ -479,6 +480,10 @@ def quarantine_replay(ctx: _Context, department: str | None, table: str | None,
         out.add_row(f"{r.department}.{r.table}", r.entity, str(r.candidates), str(r.passed),
                     str(r.published), failing, str(r.not_replayable))
     console.print(out)
+
+
+main.add_command(clients)
+main.add_command(audit)
 
 
 @main.command("serve")

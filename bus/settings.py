@@ -57,6 +57,12 @@ class Settings(BaseSettings):
                     "the same id split the input partitions.",
     )
 
+    jwt_secret: str | None = Field(
+        default=None,
+        description="Secret verifying JWT bearer tokens (HS256) of clients and citizens; unset: "
+                    "only API keys are accepted.",
+    )
+
     adapters_config: Path | None = Field(
         default=None,
         description="Adapter configuration (YAML); the reference government's when unset.",
@@ -110,6 +116,15 @@ class Settings(BaseSettings):
     def projection_store_path(self, projection: str) -> Path:
         """The SQLite read store of a projection."""
         return self.state_dir / "projections" / f"{projection}.sqlite"
+
+    @property
+    def access_dir(self) -> Path:
+        """The client store (API key digests) and the cursor key of the web service."""
+        return self.state_dir / "access"
+
+    @property
+    def clients_path(self) -> Path:
+        return self.access_dir / "clients.sqlite"
 
     @property
     def web_url(self) -> str:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from bus.access.audit import AuditSink, KafkaAuditLog
+from bus.access.clients import ClientStore
+from bus.access.cursors import load_key
 from bus.problem import problem
+from bus.serde.avro import AvroSerde
+from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
-from bus.web import asyncapi, catalog, citizens, enterprises, quality, resolution
+from bus.web import asyncapi, catalog, citizens, enterprises, me, quality, resolution
+from bus.web.auth import CLIENTS, JWT_SECRET, auth_middleware
+from bus.web.privacy import AUDIT, POLICIES, policies_from
 from projections.citizen_profile.queries import CitizenProfileQueries
 from projections.enterprise_profile.queries import EnterpriseProfileQueries
 
@@ -33,6 +40,14 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
                        "the request failed; the error is in the service log")
 
 
+async def _close(clients: ClientStore) -> None:
+    clients.close()
+
+
+async def _load_policies(app: web.Application) -> None:
+    app[POLICIES] = policies_from(app[catalog.CATALOG])
+
+
 def _slug(reason: str) -> str:
     return reason.lower().replace(" ", "-")
 
@@ -49,8 +64,33 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "positions": queries.positions()})
 
 
-def create_web_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
+def _kafka_audit(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Start the ``bus.audit`` writer with the app, stop it with the app."""
+    async def audit_context(app: web.Application) -> AsyncIterator[None]:
+        registry = RegistryClient(settings.registry_url)
+        audit = KafkaAuditLog(settings.kafka_bootstrap, AvroSerde(registry))
+        await audit.start()
+        app[AUDIT] = audit
+        yield
+        await audit.close()
+        await registry.close()
+    return audit_context
+
+
+def create_web_app(settings: Settings, *, audit: AuditSink | None = None) -> web.Application:
+    """The service; ``audit`` replaces the Kafka audit log (tests, tools without a broker)."""
+    app = web.Application(middlewares=[problem_middleware, auth_middleware],
+                          client_max_size=1024 * 1024)
+    clients = ClientStore(settings.clients_path)
+    app[CLIENTS] = clients
+    app.on_cleanup.append(lambda _: _close(clients))
+    if settings.jwt_secret:
+        app[JWT_SECRET] = settings.jwt_secret
+    app[citizens.CURSOR_KEY] = load_key(settings.access_dir / "cursor.key")
+    if audit is None:
+        app.cleanup_ctx.append(_kafka_audit(settings))
+    else:
+        app[AUDIT] = audit
     app[citizens.QUERIES] = CitizenProfileQueries.at(settings.read_store_path.resolve(),
                                                      settings.read_store_url)
     app[enterprises.QUERIES] = EnterpriseProfileQueries.at(
@@ -60,6 +100,8 @@ def create_web_app(settings: Settings) -> web.Application:
     citizens.add_routes(app)
     enterprises.add_routes(app)
     catalog.add_routes(app)
+    app.on_startup.append(_load_policies)  # after the catalog's own startup hook
+    me.add_routes(app)
     asyncapi.add_routes(app, settings)
     quality.add_routes(app, settings)
     resolution.add_routes(app, settings)

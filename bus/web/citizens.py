@@ -7,15 +7,21 @@ import json
 
 from aiohttp import web
 
+from bus.access.cursors import InvalidCursor, seal, unseal
 from bus.governance.declarations import ApiDeclaration, ApiField
 from bus.problem import problem
 from bus.standards.errors import StandardViolation
 from bus.standards.idcard import parse_identity_number
 from bus.web.as_of import InvalidAsOf, as_of
+from bus.web.auth import access_of
+from bus.web.privacy import audit_read, view_of
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
 from projections.citizen_profile.queries import CitizenProfileQueries
 
 QUERIES = web.AppKey("citizen_queries", CitizenProfileQueries)
+CURSOR_KEY = web.AppKey("cursor_key", bytes)
+_ONE = "GET /v1/citizens/{identity_number}"
+_LIST = "GET /v1/citizens"
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 
@@ -41,10 +47,25 @@ async def list_citizens(request: web.Request) -> web.Response:
     if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         return problem(400, "invalid-parameter", "Invalid query parameter",
                        f"limit must be an integer between 1 and {MAX_LIMIT}", parameter="limit")
-    after = request.query.get("after") or None
+    cursor = request.query.get("after") or None
+    try:
+        after = None if cursor is None else unseal(request.app[CURSOR_KEY], cursor)
+    except InvalidCursor:
+        return problem(400, "invalid-parameter", "Invalid query parameter",
+                       "after must be the 'next' cursor of the previous page", parameter="after")
+    access = access_of(request)
     page = await asyncio.to_thread(request.app[QUERIES].page, int(raw_limit), after)
-    return web.json_response({"items": page.items, "next": page.next},
-                             dumps=_dumps)
+    items = []
+    for profile in page.items:
+        view = view_of(request, "citizen_profile", profile, access)
+        refused = await audit_read(request, access, subject_kind="citizen",
+                                   subject=profile["identity_number"], endpoint=_LIST,
+                                   view=view, status=200)
+        if refused is not None:
+            return refused
+        items.append(view.body)
+    following = None if page.next is None else seal(request.app[CURSOR_KEY], page.next)
+    return web.json_response({"items": items, "next": following}, dumps=_dumps)
 
 
 async def get_citizen(request: web.Request) -> web.Response:
@@ -60,12 +81,18 @@ async def get_citizen(request: web.Request) -> web.Response:
     except InvalidAsOf as exc:
         return problem(400, "invalid-parameter", "Invalid query parameter", str(exc),
                        parameter="as_of")
+    access = access_of(request)
     profile = await asyncio.to_thread(request.app[QUERIES].get, number, moment)
-    if profile is None:
+    view = None if profile is None else view_of(request, "citizen_profile", profile, access)
+    refused = await audit_read(request, access, subject_kind="citizen", subject=number,
+                               endpoint=_ONE, view=view, status=404 if view is None else 200)
+    if refused is not None:
+        return refused
+    if view is None:
         return problem(404, "citizen-not-found", "Citizen not found",
                        "no citizen profile has this identity number"
                        + (" at that time" if moment else ""))
-    return web.json_response(profile, dumps=_dumps)
+    return web.json_response(view.body, dumps=_dumps)
 
 
 def _dumps(value: object) -> str:

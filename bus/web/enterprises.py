@@ -12,6 +12,8 @@ from bus.problem import problem
 from bus.standards.credit_code import parse_credit_code
 from bus.standards.errors import StandardViolation
 from bus.web.as_of import InvalidAsOf, as_of
+from bus.web.auth import access_of
+from bus.web.privacy import audit_read, view_of
 from projections.enterprise_profile.declaration import DECLARATION as ENTERPRISE_PROFILE
 from projections.enterprise_profile.queries import EnterpriseProfileQueries
 
@@ -38,12 +40,20 @@ async def get_enterprise(request: web.Request) -> web.Response:
     except InvalidAsOf as exc:
         return problem(400, "invalid-parameter", "Invalid query parameter", str(exc),
                        parameter="as_of")
+    access = access_of(request)
     profile = await asyncio.to_thread(request.app[QUERIES].get, code, moment)
     if profile is None:
         return problem(404, "enterprise-not-found", "Enterprise not found",
                        "no enterprise profile has this credit code"
                        + (" at that time" if moment else ""))
-    return web.json_response(profile, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    view = view_of(request, "enterprise_profile", profile, access)
+    if view.personal:  # a legal representative's or employees' data was read
+        refused = await audit_read(request, access, subject_kind="enterprise", subject=code,
+                                   endpoint="GET /v1/enterprises/{credit_code}", view=view,
+                                   status=200)
+        if refused is not None:
+            return refused
+    return web.json_response(view.body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
 def add_routes(app: web.Application) -> None:

@@ -144,9 +144,9 @@ def _run_outside_loop(factory: Callable[[], Any]) -> Any:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
-def http_get(url: str) -> tuple[int, Any]:
+def http_get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, Any]:
     async def get() -> tuple[int, Any]:
-        async with aiohttp.ClientSession() as session, session.get(url) as response:
+        async with aiohttp.ClientSession(headers=headers) as session, session.get(url) as response:
             return response.status, await response.json(content_type=None)
 
     try:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from bus.access.tokens import mint
 from bus.demo.seed import seed_gongan
 from bus.demo.truth import read_truth
 from bus.standards.idcard import compute_check_char
+from tests.access import add_client, headers
 from tests.e2e.harness import BusProcess, http_get, read_topic, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -39,6 +45,7 @@ def execute(db: Path, sql: str, *params: object) -> None:
 @pytest.fixture
 def running_bus(bus_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
     seed_gongan(legacy_db(bus_env), persons=60)
+    bus_env["BUS_JWT_SECRET"] = "e2e-secret-" + "x" * 32
     processes = [
         BusProcess(name, args, bus_env, tmp_path / "logs").start()
         for name, args in (("adapters", ["adapters", "run"]),
@@ -57,12 +64,13 @@ def test_a_row_inserted_by_hand_appears_in_the_api_and_a_bad_row_in_quarantine(
 ) -> None:
     env = running_bus
     web = f"http://127.0.0.1:{env['BUS_WEB_PORT']}"
+    auth = headers(add_client(Path(env["BUS_STATE_DIR"]), "service-desk"))
     db = legacy_db(env)
     truth = read_truth(db.with_name("gongan.truth.jsonl"))
     accepted_ids = {t["canonical_id"] for t in truth if t["outcome"] == "accepted"}
 
     def seeded_profiles() -> int | None:
-        status, body = http_get(f"{web}/v1/citizens?limit=500")
+        status, body = http_get(f"{web}/v1/citizens?limit=500", auth)
         count = len(body["items"]) if status == 200 else 0
         return count if count == len(accepted_ids) else None
 
@@ -75,7 +83,7 @@ def test_a_row_inserted_by_hand_appears_in_the_api_and_a_bad_row_in_quarantine(
             "R9000001", number, "林 小 雨", "2", f"{number[6:10]}年{int(number[10:12])}月"
             f"{int(number[12:14])}日", "浙江省杭州市西湖区文三路1号", "330106", now_text())
     profile = wait_for(lambda: (lambda r: r[1] if r[0] == 200 else None)(
-        http_get(f"{web}/v1/citizens/{number}")), 30, "the inserted citizen")
+        http_get(f"{web}/v1/citizens/{number}", auth)), 30, "the inserted citizen")
     assert profile["name"] == "林小雨"
     assert profile["sex_code"] == "2"
     assert profile["birth_date"] == f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
@@ -85,7 +93,7 @@ def test_a_row_inserted_by_hand_appears_in_the_api_and_a_bad_row_in_quarantine(
     execute(db, "UPDATE hj_ryxx SET XM = ?, GXSJ = ? WHERE RYBH = ?", "林晓雨", now_text(),
             "R9000001")
     updated = wait_for(lambda: (lambda r: r[1] if r[0] == 200 and r[1]["name"] == "林晓雨"
-                                else None)(http_get(f"{web}/v1/citizens/{number}")),
+                                else None)(http_get(f"{web}/v1/citizens/{number}", auth)),
                        30, "the updated name")
     assert updated["version"] == 2
     assert updated["source"]["op"] == "u"
@@ -105,7 +113,7 @@ def test_a_row_inserted_by_hand_appears_in_the_api_and_a_bad_row_in_quarantine(
     assert record["field"] == "SFZH"
     assert record["original"]["SFZH"] == bad
     assert "校验码" in str(record["message_zh"])
-    status, problem = http_get(f"{web}/v1/citizens/{bad}")
+    status, problem = http_get(f"{web}/v1/citizens/{bad}", auth)
     assert status == 400 and problem["type"] == "/problems/invalid-identity-number"
 
     # Nothing lost: every raw change (tombstones are not changes) became exactly one canonical
@@ -117,3 +125,49 @@ def test_a_row_inserted_by_hand_appears_in_the_api_and_a_bad_row_in_quarantine(
     assert len(raw) == 60 + 3
     assert len(persons) + len(rejected) == sum(r is not None for r in raw.records)
     assert len(rejected) == sum(t["outcome"] == "quarantined" for t in truth) + 1
+
+
+def test_reads_are_masked_without_a_purpose_audited_on_kafka_and_shown_to_the_citizen(
+    running_bus: dict[str, str], tmp_path: Path,
+) -> None:
+    env = running_bus
+    web = f"http://127.0.0.1:{env['BUS_WEB_PORT']}"
+    state = Path(env["BUS_STATE_DIR"])
+    analyst = add_client(state, "analyst", projections=("citizen_profile",),
+                         classifications=("internal", "personal", "sensitive_personal"))
+    truth = read_truth(legacy_db(env).with_name("gongan.truth.jsonl"))
+    number = next(str(t["canonical_id"]) for t in truth if t["outcome"] == "accepted")
+
+    full = wait_for(lambda: (lambda r: r[1] if r[0] == 200 else None)(
+        http_get(f"{web}/v1/citizens/{number}", headers(analyst))), 90, "the citizen")
+    assert full["identity_number"] == number and "birth_date" in full
+    status, masked = http_get(f"{web}/v1/citizens/{number}", headers(analyst, purpose=None))
+    assert status == 200
+    assert masked["identity_number"] == number[:6] + "********" + number[-4:]
+    assert masked["name"] == full["name"][0] + "*" * (len(full["name"]) - 1)
+    assert "birth_date" not in masked and "household_address" not in masked
+    status, problem = http_get(f"{web}/v1/citizens/{number}", headers(analyst, purpose="marketing"))
+    assert status == 403 and problem["type"] == "/problems/purpose-not-granted"
+    assert number not in str(problem)
+    status, problem = http_get(f"{web}/v1/citizens/{number}")
+    assert status == 401 and problem["type"] == "/problems/unauthenticated"
+
+    citizen = {"Authorization": "Bearer " + mint(env["BUS_JWT_SECRET"], f"citizen:{number}")}
+
+    def my_log() -> list[dict[str, object]] | None:
+        status, body = http_get(f"{web}/v1/me/access-log", citizen)
+        items = body["items"] if status == 200 else []
+        return items if len([i for i in items if i["client"] == "analyst"]) >= 2 else None
+
+    items = wait_for(my_log, 30, "the analyst's reads in the citizen's access log")
+    purposes = {i["purpose"] for i in items if i["client"] == "analyst"}
+    assert purposes == {"service-desk", None}
+    assert any("identity_number" in i["fields"] for i in items)
+    status, _ = http_get(f"{web}/v1/citizens/{number}", citizen)
+    assert status == 403, "a citizen's token opens only /v1/me"
+
+    verified = subprocess.run([sys.executable, "-m", "bus", "audit", "verify", "--json"],
+                              env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert verified.returncode == 0, verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["ok"] and report["records"] >= 3

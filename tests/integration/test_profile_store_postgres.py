@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bus.access.audit import MemoryAuditLog
 from bus.settings import Settings, load_settings
 from bus.web.app import create_web_app
 from projections.app import profile_projections
@@ -29,6 +30,7 @@ from projections.profiles.model import Contribution, Provenance
 from projections.profiles.pg import PostgresSchema
 from projections.profiles.rebuild import RebuildUnsupported, rebuild
 from projections.profiles.store import InputPosition, ProfileStore
+from tests.access import add_client, headers
 from tests.conftest import bus_environment
 from tests.e2e.harness import BusProcess
 from tests.integration.test_citizen_profile import LI, WANG, publish
@@ -321,7 +323,9 @@ async def test_projections_run_on_postgres_and_the_api_reads_it(
     worker = BusProcess("projections", ["projections", "run"], env, tmp_path / "logs").start()
     settings = load_settings(state_dir=tmp_path / "state", read_store_url=url)
     try:
-        async with TestClient(TestServer(create_web_app(settings))) as client:
+        app = create_web_app(settings, audit=MemoryAuditLog())  # reads audited elsewhere
+        key = add_client(settings.state_dir)
+        async with TestClient(TestServer(app), headers=headers(key)) as client:
             sun = await _poll(client, f"/v1/citizens/{SUN}", 120,
                               lambda body: bool(body.get("marriages")) and body.get(
                                   "provenance", {}).get("name", {}).get("department") == "gongan",

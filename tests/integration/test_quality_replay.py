@@ -36,6 +36,7 @@ from adapters.capture.change_event import (
 from adapters.standardize.mapping import Mapping, load_mapping_file
 from adapters.standardize.metrics import StandardizeMetrics
 from adapters.standardize.stage import StandardizeStage
+from bus.access.audit import MemoryAuditLog
 from bus.envelope import CloudEvent
 from bus.kafka import TopicSpec, committed_reader, ensure_topics, transactional_producer
 from bus.serde.avro import AvroSerde, subject_for
@@ -43,6 +44,7 @@ from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings, load_settings
 from bus.standards.idcard import compute_check_char
 from bus.web.app import create_web_app
+from tests.access import add_client, headers
 from tests.conftest import bus_environment
 from tests.e2e.harness import read_topic
 
@@ -166,7 +168,9 @@ def table_figures(body: dict[str, Any]) -> dict[str, Any]:
 async def web_quality(stack: Settings, state_dir: Path, department: str) -> dict[str, Any]:
     settings = load_settings(state_dir=state_dir, kafka_bootstrap=stack.kafka_bootstrap,
                              registry_url=stack.registry_url)
-    async with TestClient(TestServer(create_web_app(settings))) as client:
+    app = create_web_app(settings, audit=MemoryAuditLog())  # reads audited elsewhere
+    key = add_client(settings.state_dir)
+    async with TestClient(TestServer(app), headers=headers(key)) as client:
         for _ in range(240):
             response = await client.get("/v1/quality", params={"department": department})
             if response.status == 200:

@@ -25,6 +25,7 @@ from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
 from bus.standards.idcard import compute_check_char
 from schemas.avro_schemas import load_avro_schema
+from tests.access import add_client, headers
 from tests.conftest import bus_environment
 from tests.e2e.harness import BusProcess, http_get, read_topic, wait_for
 
@@ -84,16 +85,17 @@ async def publish(settings: Settings) -> None:
         await producer.stop()
 
 
-def http_post(url: str, body: dict[str, Any]) -> tuple[int, Any]:
+def http_post(url: str, body: dict[str, Any], auth: dict[str, str]) -> tuple[int, Any]:
     async def post() -> tuple[int, Any]:
-        async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+        async with aiohttp.ClientSession(headers=auth) as session, \
+                session.post(url, json=body) as response:
             return response.status, await response.json(content_type=None)
 
     return asyncio.run(post())
 
 
-def linked_records(base: str) -> list[str] | None:
-    status, profile = http_get(f"{base}/v1/citizens/{NUMBER}")
+def linked_records(base: str, auth: dict[str, str]) -> list[str] | None:
+    status, profile = http_get(f"{base}/v1/citizens/{NUMBER}", auth)
     if status != 200:
         return None
     return sorted(item["record"] for item in profile.get("linked_records", []))
@@ -103,18 +105,20 @@ def test_a_quarantined_row_joins_its_persons_profile_a_review_accepts_another_an
         stack: Settings, tmp_path: Path) -> None:
     env = bus_environment(stack, tmp_path / "state")
     base = f"http://127.0.0.1:{env['BUS_WEB_PORT']}"
+    auth = headers(add_client(Path(env["BUS_STATE_DIR"])))
     asyncio.run(publish(stack))
     worker = BusProcess("projections", ["projections", "run"], env, tmp_path / "logs").start()
     web = BusProcess("web", ["serve"], env, tmp_path / "logs").start()
     try:
-        wait_for(lambda: linked_records(base) == [Q_REF] or None, 120, "the quarantined row in the profile")
-        status, profile = http_get(f"{base}/v1/citizens/{NUMBER}")
+        wait_for(lambda: linked_records(base, auth) == [Q_REF] or None, 120,
+                 "the quarantined row in the profile")
+        status, profile = http_get(f"{base}/v1/citizens/{NUMBER}", auth)
         [item] = profile["linked_records"]
         assert item["linked_to"] == f"gongan.hj_ryxx/R{RUN}#person" and item["score"] >= 16
         assert "identity_number=close" in item["explanation"] and item["source"]["department"] == "mz"
 
         def review() -> dict[str, Any] | None:
-            status, page = http_get(f"{base}/v1/resolution/reviews?limit=200")
+            status, page = http_get(f"{base}/v1/resolution/reviews?limit=200", auth)
             mine = [i for i in (page or {}).get("items", [])
                     if R_REF in i["pair_id"] and "gongan" in i["pair_id"]]
             return mine[0] if status == 200 and mine else None
@@ -123,19 +127,21 @@ def test_a_quarantined_row_joins_its_persons_profile_a_review_accepts_another_an
         assert 8 <= pending["score"] < 16
         assert {w["field"] for w in pending["weights"]} >= {"name", "birth_date"}
         status, decided = http_post(f"{base}{pending['href']}",
-                                    {"decision": "accept", "reviewer": "zhang", "reason": "same person"})
+                                    {"decision": "accept", "reviewer": "zhang", "reason": "same person"},
+                                    auth)
         assert status == 202 and decided["kind"] == "accepted" and decided["subject"] == NUMBER
         status, again = http_post(f"{base}/v1/resolution/reviews/{quote(Q_REF + '|x', safe='')}",
-                                  {"decision": "accept", "reviewer": "zhang"})
+                                  {"decision": "accept", "reviewer": "zhang"}, auth)
         assert status == 404 and again["type"] == "/problems/pair-not-found"
-        wait_for(lambda: linked_records(base) == sorted([Q_REF, R_REF]) or None, 60,
+        wait_for(lambda: linked_records(base, auth) == sorted([Q_REF, R_REF]) or None, 60,
                  "the reviewed row joined")
 
         link = f"gongan.hj_ryxx/R{RUN}#person|{Q_REF}"
         status, split = http_post(f"{base}/v1/resolution/links/{quote(link, safe='')}/split",
-                                  {"reviewer": "zhang", "reason": "another man"})
+                                  {"reviewer": "zhang", "reason": "another man"}, auth)
         assert status == 202 and split["kind"] == "split"
-        wait_for(lambda: linked_records(base) == [R_REF] or None, 60, "the split row gone from the profile")
+        wait_for(lambda: linked_records(base, auth) == [R_REF] or None, 60,
+                 "the split row gone from the profile")
     finally:
         web.stop()
         worker.stop()

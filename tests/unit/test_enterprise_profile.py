@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bus.access.audit import MemoryAuditLog
 from bus.problem import PROBLEM_CONTENT_TYPE
 from bus.settings import Settings, load_settings
 from bus.web.app import create_web_app
 from projections.enterprise_profile.extract import enterprise_projection
 from projections.enterprise_profile.queries import EnterpriseProfileQueries
 from projections.profiles.store import InputPosition, ProfileStore
+from tests.access import add_client, headers
 
 CODE = "91350100M000100Y43"
 T0 = 1_700_000_000_000
@@ -83,7 +85,8 @@ def test_an_employee_without_employer_contributes_nothing(tmp_path: Path) -> Non
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(create_web_app(settings))) as client:
+    app = create_web_app(settings, audit=MemoryAuditLog())
+    async with TestClient(TestServer(app), headers=headers(add_client(settings.state_dir))) as client:
         yield client
 
 

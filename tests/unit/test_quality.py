@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import ConsumerRecord
 
+from bus.access.audit import MemoryAuditLog
 from bus.envelope import CloudEvent
 from bus.governance.quality import (
     CanonicalSeen,
@@ -25,6 +26,7 @@ from bus.governance.quality import (
 from bus.problem import PROBLEM_CONTENT_TYPE
 from bus.settings import load_settings
 from bus.web.app import create_web_app
+from tests.access import add_client, headers
 
 _offsets: Iterator[int] = itertools.count()
 
@@ -209,7 +211,8 @@ def test_the_html_report_escapes_what_it_quotes() -> None:
 async def client_without_kafka(tmp_path: Path) -> Any:
     settings = load_settings(state_dir=tmp_path, kafka_bootstrap="127.0.0.1:1",
                              registry_url="http://127.0.0.1:1")
-    async with TestClient(TestServer(create_web_app(settings))) as client:
+    app = create_web_app(settings, audit=MemoryAuditLog())
+    async with TestClient(TestServer(app), headers=headers(add_client(settings.state_dir))) as client:
         yield client
 
 

@@ -14,6 +14,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
+from bus.access.audit import MemoryAuditLog
 from bus.problem import PROBLEM_CONTENT_TYPE
 from bus.settings import Settings, load_settings
 from bus.web.app import create_web_app
@@ -22,6 +23,7 @@ from projections.profiles.store import InputPosition
 from projections.resolution import DecisionKind, LinkDecision, PersonRecord, RecordRef
 from projections.resolution.live import LiveResolver
 from projections.resolution.store import ResolutionStore
+from tests.access import add_client, headers
 from tests.unit.test_resolution_live import P, Q, R
 
 AT_MS = int(datetime(2024, 6, 3, tzinfo=UTC).timestamp() * 1000)
@@ -52,14 +54,14 @@ def populate(settings: Settings, extra: int = 0) -> tuple[str, str]:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[tuple[TestClient[Any, Any], list[LinkDecision]]]:
-    app = create_web_app(settings)
+    app = create_web_app(settings, audit=MemoryAuditLog())
     published: list[LinkDecision] = []
 
     async def publish(decision: LinkDecision) -> None:
         published.append(decision)
 
     app[REVIEWS].publish = publish  # type: ignore[method-assign]
-    async with TestClient(TestServer(app)) as client:
+    async with TestClient(TestServer(app), headers=headers(add_client(settings.state_dir))) as client:
         yield client, published
 
 

@@ -9,14 +9,17 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bus.access.audit import MemoryAuditLog
 from bus.problem import PROBLEM_CONTENT_TYPE
 from bus.settings import load_settings
 from bus.web.app import create_web_app
+from tests.access import add_client, headers
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(create_web_app(load_settings(state_dir=tmp_path)))) as client:
+    app = create_web_app(load_settings(state_dir=tmp_path), audit=MemoryAuditLog())
+    async with TestClient(TestServer(app), headers=headers(add_client(tmp_path))) as client:
         yield client
 
 
