@@ -9,6 +9,7 @@ import urllib.request
 
 from rich.console import Console
 
+from bus.demo.clients import DemoClient, demo_clients, demo_jwt_secret
 from bus.demo.reference import seed_reference
 from bus.demo.supervisor import Service, Supervisor, bus_command
 from bus.settings import Settings
@@ -36,9 +37,11 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
     for reason in skipped:
         console.print(f"[yellow]skipped[/] {reason}")
 
+    clients = demo_clients(settings)
     env = dict(os.environ)
     env.update(
         {
+            "BUS_JWT_SECRET": demo_jwt_secret(settings),
             "BUS_STATE_DIR": str(settings.state_dir.resolve()),
             "BUS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
             "BUS_REGISTRY_URL": settings.registry_url,
@@ -60,7 +63,7 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
         deadline = time.monotonic() + 60
         while not _web_answers(settings.web_url) and time.monotonic() < deadline:
             time.sleep(0.5)
-        _print_welcome(console, settings, supervisor)
+        _print_welcome(console, settings, supervisor, clients)
         exited = supervisor.wait()
         if exited is not None:
             console.print(f"[red]{exited} stopped unexpectedly; see {supervisor.log_file(exited)}[/]")
@@ -74,13 +77,23 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
             stack.down()
 
 
-def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor) -> None:
+def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor,
+                   clients: list[DemoClient]) -> None:
     web = settings.web_url
     db = settings.gongan_db_path.resolve()
+    analyst = next(c for c in clients if c.id == "analyst")
     console.print()
     console.rule("Rongtong 融通 demo is running")
     console.print(f"  citizens (unified query)  {web}/v1/citizens?limit=5")
     console.print(f"  one citizen               {web}/v1/citizens/<identity number>")
+    console.print("  API clients (keys shown once; `bus clients list` shows the grants):")
+    for client in clients:
+        console.print(f"    {client.id:<9} purpose {client.purpose:<13} key {client.key}")
+    auth = f"-H 'Authorization: Bearer {analyst.key}'"
+    console.print(f"    curl -s {auth} -H 'X-Purpose: {analyst.purpose}' "
+                  f"'{web}/v1/citizens?limit=1' | python3 -m json.tool")
+    console.print(f"    curl -s {auth} '{web}/v1/citizens?limit=1'   # no purpose: masked")
+    console.print("    .venv/bin/bus audit verify                     # who read what, tamper-evident")
     console.print(f"  health                    {web}/healthz")
     console.print(f"  schema registry           {settings.registry_url}/subjects")
     console.print(f"  Kafka                     {settings.kafka_bootstrap}")
@@ -92,7 +105,8 @@ def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor)
         f"    sqlite3 {db} \"UPDATE hj_ryxx SET XM='王小明', "
         "GXSJ=strftime('%Y-%m-%d %H:%M:%S','now','localtime') WHERE RYBH='R0000001'\""
     )
-    console.print(f"    curl -s {web}/v1/citizens?limit=1 | python3 -m json.tool")
+    console.print(f"    curl -s {auth} -H 'X-Purpose: {analyst.purpose}' "
+                  f"'{web}/v1/citizens?limit=1' | python3 -m json.tool")
     console.print()
     console.print(f"  Logs of adapters, projections and web: {supervisor.log_dir}/")
     console.print("  Ctrl-C stops everything the demo started.")
