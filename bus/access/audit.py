@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bus.envelope import CloudEvent
 from bus.kafka import TopicSpec, ensure_topics
 from bus.serde.avro import AvroSerde, subject_for
 from schemas.avro_schemas import load_avro_schema
@@ -37,6 +38,7 @@ __all__ = ["AUDIT_TOPIC", "AuditEntry", "AuditRecord", "AuditSink", "Finding", "
 log = logging.getLogger(__name__)
 
 AUDIT_TOPIC = "bus.audit"
+AUDIT_EVENT_TYPE = "rongtong.audit.read"
 #: Records kept per subject for ``GET /v1/me/access-log`` (the topic keeps them all).
 ACCESS_LOG_LIMIT = 1000
 #: One partition: the topic's order is the order the chains are checked in.
@@ -181,8 +183,12 @@ class KafkaAuditLog:
             chain = self._chain
             record = chain.next(entry)
             try:
+                event = CloudEvent(AUDIT_EVENT_TYPE, "/api/audit", id=record.hash,
+                                   dataclassification="sensitive_personal",
+                                   correlationid=record.request_id or None)
                 delivery = await self._producer.send(self.topic, encode(record.as_avro()),
-                                                     key=chain.id.encode())
+                                                     key=chain.id.encode(),
+                                                     headers=event.to_headers())
             except Exception:
                 self._chain = None  # the next record starts a new chain instead of a gap
                 raise

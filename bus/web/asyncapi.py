@@ -12,6 +12,7 @@ from aiohttp import web
 from adapters.capture.change_event import change_key_schema, change_value_schema
 from adapters.capture.config import SourceConfig, load_configured_sources
 from adapters.capture.runner import CHANGE_EVENT_TYPE, QUARANTINE_EVENT_TYPE
+from bus.access.audit import AUDIT_EVENT_TYPE, AUDIT_TOPIC
 from bus.governance.asyncapi import TopicDocument, asyncapi_document
 from bus.governance.catalog import CLASSIFICATIONS
 from bus.governance.declarations import ProjectionDeclaration
@@ -100,6 +101,16 @@ def topic_documents(configs: list[SourceConfig],
         load_schema("data_conflict"), load_schema("data_conflict_key"),
         classification="sensitive_personal", config=_HISTORY,
         producers=("bus projections run",), consumers=("the authoritative departments",),
+        tags=("governance",)))
+    docs.append(TopicDocument(
+        AUDIT_TOPIC, "Audit log of personal-data reads",
+        "One record per read of personal data through the query API: client, purpose, subject, "
+        "fields shown and masked, request id, result. Hash-chained per writer (seq, prev_hash, "
+        "hash); one partition, kept forever; `bus audit verify` checks every link "
+        "(docs/access.md). Keyed by the writer's chain id as UTF-8 text.",
+        AUDIT_EVENT_TYPE, load_schema("audit_record"), None, key_json_schema=_TEXT_KEY,
+        classification="sensitive_personal", config=_HISTORY,
+        producers=("bus serve",), consumers=("bus serve (citizens' access logs)", "bus audit verify"),
         tags=("governance",)))
     docs.append(TopicDocument(
         POSITIONS_TOPIC, "Capture positions",
