@@ -311,6 +311,9 @@ def test_hrss_insures_about_seventy_percent_with_old_ids_and_m_f_sex(
     assert {line["reason"] for line in truth} >= {None, "id.checksum"}
     employers = {e.credit_code for e in population.enterprises}
     assert {row[5] for row in rows} - {None} <= employers
+    # The truth names each row's employer, a person's second insurance record included.
+    assert [line["related"]["employer"] for line in truth] == [row[5] for row in rows]
+    assert any("duplicate_person" in line["noise"] and line["related"]["employer"] for line in truth)
 
 
 def test_tax_registers_most_enterprises_under_messy_taxpayer_ids(

@@ -9,6 +9,7 @@ the same person insured twice under two numbers, same-second and out-of-order up
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,7 @@ def _generate(rng: random.Random, population: Population) -> tuple[list[Row], li
             number = f"{person.county.code[:4]}{len(rows) + 1:08d}"
             row, truth = _row(rng, number, person, today, employers, next(stamps))
             if copy:
-                truth = RowTruth(truth.table, truth.key, truth.refers_to, truth.outcome, truth.reason,
-                                 (*truth.noise, "duplicate_person"))
+                truth = replace(truth, noise=(*truth.noise, "duplicate_person"))
             rows.append(row)
             truths.append(truth)
     return rows, truths
