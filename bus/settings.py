@@ -63,6 +63,10 @@ class Settings(BaseSettings):
                     "only API keys are accepted.",
     )
 
+    api_rate: float = Field(
+        default=200.0, description="Requests per second each API client may make on average.")
+    api_burst: int = Field(default=400, description="Requests an API client may make at once.")
+
     adapters_config: Path | None = Field(
         default=None,
         description="Adapter configuration (YAML); the reference government's when unset.",

@@ -10,12 +10,13 @@ from aiohttp import web
 from bus.access.audit import AuditSink, KafkaAuditLog
 from bus.access.clients import ClientStore
 from bus.access.cursors import load_key
+from bus.access.ratelimit import RateLimiter
 from bus.problem import problem
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
 from bus.web import asyncapi, catalog, citizens, enterprises, me, quality, resolution
-from bus.web.auth import CLIENTS, JWT_SECRET, auth_middleware
+from bus.web.auth import CLIENTS, JWT_SECRET, LIMITER, auth_middleware
 from bus.web.privacy import AUDIT, POLICIES, policies_from
 from projections.citizen_profile.queries import CitizenProfileQueries
 from projections.enterprise_profile.queries import EnterpriseProfileQueries
@@ -86,6 +87,7 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None) -> web
     app.on_cleanup.append(lambda _: _close(clients))
     if settings.jwt_secret:
         app[JWT_SECRET] = settings.jwt_secret
+    app[LIMITER] = RateLimiter(settings.api_rate, settings.api_burst)
     app[citizens.CURSOR_KEY] = load_key(settings.access_dir / "cursor.key")
     if audit is None:
         app.cleanup_ctx.append(_kafka_audit(settings))

@@ -9,6 +9,7 @@ Each route family needs a grant (a projection or the operator role); a declared 
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,14 +19,16 @@ from aiohttp import web
 
 from bus.access.clients import Client, ClientStore
 from bus.access.policy import Access
+from bus.access.ratelimit import RateLimiter
 from bus.access.tokens import InvalidToken, looks_like_jwt, verify
 from bus.problem import problem
 
-__all__ = ["ACCESS", "CLIENTS", "JWT_SECRET", "Identity", "access_of", "auth_middleware",
+__all__ = ["ACCESS", "CLIENTS", "JWT_SECRET", "LIMITER", "Identity", "access_of", "auth_middleware",
            "request_id_of"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CLIENTS = web.AppKey("clients", ClientStore)
+LIMITER = web.AppKey("rate_limiter", RateLimiter)
 JWT_SECRET = web.AppKey("jwt_secret", str)
 ACCESS = web.RequestKey("access", Access)
 _REQUEST_ID = web.RequestKey("request_id", str)
@@ -127,6 +130,14 @@ def _authorize(request: web.Request, identity: Identity) -> Access | web.Respons
     return Access(client, purpose)
 
 
+def _limited(request: web.Request, identity: Identity) -> float | None:
+    limiter = request.app.get(LIMITER)
+    if limiter is None:
+        return None
+    who = f"client:{identity.client.id}" if identity.client else f"citizen:{identity.citizen}"
+    return limiter.take(who)
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     supplied = request.headers.get("X-Request-ID", "")
@@ -136,6 +147,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         identity = _identify(request)
         if isinstance(identity, web.Response):
             response = identity
+        elif (wait := _limited(request, identity)) is not None:
+            response = problem(429, "too-many-requests", "Too many requests",
+                               f"this client's rate limit is reached; retry in {wait:.1f} s")
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         else:
             request[_IDENTITY] = identity
             decision = _authorize(request, identity)

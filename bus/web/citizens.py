@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
 from bus.access.cursors import InvalidCursor, seal, unseal
 from bus.governance.declarations import ApiDeclaration, ApiField
 from bus.problem import problem
-from bus.standards.errors import StandardViolation
 from bus.standards.idcard import parse_identity_number
-from bus.web.as_of import InvalidAsOf, as_of
 from bus.web.auth import access_of
 from bus.web.privacy import audit_read, view_of
+from bus.web.profile_reads import ProfileEndpoint, json_answer
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
-from projections.citizen_profile.queries import CitizenProfileQueries
+from projections.citizen_profile.queries import CitizenProfileQueries, profile_json
 
 QUERIES = web.AppKey("citizen_queries", CitizenProfileQueries)
 CURSOR_KEY = web.AppKey("cursor_key", bytes)
@@ -65,34 +66,21 @@ async def list_citizens(request: web.Request) -> web.Response:
             return refused
         items.append(view.body)
     following = None if page.next is None else seal(request.app[CURSOR_KEY], page.next)
-    return web.json_response({"items": items, "next": following}, dumps=_dumps)
+    return json_answer(request, {"items": items, "next": following})
 
 
-async def get_citizen(request: web.Request) -> web.Response:
-    raw = request.match_info["identity_number"]
-    try:
-        number = parse_identity_number(raw).number
-    except StandardViolation as violation:
-        return problem(400, "invalid-identity-number", "Invalid identity number",
-                       violation.message_en, rule_id=violation.rule_id,
-                       detail_zh=violation.message_zh)
-    try:
-        moment = as_of(request)
-    except InvalidAsOf as exc:
-        return problem(400, "invalid-parameter", "Invalid query parameter", str(exc),
-                       parameter="as_of")
-    access = access_of(request)
-    profile = await asyncio.to_thread(request.app[QUERIES].get, number, moment)
-    view = None if profile is None else view_of(request, "citizen_profile", profile, access)
-    refused = await audit_read(request, access, subject_kind="citizen", subject=number,
-                               endpoint=_ONE, view=view, status=404 if view is None else 200)
-    if refused is not None:
-        return refused
-    if view is None:
-        return problem(404, "citizen-not-found", "Citizen not found",
-                       "no citizen profile has this identity number"
-                       + (" at that time" if moment else ""))
-    return web.json_response(view.body, dumps=_dumps)
+def _read(request: web.Request, number: str, moment: datetime | None) -> dict[str, Any] | None:
+    return request.app[QUERIES].get(number, moment)
+
+
+ENDPOINT = ProfileEndpoint(
+    projection="citizen_profile", subject_kind="citizen", route="/v1/citizens/{identity_number}",
+    key_param="identity_number", parse_key=lambda raw: parse_identity_number(raw).number,
+    invalid_key=("invalid-identity-number", "Invalid identity number"),
+    not_found=("citizen-not-found", "Citizen not found",
+               "no citizen profile has this identity number"),
+    location=lambda request: request.app[QUERIES].path, read=_read, to_json=profile_json,
+    audit_every_read=True)
 
 
 def _dumps(value: object) -> str:
@@ -101,4 +89,5 @@ def _dumps(value: object) -> str:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/citizens", list_citizens)
-    app.router.add_get("/v1/citizens/{identity_number}", get_citizen)
+    app.router.add_get("/v1/citizens/{identity_number}", ENDPOINT.get)
+    app.router.add_get("/v1/citizens/{identity_number}/history", ENDPOINT.history)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
+from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
 from bus.governance.declarations import ApiDeclaration, ApiField
-from bus.problem import problem
 from bus.standards.credit_code import parse_credit_code
-from bus.standards.errors import StandardViolation
-from bus.web.as_of import InvalidAsOf, as_of
-from bus.web.auth import access_of
-from bus.web.privacy import audit_read, view_of
+from bus.web.profile_reads import ProfileEndpoint
 from projections.enterprise_profile.declaration import DECLARATION as ENTERPRISE_PROFILE
-from projections.enterprise_profile.queries import EnterpriseProfileQueries
+from projections.enterprise_profile.queries import EnterpriseProfileQueries, enterprise_json
 
 QUERIES = web.AppKey("enterprise_queries", EnterpriseProfileQueries)
 
@@ -27,34 +23,20 @@ API_DECLARATIONS = (
 )
 
 
-async def get_enterprise(request: web.Request) -> web.Response:
-    raw = request.match_info["credit_code"]
-    try:
-        code = parse_credit_code(raw)
-    except StandardViolation as violation:
-        return problem(400, "invalid-credit-code", "Invalid unified social credit code",
-                       violation.message_en, rule_id=violation.rule_id,
-                       detail_zh=violation.message_zh)
-    try:
-        moment = as_of(request)
-    except InvalidAsOf as exc:
-        return problem(400, "invalid-parameter", "Invalid query parameter", str(exc),
-                       parameter="as_of")
-    access = access_of(request)
-    profile = await asyncio.to_thread(request.app[QUERIES].get, code, moment)
-    if profile is None:
-        return problem(404, "enterprise-not-found", "Enterprise not found",
-                       "no enterprise profile has this credit code"
-                       + (" at that time" if moment else ""))
-    view = view_of(request, "enterprise_profile", profile, access)
-    if view.personal:  # a legal representative's or employees' data was read
-        refused = await audit_read(request, access, subject_kind="enterprise", subject=code,
-                                   endpoint="GET /v1/enterprises/{credit_code}", view=view,
-                                   status=200)
-        if refused is not None:
-            return refused
-    return web.json_response(view.body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+def _read(request: web.Request, code: str, moment: datetime | None) -> dict[str, Any] | None:
+    return request.app[QUERIES].get(code, moment)
+
+
+ENDPOINT = ProfileEndpoint(
+    projection="enterprise_profile", subject_kind="enterprise", route="/v1/enterprises/{credit_code}",
+    key_param="credit_code", parse_key=parse_credit_code,
+    invalid_key=("invalid-credit-code", "Invalid unified social credit code"),
+    not_found=("enterprise-not-found", "Enterprise not found",
+               "no enterprise profile has this credit code"),
+    location=lambda request: request.app[QUERIES].path, read=_read, to_json=enterprise_json,
+    audit_every_read=False)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/v1/enterprises/{credit_code}", get_enterprise)
+    app.router.add_get("/v1/enterprises/{credit_code}", ENDPOINT.get)
+    app.router.add_get("/v1/enterprises/{credit_code}/history", ENDPOINT.history)

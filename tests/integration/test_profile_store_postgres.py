@@ -326,7 +326,7 @@ async def test_projections_run_on_postgres_and_the_api_reads_it(
         app = create_web_app(settings, audit=MemoryAuditLog())  # reads audited elsewhere
         key = add_client(settings.state_dir)
         async with TestClient(TestServer(app), headers=headers(key)) as client:
-            sun = await _poll(client, f"/v1/citizens/{SUN}", 120,
+            sun = await _poll(client, f"/v1/citizens/{SUN}?explain=true", 120,
                               lambda body: bool(body.get("marriages")) and body.get(
                                   "provenance", {}).get("name", {}).get("department") == "gongan",
                               worker)  # the two topics are read concurrently: wait for both
