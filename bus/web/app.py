@@ -15,7 +15,7 @@ from bus.problem import problem
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
-from bus.web import asyncapi, catalog, citizens, enterprises, me, quality, resolution
+from bus.web import asyncapi, catalog, citizens, enterprises, me, openapi, quality, resolution
 from bus.web.auth import CLIENTS, JWT_SECRET, LIMITER, auth_middleware
 from bus.web.privacy import AUDIT, POLICIES, policies_from
 from projections.citizen_profile.queries import CitizenProfileQueries
@@ -104,6 +104,7 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None) -> web
     catalog.add_routes(app)
     app.on_startup.append(_load_policies)  # after the catalog's own startup hook
     me.add_routes(app)
+    openapi.add_routes(app)
     asyncapi.add_routes(app, settings)
     quality.add_routes(app, settings)
     resolution.add_routes(app, settings)

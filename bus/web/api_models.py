@@ -1,0 +1,196 @@
+"""Response and request bodies of the query API, as pydantic models (the OpenAPI schemas).
+
+Profiles are views: a field the client may not see is left out, so every field is optional;
+masked values are still text. Facet items are objects whose fields follow the catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``type`` is stable per kind of error."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(examples=["/problems/invalid-identity-number"])
+    title: str
+    status: int
+    detail: str | None = None
+
+
+class Origin(BaseModel):
+    """Where a value came from: the legacy record, the canonical event and its log position."""
+
+    model_config = ConfigDict(extra="forbid")
+    department: str
+    table: str
+    record_key: str | None = None
+    event_id: str
+    op: str | None = None
+    updated_at: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+class Explained(Origin):
+    """A field's provenance and the survivorship rule that chose its value."""
+
+    rule: str
+
+
+class LogPosition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topic: str
+    partition: int
+    offset: int
+
+
+Item = dict[str, Any]
+
+
+class CitizenProfile(BaseModel):
+    """One citizen (一人一档) as the client may see it."""
+
+    model_config = ConfigDict(extra="forbid")
+    identity_number: str | None = None
+    name: str | None = None
+    sex_code: str | None = None
+    birth_date: str | None = None
+    division_code: str | None = None
+    household_address: str | None = None
+    version: int | None = None
+    source: Origin | None = None
+    position: LogPosition | None = None
+    projected_at: str | None = None
+    provenance: dict[str, Explained] | None = Field(
+        default=None, description="Per field, only with ?explain=true.")
+    social_insurance: list[Item] | None = None
+    marriages: list[Item] | None = None
+    social_assistance: list[Item] | None = None
+    births: list[Item] | None = None
+    enterprises: list[Item] | None = None
+    linked_records: list[Item] | None = None
+
+
+class EnterpriseProfile(BaseModel):
+    """One enterprise (一企一档) as the client may see it."""
+
+    model_config = ConfigDict(extra="forbid")
+    credit_code: str | None = None
+    name: str | None = None
+    legal_rep_identity_number: str | None = None
+    legal_rep_name: str | None = None
+    registered_capital: str | None = None
+    founding_date: str | None = None
+    status_code: str | None = None
+    version: int | None = None
+    projected_at: str | None = None
+    provenance: dict[str, Explained] | None = None
+    tax_registrations: list[Item] | None = None
+    insured_employees: list[Item] | None = None
+
+
+class CitizenPage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[CitizenProfile]
+    next: str | None = Field(description="Opaque cursor of the next page (`after`), or null.")
+
+
+class CitizenVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int
+    believed_at: str
+    cause: LogPosition
+    profile: CitizenProfile | None = Field(description="null: the profile was gone then.")
+
+
+class EnterpriseVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int
+    believed_at: str
+    cause: LogPosition
+    profile: EnterpriseProfile | None
+
+
+class CitizenHistory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    versions: list[CitizenVersion]
+    next: str | None
+
+
+class EnterpriseHistory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    versions: list[EnterpriseVersion]
+    next: str | None
+
+
+class AccessLogItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: str
+    client: str
+    client_name: str
+    purpose: str | None
+    endpoint: str
+    fields: list[str]
+    masked: list[str]
+    result: str
+    request_id: str
+
+
+class AccessLog(BaseModel):
+    """Who read the citizen's data, when, why and which fields (newest first)."""
+
+    model_config = ConfigDict(extra="forbid")
+    subject: str
+    items: list[AccessLogItem]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    positions: list[dict[str, Any]]
+
+
+class Document(BaseModel):
+    """A JSON document (catalog, lineage, quality report, AsyncAPI, OpenAPI)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ReviewDecision(BaseModel):
+    """A link decision about a pair of records (see docs/entity-resolution.md)."""
+
+    model_config = ConfigDict(extra="allow")
+    pair_id: str
+    decision_id: str
+    kind: str
+
+
+class ReviewPage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+class ReviewCommand(BaseModel):
+    """A reviewer's decision on a pair in the review band."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["accept", "reject"]
+    reviewer: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class SplitCommand(BaseModel):
+    """Undo an accepted link."""
+
+    model_config = ConfigDict(extra="forbid")
+    reviewer: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=1000)
