@@ -30,6 +30,7 @@ once, in the same transaction as their input position.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -78,6 +79,11 @@ INPUT_TOPICS = (*CANONICAL_TOPICS, *QUARANTINE_TOPICS, DECISIONS_TOPIC)
 IDENTITY_RULES = "id."
 
 _QUARANTINE = "quarantine."
+
+
+#: ``features_of`` remembered by value (a pure function of a frozen record): an event compares
+#: its record with every block mate, and the same mates come up event after event.
+_features_of = functools.lru_cache(maxsize=32_768)(features_of)
 
 
 class UnknownPair(ReviewError):
@@ -181,14 +187,14 @@ class LiveResolver:
         if before == record and was_quarantined == topic.startswith(_QUARANTINE):
             store.set_source(record.ref.key, topic, key)
             return False
-        features = features_of(record)
+        features = _features_of(record)
         valid = features.identity_number if features.identity_valid else None
         store.put_record(record, topic, key, valid, blocking_keys(features))
         return True
 
     def _features(self, ref_key: str) -> Features | None:
         record = self.store.record(ref_key)
-        return None if record is None else features_of(record)
+        return None if record is None else _features_of(record)
 
     # -- deciding -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ Readers (the review API) open it read-only from any thread.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -127,6 +128,11 @@ class PairState:
         return self.decision.by_reviewer
 
 
+#: ``record_from_json`` remembered by the stored text (a pure function of it): block mates are
+#: read again for every event that shares a block with them.
+_record_from_json = functools.lru_cache(maxsize=32_768)(record_from_json)
+
+
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, check_same_thread=False)
@@ -192,7 +198,7 @@ class ResolutionStore:
 
     def record(self, ref_key: str) -> PersonRecord | None:
         row = self._db.execute("SELECT body FROM record WHERE ref_key = ?", (ref_key,)).fetchone()
-        return None if row is None else record_from_json(row["body"])
+        return None if row is None else _record_from_json(row["body"])
 
     def valid_number(self, ref_key: str) -> str | None:
         row = self._db.execute("SELECT valid_number FROM record WHERE ref_key = ?", (ref_key,)).fetchone()
