@@ -71,11 +71,12 @@ from bus.settings import Settings
 from bus.stack.local import LocalStack
 from bus.standards.idcard import compute_check_char
 from projections.app import profile_projections
+from projections.batching import BATCH_SIZE
 from projections.citizen_profile.queries import CitizenProfileQueries
 from projections.enterprise_profile.extract import enterprise_projection
 from projections.newborn_case.store import INPUT_TOPICS as NEWBORN_INPUTS
 from projections.profiles.projection import ProfileProjection
-from projections.profiles.store import InputPosition, ProfileStore
+from projections.profiles.store import Change, InputPosition, ProfileStore
 from schemas.avro_schemas import load_avro_schema
 
 PHASES = ("throughput", "rebuild", "freshness")
@@ -199,11 +200,13 @@ async def produce(stack: Settings, events: int) -> Counter[str]:
 # -- 1a. baselines in-process ---------------------------------------------------------------------
 
 async def read_log(stack: Settings, topics: Iterable[str], counts: Counter[str],
-                   store: tuple[ProfileProjection, ProfileStore] | None = None) -> tuple[float, float]:
+                   store: tuple[ProfileProjection, ProfileStore] | None = None,
+                   batch: int = 0) -> tuple[float, float]:
     """Fetch + decode every event of ``topics``: (wall seconds, seconds spent in apply).
 
-    With ``store``, each decoded batch is then applied (``from_event`` + ``ProfileStore.apply``)
-    and only that is added to the second figure.
+    With ``store``, each decoded batch is then applied (``from_event`` + ``ProfileStore.apply``
+    per event, or ``apply_batch`` per ``batch`` events as the worker does) and only that is added
+    to the second figure.
     """
     tps = [TopicPartition(t, 0) for t in topics if counts[t]]
     ends = {tp: counts[tp.topic] for tp in tps}
@@ -229,9 +232,15 @@ async def read_log(stack: Settings, topics: Iterable[str], counts: Counter[str],
                 if store is not None:
                     projection, target = store
                     began = time.perf_counter()
-                    for at, key, value in decoded:
-                        source_key, contributions = projection.from_event(at, key, value)
-                        target.apply(at, source_key, contributions)
+                    if batch:
+                        changes = [Change(at, *projection.from_event(at, key, value))
+                                   for at, key, value in decoded]
+                        for start in range(0, len(changes), batch):
+                            target.apply_batch(changes[start:start + batch])
+                    else:
+                        for at, key, value in decoded:
+                            source_key, contributions = projection.from_event(at, key, value)
+                            target.apply(at, source_key, contributions)
                     applying += time.perf_counter() - began
                 for tp in list(open_):
                     if await consumer.position(tp) >= ends[tp]:
@@ -359,7 +368,7 @@ def throughput(stack: Settings, args: argparse.Namespace, tmp: Path, report: Rep
     rows: list[list[str]] = []
     per_topic: list[list[str]] = []
     console.print("raw consumer and in-process apply baselines…")
-    baseline: dict[str, tuple[int, float, float]] = {}
+    baseline: dict[str, tuple[int, float, float, float]] = {}
     for projection in profile_projections():
         events = sum(counts[t] for t in inputs[projection.name])
         raw_seconds, _ = asyncio.run(read_log(stack, inputs[projection.name], counts))
@@ -369,7 +378,13 @@ def throughput(stack: Settings, args: argparse.Namespace, tmp: Path, report: Rep
                                                     (projection, store)))
         finally:
             store.close()
-        baseline[projection.name] = (events, raw_seconds, apply_seconds)
+        store = ProfileStore(tmp / "apply-batch" / f"{projection.name}.sqlite", projection.authority)
+        try:
+            _, batch_seconds = asyncio.run(read_log(stack, inputs[projection.name], counts,
+                                                    (projection, store), BATCH_SIZE))
+        finally:
+            store.close()
+        baseline[projection.name] = (events, raw_seconds, apply_seconds, batch_seconds)
     startup, seen = run_worker(stack, tmp / "worker", counts, args.worker_timeout, tmp / "logs",
                                args.profile_worker)
     for name, topics in inputs.items():
@@ -379,12 +394,15 @@ def throughput(stack: Settings, args: argparse.Namespace, tmp: Path, report: Rep
         raw = baseline.get(name)
         worker_rate = events / (done - first)
         if raw is not None:
-            _events, raw_seconds, apply_seconds = raw
+            _events, raw_seconds, apply_seconds, batch_seconds = raw
             rows.append([name, "raw consumer: fetch + Avro decode (key, value)", f"{events:,}",
                          f"{raw_seconds:.2f}", rate(events, raw_seconds), "1.00"])
             rows.append([name, "store apply in-process: from_event + ProfileStore.apply",
                          f"{events:,}", f"{apply_seconds:.2f}", rate(events, apply_seconds),
                          f"{raw_seconds / apply_seconds:.2f}"])
+            rows.append([name, f"store apply in-process: from_event + apply_batch ({BATCH_SIZE})",
+                         f"{events:,}", f"{batch_seconds:.2f}", rate(events, batch_seconds),
+                         f"{raw_seconds / batch_seconds:.2f}"])
         rows.append([name, "worker: bus projections run, first applied event → last position "
                            f"(outbox empty +{seen.outbox_drained[name] - done:.1f} s)",
                      f"{events:,}", f"{done - first:.2f}", f"{worker_rate:,.0f}",
