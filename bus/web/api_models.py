@@ -128,6 +128,30 @@ class EnterpriseHistory(BaseModel):
     next: str | None
 
 
+class LedEnterprise(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credit_code: str | None
+    name: str | None
+    status_code: str | None
+
+
+class Employer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credit_code: str
+    name: str | None = Field(description="The register's name, when the enterprise is known.")
+    insurance_status: list[str | None]
+
+
+class CitizenLinks(BaseModel):
+    """The enterprises a citizen leads (Market Regulation) or is insured by (HRSS)."""
+
+    model_config = ConfigDict(extra="forbid")
+    identity_number: str | None = None
+    legal_representative_of: list[LedEnterprise]
+    insured_by_employer: list[Employer]
+    links: list[str] = Field(description="The enterprises' profiles in this API.")
+
+
 class AccessLogItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
     at: str

@@ -97,6 +97,7 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None) -> web
                                                      settings.read_store_url)
     app[enterprises.QUERIES] = EnterpriseProfileQueries.at(
         settings.projection_store_path("enterprise_profile").resolve(), settings.read_store_url)
+    app[citizens.ENTERPRISES] = app[enterprises.QUERIES]
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     citizens.add_routes(app)

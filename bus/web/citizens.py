@@ -18,8 +18,10 @@ from bus.web.privacy import audit_read, view_of
 from bus.web.profile_reads import ProfileEndpoint, json_answer
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
 from projections.citizen_profile.queries import CitizenProfileQueries, profile_json
+from projections.enterprise_profile.queries import EnterpriseProfileQueries
 
 QUERIES = web.AppKey("citizen_queries", CitizenProfileQueries)
+ENTERPRISES = web.AppKey("citizen_links_enterprises", EnterpriseProfileQueries)
 CURSOR_KEY = web.AppKey("cursor_key", bytes)
 _ONE = "GET /v1/citizens/{identity_number}"
 _LIST = "GET /v1/citizens"
@@ -83,6 +85,38 @@ ENDPOINT = ProfileEndpoint(
     audit_every_read=True)
 
 
+async def get_links(request: web.Request) -> web.Response:
+    """The enterprises a citizen leads or works for, from what the client may see."""
+    return await ENDPOINT.derived(request, "/links", _links)
+
+
+async def _links(request: web.Request, view: dict[str, Any]) -> dict[str, Any]:
+    led = [{"credit_code": e.get("credit_code"), "name": e.get("name"),
+            "status_code": e.get("status_code")}
+           for e in view.get("enterprises", []) if e.get("credit_code")]
+    codes = sorted({str(i["employer_credit_code"]) for i in view.get("social_insurance", [])
+                    if i.get("employer_credit_code")})
+    names = await asyncio.to_thread(_enterprise_names, request, codes)
+    employed = [{"credit_code": code, "name": names.get(code),
+                 "insurance_status": [i.get("status_code") for i in view["social_insurance"]
+                                      if i.get("employer_credit_code") == code]}
+                for code in codes]
+    return {"identity_number": view.get("identity_number"), "legal_representative_of": led,
+            "insured_by_employer": employed,
+            "links": [f"/v1/enterprises/{e['credit_code']}" for e in led]
+            + [f"/v1/enterprises/{e['credit_code']}" for e in employed]}
+
+
+def _enterprise_names(request: web.Request, codes: list[str]) -> dict[str, str | None]:
+    """Enterprise names are public: the register's, where the enterprise is known."""
+    queries = request.app[ENTERPRISES]
+    found: dict[str, str | None] = {}
+    for code in codes[:200]:
+        profile = queries.get(code)
+        found[code] = None if profile is None else profile.get("name")
+    return found
+
+
 def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -91,3 +125,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/citizens", list_citizens)
     app.router.add_get("/v1/citizens/{identity_number}", ENDPOINT.get)
     app.router.add_get("/v1/citizens/{identity_number}/history", ENDPOINT.history)
+    app.router.add_get("/v1/citizens/{identity_number}/links", get_links)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -120,6 +120,13 @@ class ProfileEndpoint:
         return problem(404, type_, title, detail + detail_suffix)
 
     async def get(self, request: web.Request) -> web.Response:
+        return await self.derived(request, "", None)
+
+    async def derived(self, request: web.Request, suffix: str,
+                      build: Callable[[web.Request, dict[str, Any]], Awaitable[object]] | None
+                      ) -> web.Response:
+        """The profile as the client may see it — or what ``build`` makes of that view (a
+        sub-resource such as ``/links``, audited as a read of the profile)."""
         key = self._key(request)
         if isinstance(key, web.Response):
             return key
@@ -138,13 +145,14 @@ class ProfileEndpoint:
         access = access_of(request)
         profile = await asyncio.to_thread(self.read, request, key, moment)
         view = None if profile is None else self._shown(request, profile, access, explain)
-        refused = await self._audit(request, access, key, self.route, view,
+        refused = await self._audit(request, access, key, self.route + suffix, view,
                                     404 if view is None else 200)
         if refused is not None:
             return refused
         if view is None:
             return self._not_found(" at that time" if moment else "")
-        return json_answer(request, view.body, positions)
+        body = view.body if build is None else await build(request, view.body)
+        return json_answer(request, body, positions)
 
     async def history(self, request: web.Request) -> web.Response:
         key = self._key(request)

@@ -18,6 +18,7 @@ from bus.access.audit import MemoryAuditLog
 from bus.access.clients import ClientStore
 from bus.access.tokens import mint
 from bus.settings import Settings, load_settings
+from bus.standards.idcard import compute_check_char
 from bus.web.app import create_web_app
 from projections.citizen_profile.extract import authority, from_event
 from projections.enterprise_profile.extract import enterprise_projection
@@ -269,3 +270,32 @@ async def test_a_tampered_cursor_is_refused(
     ok = await client.get("/v1/citizens", params={"after": cursor},
                           headers=headers(keys["sensitive"], "desk"))
     assert ok.status == 200
+
+
+async def test_links_show_the_enterprises_a_citizen_leads_or_works_for_as_far_as_granted(
+        service: tuple[TestClient[Any, Any], MemoryAuditLog, dict[str, str]], settings: Settings) -> None:
+    client, audit, keys = service
+    worker_id = "33010619920508122" + compute_check_char("33010619920508122")
+    populate(settings, [worker_id, LEGAL_REP_ID])
+    store = ProfileStore(settings.read_store_path, authority())
+    try:
+        at = InputPosition("std.enterprise", 0, 0)
+        store.apply(at, *from_event(at, {"credit_code": CODE}, REGISTER))
+        at = InputPosition("std.social_insurance", 0, 0)
+        store.apply(at, *from_event(at, {"insurance_number": "S1"},
+                                    {**EMPLOYEE, "identity_number": worker_id}))
+    finally:
+        store.close()
+    rep = await (await client.get(f"/v1/citizens/{LEGAL_REP_ID}/links",
+                                  headers=headers(keys["personal"], "desk"))).json()
+    assert rep["legal_representative_of"] == [
+        {"credit_code": CODE, "name": REGISTER["name"], "status_code": "active"}]
+    assert rep["links"] == [f"/v1/enterprises/{CODE}"]
+    worker = await (await client.get(f"/v1/citizens/{worker_id}/links",
+                                     headers=headers(keys["personal"], "desk"))).json()
+    assert worker["insured_by_employer"] == [
+        {"credit_code": CODE, "name": REGISTER["name"], "insurance_status": ["paying"]}]
+    hidden = await (await client.get(f"/v1/citizens/{worker_id}/links",
+                                     headers=headers(keys["internal"], None))).json()
+    assert hidden["insured_by_employer"] == [], "employment is personal: no purpose, no link"
+    assert audit.records[-1].endpoint == "GET /v1/citizens/{identity_number}/links"
