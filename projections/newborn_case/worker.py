@@ -19,7 +19,7 @@ import faust
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
-from projections.batching import BATCH_SIZE, BATCH_WITHIN
+from projections.batching import event_batches
 from projections.kafka_time import timestamp_ms
 from projections.newborn_case.publisher import CasePublisherService
 from projections.newborn_case.store import INPUT_TOPICS, CaseStore
@@ -41,7 +41,7 @@ def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store
             registry = RegistryClient(registry_url)
             serde = AvroSerde(registry)
             try:
-                async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+                async for events in event_batches(stream):
                     await project_messages(store, serde, [event.message for event in events])
             finally:
                 await registry.close()

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
-from projections.batching import BATCH_SIZE, BATCH_WITHIN
+from projections.batching import BATCH_SIZE, event_batches
 from projections.kafka_time import timestamp_ms
 from projections.profiles.location import LiveLocation, StoreLocation
 from projections.profiles.projection import ProfileProjection
@@ -50,7 +50,7 @@ def add_profile_projection(app: faust.App, projection: ProfileProjection, *, sto
                 # Each agent has its own connection; SQLite serializes their transactions.
                 live = live_for(topic_name)
                 try:
-                    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+                    async for events in event_batches(stream):
                         await live.follow()
                         await project_messages(projection, live.store, live.serde,
                                                [event.message for event in events],

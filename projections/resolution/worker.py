@@ -26,7 +26,7 @@ from bus.envelope import CloudEvent
 from bus.kafka import TopicSpec, ensure_topics
 from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
-from projections.batching import BATCH_SIZE, BATCH_WITHIN
+from projections.batching import event_batches
 from projections.kafka_time import timestamp_ms
 from projections.profiles.store import InputPosition
 from projections.resolution.decisions import LinkDecision
@@ -58,7 +58,7 @@ def add_resolution(app: faust.App, *, store_path: Path, bootstrap: str, registry
             registry = RegistryClient(registry_url)
             serde = AvroSerde(registry)
             try:
-                async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+                async for events in event_batches(stream):
                     await resolve_messages(resolver, serde, [event.message for event in events])
             finally:
                 await registry.close()
