@@ -7,9 +7,16 @@ DB-API 2.0 connection in a worker thread. Placeholders are positional (``dialect
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from adapters.capture.source import TableInfo
+
+#: How a checkpoint's key position compares: ``native`` in the key columns' own order (their
+#: type and collation, which the primary-key index serves), ``text`` as text. Checkpoints
+#: written before ``native`` existed carry no order and were compared as text.
+OrderName = Literal["native", "text"]
 
 
 class DbApiCursor(Protocol):
@@ -28,6 +35,22 @@ class DbApiConnection(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class KeyOrder:
+    """How keyset paging compares and orders a table's key (built by the engine's dialect).
+
+    ``terms`` are the SQL expressions ordered by, one per key column; ``params`` the
+    placeholders a key value (as text) is compared through, typed like its column so the
+    database reads it as a value of that column and the index serves the comparison.
+    """
+
+    name: OrderName
+    terms: tuple[str, ...]
+    params: tuple[str, ...]
+    #: ``(a, b) > (x, y)`` is lexicographic and index-served on this engine.
+    row_values: bool = False
+
+
 class SqlDialect(Protocol):
     """An engine's SQL flavour and how to reach one database of it (read-only)."""
 
@@ -44,7 +67,11 @@ class SqlDialect(Protocol):
         """The identifier quoted for this engine (``"X"`` or ```X```)."""
 
     def as_text(self, expression: str) -> str:
-        """SQL casting ``expression`` to text, so keys compare as the checkpoint stores them."""
+        """SQL casting ``expression`` to text, comparing in Python's code-point order."""
+
+    def key_order(self, connection: DbApiConnection, table: str, columns: Sequence[str]) -> KeyOrder:
+        """How to page ``table`` by ``columns``: natively where a key value's text reads back
+        as the same value of its column, else as text (:func:`adapters.capture.keys.text_order`)."""
 
     def begin_consistent_read(self, cursor: DbApiCursor) -> None:
         """Start a transaction whose reads all see one snapshot (e.g. REPEATABLE READ)."""

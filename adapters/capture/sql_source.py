@@ -72,21 +72,23 @@ class SqlTableSource:
     async def read(self, checkpoint: Checkpoint | None) -> AsyncGenerator[Batch, None]:
         connection = await self._connect()
         try:
+            order = await call(self.dialect, self.dialect.key_order, connection, self.spec.table,
+                               self.spec.key_columns)
             if self.spec.strategy == "snapshot":
-                async for batch in snapshot_chunks(self.dialect, connection, self.spec, checkpoint,
-                                                   self._throttle):
+                async for batch in snapshot_chunks(self.dialect, connection, self.spec, order,
+                                                   checkpoint, self._throttle):
                     checkpoint = batch.checkpoint
                     yield batch
                 while True:  # a one-off copy: stay alive, report the final checkpoint
                     yield Batch([], dict(checkpoint or {}), (), state="streaming")
                     await asyncio.sleep(self.spec.poll_interval)
             elif self.spec.strategy == "incremental":
-                async for batch in incremental_batches(self.dialect, connection, self.spec,
+                async for batch in incremental_batches(self.dialect, connection, self.spec, order,
                                                        checkpoint, self._throttle):
                     yield batch
             else:
-                async for batch in diff_batches(self.dialect, connection, self.spec, checkpoint,
-                                                self._state(), self._throttle):
+                async for batch in diff_batches(self.dialect, connection, self.spec, order,
+                                                checkpoint, self._state(), self._throttle):
                     yield batch
         finally:
             await asyncio.to_thread(connection.close)

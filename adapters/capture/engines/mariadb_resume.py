@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.capture.engines.mariadb_keys import ColumnType, column_types, typed
 from adapters.capture.engines.mariadb_sql import (
     DRIVER_ERRORS,
     MariaDbSettings,
@@ -54,22 +55,6 @@ def in_snapshot(transaction_end: BinlogPosition, snapshot: BinlogPosition) -> bo
     return transaction_end <= snapshot
 
 
-#: How a key column's text becomes a value of its type again, by information_schema DATA_TYPE.
-_NUMERIC = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric",
-            "float", "double", "real", "year", "bit"}
-_TEMPORAL = {"date": "DATE", "datetime": "DATETIME(6)", "timestamp": "DATETIME(6)", "time": "TIME(6)"}
-
-
-def _typed(data_type: str, charset: str | None, collation: str | None, placeholder: str) -> str:
-    if data_type in _NUMERIC:
-        return f"CAST({placeholder} AS DECIMAL(65,30))"
-    if data_type in _TEMPORAL:
-        return f"CAST({placeholder} AS {_TEMPORAL[data_type]})"
-    if charset and collation:
-        return f"CONVERT({placeholder} USING {charset}) COLLATE {collation}"
-    return f"CAST({placeholder} AS BINARY)"
-
-
 class KeyOrder:
     """Ranks key values as the table's ``ORDER BY key`` would (one query per call, own thread)."""
 
@@ -77,18 +62,11 @@ class KeyOrder:
         self.settings = settings
         self.table = table
         self.key = tuple(key)
-        self._casts: list[tuple[str, str | None, str | None]] | None = None
+        self._casts: list[ColumnType] | None = None
 
-    def _column_types(self, cursor: Any) -> list[tuple[str, str | None, str | None]]:
+    def _column_types(self, cursor: Any) -> list[ColumnType]:
         if self._casts is None:
-            cursor.execute(
-                "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, COLLATION_NAME "
-                "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                (self.settings.database, self.table))
-            # MariaDB column names are case-insensitive, so may be the configured key's.
-            found = {str(row[0]).lower(): (str(row[1]).lower(), row[2], row[3])
-                     for row in cursor.fetchall()}
-            self._casts = [found[column.lower()] for column in self.key]
+            self._casts = column_types(cursor, self.settings.database, self.table, self.key)
         return self._casts
 
     def ranks(self, values: Sequence[KeyValues]) -> list[int]:
@@ -99,7 +77,7 @@ class KeyOrder:
         try:
             cursor = connection.cursor()
             types = self._column_types(cursor)
-            columns = [f"{_typed(t, cs, co, '%s')} AS k{i}" for i, (t, cs, co) in enumerate(types)]
+            columns = [f"{typed(column, '%s')} AS k{i}" for i, column in enumerate(types)]
             select = f"SELECT %s AS n, {', '.join(columns)}"
             params: list[Any] = []
             for n, value in enumerate(values):

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import datetime
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pymysql
 
+from adapters.capture.engines.mariadb_keys import column_types, reads_back, typed
+from adapters.capture.keys import text_order
 from adapters.capture.rows import as_text
 from adapters.capture.source import (
     Row,
@@ -32,7 +34,7 @@ from adapters.capture.source import (
     SourceUnavailable,
     TableInfo,
 )
-from adapters.capture.sql import DbApiConnection, DbApiCursor
+from adapters.capture.sql import DbApiConnection, DbApiCursor, KeyOrder
 
 #: PyMySQL/server error codes that mean "the server is not there right now".
 _UNAVAILABLE = {1040, 1053, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
@@ -228,6 +230,21 @@ class MariaDbDialect:
         # A binary collation orders by code point, as Python compares the checkpoint's keys;
         # the default utf8mb4 collations are case- and accent-insensitive.
         return f"CAST({expression} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin"
+
+    def key_order(self, connection: DbApiConnection, table: str, columns: Sequence[str]) -> KeyOrder:
+        cursor = connection.cursor()
+        try:
+            types = column_types(cursor, self.database, table, columns)
+        except DRIVER_ERRORS as error:
+            raise translate_error(error, self.settings) from error
+        finally:
+            cursor.close()
+        if not all(reads_back(t) for t in types):
+            return text_order(self, columns)
+        # Expanded comparisons, not row values: MariaDB does not turn (a, b) > (x, y) into an
+        # index range.
+        return KeyOrder("native", tuple(quote_identifier(c) for c in columns),
+                        tuple(typed(t, "%s") for t in types))
 
     def begin_consistent_read(self, cursor: DbApiCursor) -> None:
         cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")

@@ -36,6 +36,7 @@ from adapters.capture.engines.postgres_connect import (
     translated_errors,
     value_text,
 )
+from adapters.capture.engines.postgres_keys import key_casts
 from adapters.capture.engines.postgres_pgoutput import lsn_text, parse_lsn
 from adapters.capture.engines.postgres_resume import (
     covered_keys,
@@ -54,7 +55,7 @@ from adapters.capture.source import (
     TableInfo,
     TableSpec,
 )
-from adapters.capture.sql import DbApiConnection, DbApiCursor
+from adapters.capture.sql import DbApiConnection, DbApiCursor, KeyOrder
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,19 @@ class PostgresDialect:
         # Byte order ("C" collation) equals Python's code-point order of the same text, so a key
         # compared in SQL and one compared in Python sort alike whatever the database's locale.
         return f'CAST({expression} AS TEXT) COLLATE "C"'
+
+    def key_order(self, connection: DbApiConnection, table: str, columns: Sequence[str]) -> KeyOrder:
+        # Every value's text output reads back as the same value, so a checkpoint's key text
+        # cast to the column's type compares as the column does; row values use the index.
+        with translated_errors(self.dsn, f"reading the key types of {self.schema}.{table}"):
+            cursor = connection.cursor()
+            try:
+                params = key_casts(cursor, self.qualified(table), columns, ["%s"] * len(columns))
+            finally:
+                cursor.close()
+                connection.rollback()
+        return KeyOrder("native", tuple(quote_identifier(c) for c in columns), tuple(params),
+                        row_values=True)
 
     def begin_consistent_read(self, cursor: DbApiCursor) -> None:
         connection = getattr(cursor, "connection", None)

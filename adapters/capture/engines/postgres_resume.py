@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.capture.engines.postgres_connect import catalog_rows, connect, translated_errors
+from adapters.capture.engines.postgres_keys import key_casts
 from adapters.capture.engines.postgres_pgoutput import lsn_text, parse_lsn
 from adapters.capture.resume import CoveredKeys, KeyValues, ResumedSegment
 
@@ -37,12 +38,6 @@ def covered_keys(dsn: str, qualified_table: str, key: Sequence[str],
     return CoveredKeys(segments, key, KeyOrder(dsn, qualified_table, key).ranks, in_snapshot)
 
 
-_KEY_TYPES_SQL = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), c.collname
-FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation AND a.attcollation <> 0
-WHERE a.attrelid = to_regclass(%s) AND a.attname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped"""
-
-
 class KeyOrder:
     """Ranks key values as the table's ``ORDER BY key`` would (one query per call, own thread)."""
 
@@ -54,15 +49,8 @@ class KeyOrder:
 
     def _column_casts(self, cursor: Any) -> list[str]:
         if self._casts is None:
-            cursor.execute(_KEY_TYPES_SQL, (self.qualified_table, list(self.key)))
-            found = {str(name): (str(type_), collation)
-                     for name, type_, collation in catalog_rows(cursor.fetchall())}
-            casts = []
-            for i, column in enumerate(self.key):
-                type_, collation = found[column]
-                collate = "" if collation is None else ' COLLATE "' + str(collation).replace('"', '""') + '"'
-                casts.append(f"CAST(v.k{i} AS {type_}){collate}")
-            self._casts = casts
+            self._casts = key_casts(cursor, self.qualified_table, self.key,
+                                    [f"v.k{i}" for i in range(len(self.key))])
         return self._casts
 
     def ranks(self, values: Sequence[KeyValues]) -> list[int]:

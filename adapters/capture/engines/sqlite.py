@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from adapters.capture.keys import text_order
 from adapters.capture.source import SourceMisconfigured, SourceUnavailable, TableInfo
-from adapters.capture.sql import DbApiConnection, DbApiCursor
+from adapters.capture.sql import DbApiConnection, DbApiCursor, KeyOrder
 
 
 class SqliteDialect:
@@ -38,6 +40,27 @@ class SqliteDialect:
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
+
+    def key_order(self, connection: DbApiConnection, table: str, columns: Sequence[str]) -> KeyOrder:
+        # Only an INTEGER PRIMARY KEY (the rowid) holds nothing but integers, which compare
+        # with a text parameter numerically (INTEGER affinity). Other columns may hold any
+        # storage class, and integers, text and blobs compare by class before value, which a
+        # key's text cannot reproduce: they stay in text order.
+        if len(columns) == 1 and self._is_rowid(connection, table, columns[0]):
+            return KeyOrder("native", (self.quote(columns[0]),), ("CAST(? AS INTEGER)",))
+        return text_order(self, columns)
+
+    def _is_rowid(self, connection: DbApiConnection, table: str, column: str) -> bool:
+        cursor: Any = connection.cursor()
+        try:
+            info = cursor.execute(f"PRAGMA table_info({self.quote(table)})").fetchall()
+            indexes = cursor.execute(f"PRAGMA index_list({self.quote(table)})").fetchall()
+        finally:
+            cursor.close()
+        key = [r for r in info if r[5]]
+        # A WITHOUT ROWID table or a non-alias primary key has an index of origin 'pk'.
+        return (len(key) == 1 and key[0][1].lower() == column.lower()
+                and str(key[0][2]).upper() == "INTEGER" and not any(i[3] == "pk" for i in indexes))
 
     def begin_consistent_read(self, cursor: DbApiCursor) -> None:
         cursor.execute("BEGIN")  # a read transaction sees one snapshot in WAL and rollback modes

@@ -4,20 +4,28 @@ Each pass reads the table in key order and compares every row's hash with the pr
 (:class:`DiffState`): new keys are ``c`` (``r`` in the first pass), changed rows ``u``; keys
 not seen in this pass are then published as deletes. The checkpoint carries the position in
 the pass and the hashes of its batch, so a crash resumes inside a pass without loss or repeat.
+
+The scan pages in the key's :class:`KeyOrder`. A checkpoint taken in another order (text,
+before keys were paged natively) marks a read set that is no prefix of this one, so its pass
+scans again from the first key: the rows it had read match their hashes and publish nothing.
+The deletes that end a pass page through the local state, in the order of its keys' text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from adapters.capture import keys
 from adapters.capture.rows import row_digest
 from adapters.capture.source import Batch, Change, Checkpoint, Op, Row, TableSpec
-from adapters.capture.sql import DbApiConnection, SqlDialect
+from adapters.capture.sql import DbApiConnection, KeyOrder, SqlDialect
 from adapters.capture.strategies.common import Throttle, images, now_ms, query
 from adapters.capture.strategies.diff_state import DiffState, mark_of
+
+log = logging.getLogger(__name__)
 
 
 def _key_row(text: str, key_columns: tuple[str, ...]) -> Row:
@@ -27,19 +35,23 @@ def _key_row(text: str, key_columns: tuple[str, ...]) -> Row:
 
 
 async def diff_batches(
-    dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec,
+    dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec, order: KeyOrder,
     checkpoint: Checkpoint | None, state: DiffState, throttle: Throttle,
 ) -> AsyncIterator[Batch]:
     cp: dict[str, Any] = dict(checkpoint or {"phase": "diff", "pass": 1, "stage": "scan",
                                              "after": None, "seq": 0, "batch": []})
     if checkpoint is not None and state.applied_mark() != mark_of(checkpoint):
         state.apply(checkpoint)  # Kafka committed it; the local file missed it in a crash
+    if cp["stage"] == "scan" and cp["after"] is not None and keys.order_of(cp) != order.name:
+        log.info("diff of %s: pass %s scans again from the first key (its position is in %s "
+                 "order)", spec.table, cp["pass"], keys.order_of(cp))
+        cp["after"] = None
     interval = float(spec.options.get("diff_interval_seconds", spec.poll_interval))
     columns: tuple[str, ...] = ()
     while True:
         pass_number = int(cp["pass"])
         if cp["stage"] == "scan":
-            sql, params = keys.next_chunk_sql(dialect, spec.table, spec.key_columns, cp["after"],
+            sql, params = keys.next_chunk_sql(dialect, spec.table, order, cp["after"],
                                               spec.batch_size)
             names, rows = await query(dialect, connection, sql, params, consistent=True)
             columns = tuple(names)
@@ -59,8 +71,9 @@ async def diff_batches(
                                       first_pass, bad))
             done = len(rows) < spec.batch_size
             last = [read.keys[-1][k] or "" for k in spec.key_columns] if rows else cp["after"]
-            cp = {"phase": "diff", "pass": pass_number, "stage": "deletes" if done else "scan",
-                  "after": None if done else last, "seq": cp["seq"] + 1, "batch": entries}
+            cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
+                  "stage": "deletes" if done else "scan", "after": None if done else last,
+                  "seq": cp["seq"] + 1, "batch": entries}
             yield Batch(changes, dict(cp), columns,
                         state="snapshotting" if pass_number == 1 else "streaming")
             await throttle.pace(len(rows))
@@ -69,11 +82,13 @@ async def diff_batches(
             deletes = [Change("d", _key_row(t, spec.key_columns), _key_row(t, spec.key_columns),
                               None, f"diff:{pass_number}:{t}", now_ms()) for t in gone]
             if len(gone) < spec.batch_size:
-                cp = {"phase": "diff", "pass": pass_number + 1, "stage": "scan", "after": None,
-                      "seq": cp["seq"] + 1, "batch": [[t, None] for t in gone]}
+                cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number + 1,
+                      "stage": "scan", "after": None, "seq": cp["seq"] + 1,
+                      "batch": [[t, None] for t in gone]}
                 yield Batch(deletes, dict(cp), columns, state="streaming")
                 await asyncio.sleep(interval)
             else:
-                cp = {"phase": "diff", "pass": pass_number, "stage": "deletes", "after": gone[-1],
-                      "seq": cp["seq"] + 1, "batch": [[t, None] for t in gone]}
+                cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
+                      "stage": "deletes", "after": gone[-1], "seq": cp["seq"] + 1,
+                      "batch": [[t, None] for t in gone]}
                 yield Batch(deletes, dict(cp), columns, state="streaming")

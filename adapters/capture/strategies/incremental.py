@@ -6,6 +6,12 @@ of every row read within the look-back window behind the last update time (at le
 second); each poll re-reads the window and publishes rows whose hash changed or that are new
 there — a row updated again within the same second, or committed late with an older time.
 The first pass over the table is the snapshot (op ``r``).
+
+Keys compare in the table's :class:`KeyOrder`, so ``(update time, key)`` is an index order when
+the table has that index. A checkpoint taken in another order (text, before keys were paged
+natively) holds a key that bounds no prefix of this order: its position moves back to the
+first key of its update time, and rows of that time whose image the window already holds are
+not published again (:meth:`IncrementalPoller.reorder`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 from adapters.capture import keys
 from adapters.capture.rows import row_digest
 from adapters.capture.source import Batch, Change, Checkpoint, Op, Row, State, TableSpec
-from adapters.capture.sql import DbApiConnection, SqlDialect
+from adapters.capture.sql import DbApiConnection, KeyOrder, SqlDialect
 from adapters.capture.strategies.common import Fetched, Throttle, call, fetch, images
 from bus.standards.dates import normalize_datetime
 from bus.standards.errors import StandardViolation
@@ -82,12 +88,14 @@ def _hour_microseconds(hour: str) -> int | None:
 class IncrementalPoller:
     """Reads the next batch after a checkpoint; one instance per open connection."""
 
-    def __init__(self, dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec) -> None:
+    def __init__(self, dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec,
+                 order: KeyOrder) -> None:
         if spec.updated_column is None:
             raise ValueError("the incremental strategy needs updated_column")
         self.dialect = dialect
         self.connection = connection
         self.spec = spec
+        self.key_order = order
         self.updated_column: str = spec.updated_column
         self.lookback = float(spec.options.get("lookback_seconds", 0))
         d = dialect
@@ -96,10 +104,17 @@ class IncrementalPoller:
         rowid = getattr(dialect, "rowid", None)
         self.select = (f"SELECT {rowid} AS __rowid, * FROM {d.quote(spec.table)}" if rowid
                        else f"SELECT NULL AS __rowid, t.* FROM {d.quote(spec.table)} t")
-        self.order = f"{self.upd}, {keys.order_by(d, spec.key_columns)}"
+        self.order = f"{self.upd}, {keys.order_by(order)}"
 
-    async def poll(self, checkpoint: Checkpoint) -> tuple[list[Change], Checkpoint, tuple[str, ...]]:
-        return self.changes(checkpoint, await self.fetch(checkpoint))
+    def reorder(self, checkpoint: Checkpoint) -> Checkpoint:
+        """``checkpoint`` for this key order: back to the first key of its update time.
+
+        Every row read at that time is in the window (``boundary``: key text → update time
+        and hash), so :meth:`changes` recognises those already published unchanged.
+        """
+        if keys.order_of(checkpoint) == self.key_order.name:
+            return checkpoint
+        return {**checkpoint, "key": None, keys.ORDER_FIELD: self.key_order.name}
 
     async def fetch(self, checkpoint: Checkpoint) -> Fetched:
         """The rows the next poll after ``checkpoint`` reads: the window's, then new ones."""
@@ -121,14 +136,21 @@ class IncrementalPoller:
         columns, rechecked, rows = fetched_rows
         fetched = [*rechecked, *rows]
         read = images(self.spec, columns, fetched, skip=1)
-        # Re-checked rows count only if new in the window or changed since they were read.
-        kept = [i for i in range(len(rechecked))
-                if boundary.get(read.key_texts[i], [None, None])[1] != row_digest(read.rows[i])]
-        kept.extend(range(len(rechecked), len(fetched)))
+        # Re-checked rows count only if new in the window or changed since they were read; so
+        # do rows at the checkpoint's update time, read again after a reorder.
+        updated_column = self.updated_column
+        updated: str = cp.get("updated", "")
+
+        def published(i: int) -> bool:
+            known = boundary.get(read.key_texts[i])
+            return known is not None and known[1] == row_digest(read.rows[i])
+
+        kept = [i for i in range(len(fetched))
+                if not ((i < len(rechecked) or (read.rows[i].get(updated_column) or "") == updated)
+                        and published(i))]
         # Inserts are rows past the highest rowid of the *previous* batches: a batch may hold
         # re-checked rows with higher rowids before later-read new rows with lower ones.
         seen_rowid = max_rowid = int(cp.get("max_rowid", 0))
-        updated_column = self.updated_column
         changes: list[Change] = []
         for i in kept:
             rowid = fetched[i][0]
@@ -140,27 +162,29 @@ class IncrementalPoller:
                                   _commit_ms(upd_text), snapshot, read.undecodable[i]))
             if rowid is not None:
                 max_rowid = max(max_rowid, int(rowid))
+        # New rows come in (update time, key) order after the checkpoint: the last is the
+        # position, whether published or not.
+        last = read.rows[-1] if rows else None
         new_cp = self._advance(cp, [(read.rows[i], read.key_texts[i]) for i in kept], max_rowid,
-                               snapshot_done=not snapshot or len(rows) < self.spec.batch_size)
+                               last, snapshot_done=not snapshot or len(rows) < self.spec.batch_size)
         return changes, new_cp, columns
 
-    def _key(self, checkpoint: Checkpoint) -> list[str]:
-        """The checkpoint's key as a list (first-cut checkpoints stored a single string)."""
-        key = checkpoint.get("key") or [""] * len(self.spec.key_columns)
-        return [key] if isinstance(key, str) else [str(k) for k in key]
+    def _key(self, checkpoint: Checkpoint) -> list[str] | None:
+        """The checkpoint's key as a list; None before the first key of its update time."""
+        key = checkpoint.get("key")
+        return None if key is None else [str(k) for k in key]
 
-    def _advance(self, cp: dict[str, Any], read: Sequence[tuple[Row, str]], max_rowid: int, *,
-                 snapshot_done: bool) -> Checkpoint:
-        """The checkpoint after the rows ``read`` (each with its key text), in reading order."""
+    def _advance(self, cp: dict[str, Any], read: Sequence[tuple[Row, str]], max_rowid: int,
+                 last: Row | None, *, snapshot_done: bool) -> Checkpoint:
+        """The checkpoint after the rows ``read`` (each with its key text), in reading order,
+        the last new row being ``last``."""
         updated: str = cp.get("updated", "")
         key = self._key(cp)
-        updated_column, key_columns = self.updated_column, self.spec.key_columns
+        updated_column = self.updated_column
         upd_texts = [row.get(updated_column) or "" for row, _ in read]
-        if read:  # the greatest (update time, key) read, compared as the checkpoint stores it
-            keys = [[row.get(k) or "" for k in key_columns] for row, _ in read]
-            latest = max(zip(upd_texts, keys, strict=True))
-            if latest > (updated, key):
-                updated, key = latest
+        if last is not None:
+            updated = last.get(updated_column) or ""
+            key = [last.get(k) or "" for k in self.spec.key_columns]
         start = _window_start(updated, self.lookback)
         boundary = {k: v for k, v in cp.get("boundary", {}).items() if v[0] >= start}
         for (row, text), row_updated in zip(read, upd_texts, strict=True):
@@ -169,15 +193,16 @@ class IncrementalPoller:
                 boundary[text] = [row_updated, row_digest(row)]
             else:
                 boundary.pop(text, None)
-        return {"phase": "incremental", "updated": updated, "key": key, "boundary": boundary,
-                "max_rowid": max_rowid, "snapshot_done": snapshot_done}
+        return {"phase": "incremental", keys.ORDER_FIELD: self.key_order.name, "updated": updated,
+                "key": key, "boundary": boundary, "max_rowid": max_rowid,
+                "snapshot_done": snapshot_done}
 
-    def _recheck(self, updated: str, key: list[str],
+    def _recheck(self, updated: str, key: list[str] | None,
                  boundary: dict[str, list[str]]) -> tuple[list[str], list[tuple[Any, ...]]]:
         if not boundary:
             return [], []
         d = self.dialect
-        not_after, params = keys.at_or_before(d, self.spec.key_columns, key)
+        not_after, params = keys.at_or_before(self.key_order, key)
         if not updated:
             where, args = f"{self.undated} AND {not_after}", params
         else:
@@ -189,20 +214,20 @@ class IncrementalPoller:
                             args, consistent=True)
         return names[1:], rows
 
-    def _next(self, updated: str, key: list[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _next(self, updated: str, key: list[str] | None) -> tuple[list[str], list[tuple[Any, ...]]]:
         d, limit = self.dialect, int(self.spec.batch_size)
         names: list[str] = []
         rows: list[tuple[Any, ...]] = []
         if not updated:
-            after_key, params = keys.after(d, self.spec.key_columns, key)
+            after_key, params = keys.after(self.key_order, key)
             names, rows = fetch(
                 d, self.connection,
                 f"{self.select} WHERE {self.undated} AND {after_key} "
-                f"ORDER BY {keys.order_by(d, self.spec.key_columns)} LIMIT {limit}",
+                f"ORDER BY {keys.order_by(self.key_order)} LIMIT {limit}",
                 params, consistent=True)
             where, args = f"NOT {self.undated}", []
         else:
-            after_key, params = keys.after(d, self.spec.key_columns, key)
+            after_key, params = keys.after(self.key_order, key)
             p = d.param
             where = f"{self.upd} >= {p} AND ({self.upd} > {p} OR ({self.upd} = {p} AND {after_key}))"
             args = [updated, updated, updated, *params]
@@ -216,18 +241,19 @@ class IncrementalPoller:
 
 
 async def incremental_batches(
-    dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec,
+    dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec, order: KeyOrder,
     checkpoint: Checkpoint | None, throttle: Throttle,
 ) -> AsyncIterator[Batch]:
-    poller = IncrementalPoller(dialect, connection, spec)
-    cp: Checkpoint = dict(checkpoint or {"phase": "incremental"})
+    poller = IncrementalPoller(dialect, connection, spec, order)
+    cp = poller.reorder(dict(checkpoint or {"phase": "incremental", keys.ORDER_FIELD: order.name}))
     while True:
-        changes, new_cp, columns = await poller.poll(cp)
+        fetched = await poller.fetch(cp)
+        changes, new_cp, columns = poller.changes(cp, fetched)
         if changes or new_cp != cp:
             state: State = "snapshotting" if not cp.get("snapshot_done") else "streaming"
             yield Batch(changes, new_cp, columns, state=state)
             cp = new_cp
-        if len(changes) < spec.batch_size:
+        if len(fetched.rows) < spec.batch_size:  # caught up with the table
             yield Batch([], cp, columns, state="streaming")
             await asyncio.sleep(spec.poll_interval)
         await throttle.pace(len(changes))

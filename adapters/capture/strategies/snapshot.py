@@ -1,19 +1,24 @@
 """``snapshot``: read the whole table once, in key order, chunk by chunk, resumably.
 
 The checkpoint records the last key of the last published chunk, so a crash resumes with the
-next chunk instead of starting over; ``done``/``total`` give progress and an ETA.
+next chunk instead of starting over; ``done``/``total`` give progress and an ETA. A snapshot
+begun in another key order (text, before keys were paged natively) finishes in that order:
+its last key marks what was read only there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from adapters.capture import keys
 from adapters.capture.source import Batch, Change, Checkpoint, TableSpec
-from adapters.capture.sql import DbApiConnection, SqlDialect
+from adapters.capture.sql import DbApiConnection, KeyOrder, SqlDialect
 from adapters.capture.strategies.common import Throttle, images, now_ms, query
+
+log = logging.getLogger(__name__)
 
 
 async def count_rows(dialect: SqlDialect, connection: DbApiConnection, table: str) -> int:
@@ -22,7 +27,7 @@ async def count_rows(dialect: SqlDialect, connection: DbApiConnection, table: st
 
 
 async def snapshot_chunks(
-    dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec,
+    dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec, order: KeyOrder,
     checkpoint: Checkpoint | None, throttle: Throttle,
 ) -> AsyncIterator[Batch]:
     """Batches of op ``r`` until the table is read; the last one has ``complete: true``."""
@@ -32,8 +37,16 @@ async def snapshot_chunks(
     if "total" not in state:
         state = {"phase": "snapshot", "after": None, "done": 0,
                  "total": await count_rows(dialect, connection, spec.table)}
+    elif state["after"] is not None and keys.order_of(state) != order.name:
+        if keys.order_of(state) == "text":
+            order = keys.text_order(dialect, spec.key_columns)
+        else:  # the key lost its native order (table changed): read it all again
+            log.warning("snapshot of %s restarts: its key can no longer be compared natively",
+                        spec.table)
+            state = {**state, "after": None, "done": 0}
+    state[keys.ORDER_FIELD] = order.name
     while True:
-        sql, params = keys.next_chunk_sql(dialect, spec.table, spec.key_columns, state["after"],
+        sql, params = keys.next_chunk_sql(dialect, spec.table, order, state["after"],
                                           spec.batch_size)
         columns, rows = await query(dialect, connection, sql, params, consistent=True)
         read = images(spec, columns, rows)
