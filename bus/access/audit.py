@@ -22,7 +22,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -81,7 +81,7 @@ class AuditRecord:
     hash: str = ""
 
     def content_hash(self) -> str:
-        body = {k: v for k, v in asdict(self).items() if k != "hash"}
+        body = {name: getattr(self, name) for name in _HASHED}
         body["fields"], body["masked"] = list(self.fields), list(self.masked)
         text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -100,6 +100,10 @@ class AuditRecord:
         values["fields"] = tuple(values.get("fields") or ())
         values["masked"] = tuple(values.get("masked") or ())
         return cls(**values)
+
+
+#: Every field but ``hash``: what the hash covers.
+_HASHED = tuple(f.name for f in fields(AuditRecord) if f.name != "hash")
 
 
 class AuditSink(Protocol):

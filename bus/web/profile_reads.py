@@ -25,7 +25,7 @@ from bus.web.as_of import InvalidAsOf, as_of
 from bus.web.auth import access_of
 from bus.web.consistency import InvalidPosition, Positions, caught_up, format_positions, parse_positions
 from bus.web.privacy import audit_read, view_of
-from projections.profiles.history import read_history
+from projections.profiles.history import read_history, read_positions
 from projections.profiles.location import StoreLocation
 from projections.profiles.store import StoredProfile
 
@@ -84,15 +84,18 @@ class ProfileEndpoint:
             return problem(400, type_, title, violation.message_en, rule_id=violation.rule_id,
                            detail_zh=violation.message_zh)
 
-    async def _positions(self, request: web.Request) -> Positions | web.Response:
+    async def _positions(self, request: web.Request) -> Positions | web.Response | None:
+        """Wait for ``min_position`` when asked; None when not asked (the caller reads the
+        positions together with its data)."""
         raw = request.query.get("min_position")
+        if raw is None:
+            return None
         try:
-            wanted = None if raw is None else parse_positions(raw)
+            wanted = parse_positions(raw)
         except InvalidPosition as exc:
             return problem(400, "invalid-parameter", "Invalid query parameter", str(exc),
                            parameter="min_position")
-        positions = await caught_up(self.location(request), wanted,
-                                    MAX_WAIT_SECONDS if wanted else 0.0)
+        positions = await caught_up(self.location(request), wanted, MAX_WAIT_SECONDS)
         if positions is None:
             response = problem(503, "projection-behind", "Projection not caught up yet",
                                f"{self.projection} has not reached min_position within "
@@ -139,11 +142,11 @@ class ProfileEndpoint:
         if explain is None:
             return problem(400, "invalid-parameter", "Invalid query parameter",
                            "explain must be true or false", parameter="explain")
-        positions = await self._positions(request)
-        if isinstance(positions, web.Response):
-            return positions
+        waited = await self._positions(request)
+        if isinstance(waited, web.Response):
+            return waited
         access = access_of(request)
-        profile = await asyncio.to_thread(self.read, request, key, moment)
+        positions, profile = await asyncio.to_thread(self._read_at, request, waited, key, moment)
         view = None if profile is None else self._shown(request, profile, access, explain)
         refused = await self._audit(request, access, key, self.route + suffix, view,
                                     404 if view is None else 200)
@@ -153,6 +156,13 @@ class ProfileEndpoint:
             return self._not_found(" at that time" if moment else "")
         body = view.body if build is None else await build(request, view.body)
         return json_answer(request, body, positions)
+
+    def _read_at(self, request: web.Request, positions: Positions | None, key: str,
+                 moment: datetime | None) -> tuple[Positions, dict[str, Any] | None]:
+        """Positions (unless already known), then the profile: one trip to a worker thread."""
+        if positions is None:
+            positions = read_positions(self.location(request))
+        return positions, self.read(request, key, moment)
 
     async def history(self, request: web.Request) -> web.Response:
         key = self._key(request)
@@ -176,6 +186,8 @@ class ProfileEndpoint:
         if isinstance(positions, web.Response):
             return positions
         access = access_of(request)
+        if positions is None:
+            positions = await asyncio.to_thread(read_positions, self.location(request))
         page = await asyncio.to_thread(read_history, self.location(request), key,
                                        after=int(raw_after), limit=int(raw_limit))
         items: list[dict[str, Any]] = []
