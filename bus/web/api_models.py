@@ -100,6 +100,12 @@ class CitizenPage(BaseModel):
     next: str | None = Field(description="Opaque cursor of the next page (`after`), or null.")
 
 
+class EnterprisePage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[EnterpriseProfile]
+    next: str | None = Field(description="Opaque cursor of the next page (`after`), or null.")
+
+
 class CitizenVersion(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int

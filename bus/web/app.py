@@ -18,6 +18,7 @@ from bus.settings import Settings
 from bus.web import asyncapi, catalog, citizens, enterprises, me, openapi, quality, resolution
 from bus.web.auth import CLIENTS, JWT_SECRET, LIMITER, auth_middleware
 from bus.web.privacy import AUDIT, POLICIES, policies_from
+from bus.web.search import SEARCH_CURSOR_KEY
 from projections.citizen_profile.queries import CitizenProfileQueries
 from projections.enterprise_profile.queries import EnterpriseProfileQueries
 
@@ -89,6 +90,7 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None) -> web
         app[JWT_SECRET] = settings.jwt_secret
     app[LIMITER] = RateLimiter(settings.api_rate, settings.api_burst)
     app[citizens.CURSOR_KEY] = load_key(settings.access_dir / "cursor.key")
+    app[SEARCH_CURSOR_KEY] = app[citizens.CURSOR_KEY]
     if audit is None:
         app.cleanup_ctx.append(_kafka_audit(settings))
     else:

@@ -16,6 +16,7 @@ from bus.standards.idcard import parse_identity_number
 from bus.web.auth import access_of
 from bus.web.privacy import audit_read, view_of
 from bus.web.profile_reads import ProfileEndpoint, json_answer
+from bus.web.search import CITIZEN_SEARCH, SearchEndpoint
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
 from projections.citizen_profile.queries import CitizenProfileQueries, profile_json
 from projections.enterprise_profile.queries import EnterpriseProfileQueries
@@ -85,6 +86,13 @@ ENDPOINT = ProfileEndpoint(
     audit_every_read=True)
 
 
+SEARCH = SearchEndpoint(
+    projection="citizen_profile", subject_kind="citizen", route="/v1/citizens/search",
+    criteria=CITIZEN_SEARCH, required=("name",),
+    location=lambda request: request.app[QUERIES].path,
+    read=lambda request, subject: request.app[QUERIES].get(subject), audit_every_read=True)
+
+
 async def get_links(request: web.Request) -> web.Response:
     """The enterprises a citizen leads or works for, from what the client may see."""
     return await ENDPOINT.derived(request, "/links", _links)
@@ -123,6 +131,7 @@ def _dumps(value: object) -> str:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/citizens", list_citizens)
+    app.router.add_get("/v1/citizens/search", SEARCH.handle)  # before the {identity_number} route
     app.router.add_get("/v1/citizens/{identity_number}", ENDPOINT.get)
     app.router.add_get("/v1/citizens/{identity_number}/history", ENDPOINT.history)
     app.router.add_get("/v1/citizens/{identity_number}/links", get_links)

@@ -10,6 +10,7 @@ from aiohttp import web
 from bus.governance.declarations import ApiDeclaration, ApiField
 from bus.standards.credit_code import parse_credit_code
 from bus.web.profile_reads import ProfileEndpoint
+from bus.web.search import ENTERPRISE_SEARCH, SearchEndpoint
 from projections.enterprise_profile.declaration import DECLARATION as ENTERPRISE_PROFILE
 from projections.enterprise_profile.queries import EnterpriseProfileQueries, enterprise_json
 
@@ -37,6 +38,14 @@ ENDPOINT = ProfileEndpoint(
     audit_every_read=False)
 
 
+SEARCH = SearchEndpoint(
+    projection="enterprise_profile", subject_kind="enterprise", route="/v1/enterprises/search",
+    criteria=ENTERPRISE_SEARCH, required=("name", "legal_rep", "legal_rep_name", "status"),
+    location=lambda request: request.app[QUERIES].path,
+    read=lambda request, subject: request.app[QUERIES].get(subject), audit_every_read=False)
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/enterprises/search", SEARCH.handle)  # before the {credit_code} route
     app.router.add_get("/v1/enterprises/{credit_code}", ENDPOINT.get)
     app.router.add_get("/v1/enterprises/{credit_code}/history", ENDPOINT.history)

@@ -73,6 +73,8 @@ _LIMIT = Parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum"
                    "Page size.")
 _HISTORY_LIMIT = Parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200},
                            "Versions per page.")
+_SEARCH_LIMIT = Parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100},
+                          "Page size.")
 _AFTER_VERSION = Parameter("after", "query", {"type": "integer", "minimum": 0},
                            "The `next` of the previous page (a version number).")
 _IDENTITY_NUMBER = Parameter("identity_number", "path", {"type": "string", "pattern": _IDENTITY},
@@ -96,6 +98,15 @@ OPERATIONS: tuple[Operation, ...] = (
               "citizens", m.CitizenPage, errors=(400, 401, 403, 429, 503), cached=True,
               parameters=(_LIMIT, _query("after", "The opaque `next` cursor of the previous page.",
                                          maxLength=256), _PURPOSE)),
+    Operation("get", "/v1/citizens/search", "searchCitizens",
+              "Citizens by name (and birth date, division); needs a granted purpose.", "citizens",
+              m.CitizenPage, errors=(400, 401, 403, 429, 503), cached=True,
+              parameters=(Parameter("name", "query", {"type": "string", "minLength": 1,
+                                                      "maxLength": 60}, "Full name.", True),
+                          _query("birth_date", "ISO date.", format="date"),
+                          _query("division_code", "GB/T 2260 code.", pattern="^[0-9]{6}$"),
+                          _SEARCH_LIMIT, _query("after", "The `next` cursor.", maxLength=256),
+                          _PURPOSE)),
     Operation("get", "/v1/citizens/{identity_number}", "getCitizen", "One citizen's profile.",
               "citizens", m.CitizenProfile, errors=_PROFILE_ERRORS, cached=True,
               parameters=(_IDENTITY_NUMBER, _AS_OF, _EXPLAIN, _MIN_POSITION, _PURPOSE,
@@ -109,6 +120,17 @@ OPERATIONS: tuple[Operation, ...] = (
               "The enterprises a citizen leads or is insured by.", "citizens", m.CitizenLinks,
               errors=_PROFILE_ERRORS, cached=True,
               parameters=(_IDENTITY_NUMBER, _AS_OF, _MIN_POSITION, _PURPOSE, _IF_NONE_MATCH)),
+    Operation("get", "/v1/enterprises/search", "searchEnterprises",
+              "Enterprises by name, legal representative or status (at least one).",
+              "enterprises", m.EnterprisePage, errors=(400, 401, 403, 429, 503), cached=True,
+              parameters=(_query("name", "Registered name.", maxLength=60),
+                          _query("legal_rep", "The legal representative's identity number "
+                                 "(needs a granted purpose).", pattern=_IDENTITY),
+                          _query("legal_rep_name", "The legal representative's name (needs a "
+                                 "granted purpose).", maxLength=60),
+                          _query("status", "Status code, e.g. active.", pattern="^[a-z_]{1,32}$"),
+                          _SEARCH_LIMIT, _query("after", "The `next` cursor.", maxLength=256),
+                          _PURPOSE)),
     Operation("get", "/v1/enterprises/{credit_code}", "getEnterprise", "One enterprise's profile.",
               "enterprises", m.EnterpriseProfile, errors=_PROFILE_ERRORS, cached=True,
               parameters=(_CREDIT, _AS_OF, _EXPLAIN, _MIN_POSITION, _PURPOSE, _IF_NONE_MATCH)),

@@ -88,6 +88,13 @@ CREATE TABLE IF NOT EXISTS outbox_lease (
     holder     TEXT NOT NULL,
     expires_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS profile_search (
+    field   TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    PRIMARY KEY (field, value, subject)
+);
+CREATE INDEX IF NOT EXISTS profile_search_by_subject ON profile_search (subject);
 CREATE TABLE IF NOT EXISTS projection_position (
     topic       TEXT NOT NULL,
     partition   INTEGER NOT NULL,
@@ -138,9 +145,22 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return connection
 
 
+#: Fields a profile can be searched by (those of them the projection's survivorship governs).
+SEARCHABLE = ("name", "birth_date", "division_code", "legal_rep_identity_number",
+              "legal_rep_name", "status_code")
+
+
+def searchable_text(value: object) -> str | None:
+    """How a value is indexed and looked up: its text without any whitespace."""
+    if value is None:
+        return None
+    text = "".join(str(value).split())
+    return text or None
+
+
 #: Layout version of the store file (``PRAGMA user_version``). A store of another layout is
 #: set aside on open and rebuilt from the log — every read store is derived.
-FORMAT = 2
+FORMAT = 3
 
 
 def _open_current_format(path: Path) -> sqlite3.Connection:
@@ -237,6 +257,7 @@ class ProfileStore:
     def __init__(self, path: StoreLocation, authority: Mapping[str, str]) -> None:
         self.path = path
         self.authority = dict(authority)
+        self._searchable = tuple(f for f in SEARCHABLE if f in self.authority)
         self._db = open_database(path)
 
     def close(self) -> None:
@@ -317,6 +338,7 @@ class ProfileStore:
             if current is None:
                 return False
             db.execute("DELETE FROM profile WHERE subject = ?", (subject,))
+            db.execute("DELETE FROM profile_search WHERE subject = ?", (subject,))
             self._version(subject, version, at, None)
             self._resolve_conflicts(subject, set())
             return True
@@ -331,6 +353,7 @@ class ProfileStore:
             "version = excluded.version, believed_at_ms = excluded.believed_at_ms, "
             "document = excluded.document, checksum = excluded.checksum",
             (subject, version, at.timestamp_ms, text, checksum))
+        self._index(subject, profile.document())
         self._version(subject, version, at, text)
         known = self._resolve_conflicts(subject, {c.key for c in conflicts})
         for conflict in conflicts:
@@ -339,6 +362,15 @@ class ProfileStore:
                 db.execute("INSERT INTO conflict VALUES (?, ?, ?)", (conflict.key, subject, body))
                 self._outbox("conflict", conflict.key, body, at)
         return True
+
+    def _index(self, subject: str, document: Mapping[str, Any]) -> None:
+        """The subject's searchable values (:mod:`projections.profiles.search`), replaced."""
+        self._db.execute("DELETE FROM profile_search WHERE subject = ?", (subject,))
+        fields = document.get("fields", {})
+        for field in self._searchable:
+            value = searchable_text((fields.get(field) or {}).get("value"))
+            if value is not None:
+                self._db.execute("INSERT INTO profile_search VALUES (?, ?, ?)", (field, value, subject))
 
     def _version(self, subject: str, version: int, at: InputPosition, document: str | None) -> None:
         self._db.execute("INSERT INTO profile_version VALUES (?, ?, ?, ?, ?, ?, ?)",
