@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import suppress
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -27,6 +28,7 @@ from bus.problem import problem
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient, RegistryError
 from bus.settings import Settings
+from bus.web.auth import access_of
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +121,23 @@ async def get_quality(request: web.Request) -> web.Response:
     if department is not None and department not in feed.aggregate.departments():
         return problem(404, "department-not-found", "Department not found",
                        f"no mapping and no event names department {department!r}")
-    report = feed.aggregate.report(department, table)
-    return web.json_response(report.as_json(), dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    report = feed.aggregate.report(department, table).as_json()
+    if not access_of(request).sees("personal"):
+        _without_examples(report)  # legacy record keys can be identity numbers
+    return web.json_response(report, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def _without_examples(report: Any) -> None:
+    """Empty every ``examples`` list in the report, at any depth."""
+    if isinstance(report, dict):
+        for key, value in report.items():
+            if key == "examples" and isinstance(value, list):
+                value.clear()
+            else:
+                _without_examples(value)
+    elif isinstance(report, list):
+        for item in report:
+            _without_examples(item)
 
 
 async def _follow_log(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import ConsumerRecord
@@ -251,5 +252,12 @@ async def test_quality_answers_from_the_aggregate_once_caught_up(
     [table] = (await response.json())["tables"]
     assert (table["accepted"], table["quarantined"], table["entity"]) == (1, 1, "person")
     assert table["rules"][0]["examples"] == ["R2"]
+    authorization = client_without_kafka.session.headers["Authorization"]
+    async with aiohttp.ClientSession() as plain, plain.get(  # no X-Purpose
+            client_without_kafka.make_url("/v1/quality"), params={"department": "gongan"},
+            headers={"Authorization": authorization}) as without_purpose:
+        [table] = (await without_purpose.json())["tables"]
+    assert table["quarantined"] == 1 and table["rules"][0]["examples"] == [], \
+        "legacy record keys (possibly identity numbers) only with a granted purpose"
     missing = await client_without_kafka.get("/v1/quality", params={"department": "nowhere"})
     assert missing.status == 404 and missing.content_type == PROBLEM_CONTENT_TYPE
