@@ -46,6 +46,11 @@ async def _close(clients: ClientStore) -> None:
     clients.close()
 
 
+async def _close_readers(app: web.Application) -> None:
+    app[citizens.QUERIES].readers.close()
+    app[enterprises.QUERIES].readers.close()
+
+
 async def _load_policies(app: web.Application) -> None:
     app[POLICIES] = policies_from(app[catalog.CATALOG])
 
@@ -100,6 +105,7 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None) -> web
     app[enterprises.QUERIES] = EnterpriseProfileQueries.at(
         settings.projection_store_path("enterprise_profile").resolve(), settings.read_store_url)
     app[citizens.ENTERPRISES] = app[enterprises.QUERIES]
+    app.on_cleanup.append(_close_readers)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     citizens.add_routes(app)

@@ -82,14 +82,14 @@ ENDPOINT = ProfileEndpoint(
     invalid_key=("invalid-identity-number", "Invalid identity number"),
     not_found=("citizen-not-found", "Citizen not found",
                "no citizen profile has this identity number"),
-    location=lambda request: request.app[QUERIES].path, read=_read, to_json=profile_json,
+    readers=lambda request: request.app[QUERIES].readers, read=_read, to_json=profile_json,
     audit_every_read=True)
 
 
 SEARCH = SearchEndpoint(
     projection="citizen_profile", subject_kind="citizen", route="/v1/citizens/search",
     criteria=CITIZEN_SEARCH, required=("name",),
-    location=lambda request: request.app[QUERIES].path,
+    readers=lambda request: request.app[QUERIES].readers,
     read=lambda request, subject: request.app[QUERIES].get(subject), audit_every_read=True)
 
 

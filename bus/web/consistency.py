@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 
 from projections.profiles.history import read_positions
-from projections.profiles.location import StoreLocation
+from projections.profiles.readers import Readers
 
 __all__ = ["InvalidPosition", "caught_up", "format_positions", "parse_positions"]
 
@@ -51,13 +51,13 @@ def reached(positions: Mapping[tuple[str, int], int], wanted: Mapping[tuple[str,
     return all(positions.get(key, 0) >= offset for key, offset in wanted.items())
 
 
-async def caught_up(location: StoreLocation, wanted: Positions | None, timeout: float
+async def caught_up(readers: Readers, wanted: Positions | None, timeout: float
                     ) -> Positions | None:
     """The store's positions once they reach ``wanted`` (None: not within ``timeout``)."""
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
-        positions = await asyncio.to_thread(read_positions, location)
+        positions = await asyncio.to_thread(read_positions, readers)
         if wanted is None or reached(positions, wanted):
             return positions
         if time.monotonic() >= deadline:

@@ -34,14 +34,14 @@ ENDPOINT = ProfileEndpoint(
     invalid_key=("invalid-credit-code", "Invalid unified social credit code"),
     not_found=("enterprise-not-found", "Enterprise not found",
                "no enterprise profile has this credit code"),
-    location=lambda request: request.app[QUERIES].path, read=_read, to_json=enterprise_json,
+    readers=lambda request: request.app[QUERIES].readers, read=_read, to_json=enterprise_json,
     audit_every_read=False)
 
 
 SEARCH = SearchEndpoint(
     projection="enterprise_profile", subject_kind="enterprise", route="/v1/enterprises/search",
     criteria=ENTERPRISE_SEARCH, required=("name", "legal_rep", "legal_rep_name", "status"),
-    location=lambda request: request.app[QUERIES].path,
+    readers=lambda request: request.app[QUERIES].readers,
     read=lambda request, subject: request.app[QUERIES].get(subject), audit_every_read=False)
 
 

@@ -26,7 +26,7 @@ from bus.web.auth import access_of
 from bus.web.consistency import InvalidPosition, Positions, caught_up, format_positions, parse_positions
 from bus.web.privacy import audit_read, view_of
 from projections.profiles.history import read_history, read_positions
-from projections.profiles.location import StoreLocation
+from projections.profiles.readers import Readers
 from projections.profiles.store import StoredProfile
 
 __all__ = ["MAX_WAIT_SECONDS", "ProfileEndpoint", "json_answer"]
@@ -70,7 +70,7 @@ class ProfileEndpoint:
     parse_key: Callable[[str], str]
     invalid_key: tuple[str, str]
     not_found: tuple[str, str, str]
-    location: Callable[[web.Request], StoreLocation]
+    readers: Callable[[web.Request], Readers]
     read: Callable[[web.Request, str, datetime | None], dict[str, Any] | None]
     to_json: Callable[[StoredProfile], dict[str, Any]]
     #: Citizens: every read is audited; enterprises: only reads that showed personal fields.
@@ -95,7 +95,7 @@ class ProfileEndpoint:
         except InvalidPosition as exc:
             return problem(400, "invalid-parameter", "Invalid query parameter", str(exc),
                            parameter="min_position")
-        positions = await caught_up(self.location(request), wanted, MAX_WAIT_SECONDS)
+        positions = await caught_up(self.readers(request), wanted, MAX_WAIT_SECONDS)
         if positions is None:
             response = problem(503, "projection-behind", "Projection not caught up yet",
                                f"{self.projection} has not reached min_position within "
@@ -161,7 +161,7 @@ class ProfileEndpoint:
                  moment: datetime | None) -> tuple[Positions, dict[str, Any] | None]:
         """Positions (unless already known), then the profile: one trip to a worker thread."""
         if positions is None:
-            positions = read_positions(self.location(request))
+            positions = read_positions(self.readers(request))
         return positions, self.read(request, key, moment)
 
     async def history(self, request: web.Request) -> web.Response:
@@ -187,8 +187,8 @@ class ProfileEndpoint:
             return positions
         access = access_of(request)
         if positions is None:
-            positions = await asyncio.to_thread(read_positions, self.location(request))
-        page = await asyncio.to_thread(read_history, self.location(request), key,
+            positions = await asyncio.to_thread(read_positions, self.readers(request))
+        page = await asyncio.to_thread(read_history, self.readers(request), key,
                                        after=int(raw_after), limit=int(raw_limit))
         items: list[dict[str, Any]] = []
         seen = View({})

@@ -25,7 +25,7 @@ from bus.standards.idcard import parse_identity_number
 from bus.web.auth import access_of
 from bus.web.privacy import audit_read, view_of
 from bus.web.profile_reads import json_answer
-from projections.profiles.location import StoreLocation
+from projections.profiles.readers import Readers
 from projections.profiles.search import search
 
 __all__ = ["CITIZEN_SEARCH", "ENTERPRISE_SEARCH", "SEARCH_CURSOR_KEY", "SearchEndpoint"]
@@ -88,7 +88,7 @@ class SearchEndpoint:
     criteria: tuple[Criterion, ...]
     #: Parameters of which at least one must be given (a search is never "everything").
     required: tuple[str, ...]
-    location: Callable[[web.Request], StoreLocation]
+    readers: Callable[[web.Request], Readers]
     read: Callable[[web.Request, str], dict[str, Any] | None]
     audit_every_read: bool
 
@@ -130,7 +130,7 @@ class SearchEndpoint:
             return problem(403, "purpose-required", "Purpose required",
                            "searching by personal data needs the personal classification and a "
                            "granted purpose (X-Purpose)")
-        page = await asyncio.to_thread(search, self.location(request), criteria, after=after,
+        page = await asyncio.to_thread(search, self.readers(request), criteria, after=after,
                                        limit=int(raw_limit))
         items = []
         for subject in page.subjects:

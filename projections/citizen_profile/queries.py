@@ -10,7 +10,8 @@ from typing import Any
 
 from projections.citizen_profile.extract import IDENTITY_FIELDS
 from projections.profiles.location import StoreLocation, store_location
-from projections.profiles.store import Database, StoredProfile, open_reader, read_profile
+from projections.profiles.readers import Readers
+from projections.profiles.store import StoredProfile, read_profile
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def profile_json(stored: StoredProfile) -> dict[str, Any]:
 
 
 class CitizenProfileQueries:
-    """Read-only access; each call opens its own connection, so it is safe from any thread.
+    """Read-only access, safe from any thread; connections are reused (:class:`Readers`).
 
     ``path`` is the SQLite file (a rebuild may point readers at another one) or the
     PostgreSQL schema of the store.
@@ -67,63 +68,53 @@ class CitizenProfileQueries:
 
     def __init__(self, path: StoreLocation) -> None:
         self.path = path
+        self.readers = Readers(path)
 
     @classmethod
     def at(cls, sqlite_path: Path, read_store_url: str | None) -> CitizenProfileQueries:
         """The queries of the store chosen by ``BUS_READ_STORE_URL`` (unset: ``sqlite_path``)."""
         return cls(store_location("citizen_profile", sqlite_path, read_store_url))
 
-    def _connect(self) -> Database | None:
-        return open_reader(self.path)
-
     def page(self, limit: int, after: str | None = None) -> Page:
-        db = self._connect()
-        if db is None:
-            return Page([], None)
-        try:
-            rows = db.execute(
-                "SELECT subject FROM profile WHERE subject > ? ORDER BY subject LIMIT ?",
-                (after or "", limit + 1)).fetchall()
-            found = [read_profile(db, str(r["subject"])) for r in rows[:limit]]
-        except db.not_ready:
-            return Page([], None)  # the worker has not created its tables yet
-        finally:
-            db.close()
+        with self.readers.connection() as db:
+            if db is None:
+                return Page([], None)
+            try:
+                rows = db.execute(
+                    "SELECT subject FROM profile WHERE subject > ? ORDER BY subject LIMIT ?",
+                    (after or "", limit + 1)).fetchall()
+                found = [read_profile(db, str(r["subject"])) for r in rows[:limit]]
+            except db.not_ready:
+                return Page([], None)  # the worker has not created its tables yet
         items = [profile_json(p) for p in found if p is not None]
         return Page(items, items[-1]["identity_number"] if len(rows) > limit and items else None)
 
     def get(self, identity_number: str, as_of: datetime | None = None) -> dict[str, Any] | None:
-        db = self._connect()
-        if db is None:
-            return None
-        try:
-            stored = read_profile(db, identity_number,
-                                  None if as_of is None else int(as_of.timestamp() * 1000))
-        except db.not_ready:
-            return None
-        finally:
-            db.close()
+        with self.readers.connection() as db:
+            if db is None:
+                return None
+            try:
+                stored = read_profile(db, identity_number,
+                                      None if as_of is None else int(as_of.timestamp() * 1000))
+            except db.not_ready:
+                return None
         return profile_json(stored) if stored else None
 
     def count(self) -> int:
-        db = self._connect()
-        if db is None:
-            return 0
-        try:
-            return int(db.execute("SELECT COUNT(*) FROM profile").fetchone()[0])
-        except db.not_ready:
-            return 0
-        finally:
-            db.close()
+        with self.readers.connection() as db:
+            if db is None:
+                return 0
+            try:
+                return int(db.execute("SELECT COUNT(*) FROM profile").fetchone()[0])
+            except db.not_ready:
+                return 0
 
     def positions(self) -> list[dict[str, Any]]:
-        db = self._connect()
-        if db is None:
-            return []
-        try:
-            return [dict(r) for r in db.execute(
-                "SELECT topic, partition, next_offset FROM projection_position ORDER BY 1, 2")]
-        except db.not_ready:
-            return []
-        finally:
-            db.close()
+        with self.readers.connection() as db:
+            if db is None:
+                return []
+            try:
+                return [dict(r) for r in db.execute(
+                    "SELECT topic, partition, next_offset FROM projection_position ORDER BY 1, 2")]
+            except db.not_ready:
+                return []

@@ -8,7 +8,8 @@ from typing import Any
 
 from projections.enterprise_profile.extract import REGISTER_FIELDS
 from projections.profiles.location import StoreLocation, store_location
-from projections.profiles.store import StoredProfile, open_reader, read_profile
+from projections.profiles.readers import Readers
+from projections.profiles.store import StoredProfile, read_profile
 
 
 def _iso(ms: int) -> str | None:
@@ -39,10 +40,11 @@ def enterprise_json(stored: StoredProfile) -> dict[str, Any]:
 
 
 class EnterpriseProfileQueries:
-    """Read-only access; each call opens its own connection, so it is safe from any thread."""
+    """Read-only access, safe from any thread; connections are reused (:class:`Readers`)."""
 
     def __init__(self, path: StoreLocation) -> None:
         self.path = path
+        self.readers = Readers(path)
 
     @classmethod
     def at(cls, sqlite_path: Path, read_store_url: str | None) -> EnterpriseProfileQueries:
@@ -50,14 +52,12 @@ class EnterpriseProfileQueries:
         return cls(store_location("enterprise_profile", sqlite_path, read_store_url))
 
     def get(self, credit_code: str, as_of: datetime | None = None) -> dict[str, Any] | None:
-        db = open_reader(self.path)  # the live store: a rebuild may have switched readers
-        if db is None:
-            return None
-        try:
-            stored = read_profile(db, credit_code,
-                                  None if as_of is None else int(as_of.timestamp() * 1000))
-        except db.not_ready:
-            return None  # the worker has not created its tables yet
-        finally:
-            db.close()
+        with self.readers.connection() as db:  # the live store: a rebuild may have switched it
+            if db is None:
+                return None
+            try:
+                stored = read_profile(db, credit_code,
+                                      None if as_of is None else int(as_of.timestamp() * 1000))
+            except db.not_ready:
+                return None  # the worker has not created its tables yet
         return enterprise_json(stored) if stored else None

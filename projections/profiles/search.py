@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from projections.profiles.location import StoreLocation
-from projections.profiles.store import open_reader, searchable_text
+from projections.profiles.readers import Readers
+from projections.profiles.store import searchable_text
 
 __all__ = ["SearchPage", "search"]
 
@@ -24,14 +24,11 @@ class SearchPage:
     more: bool
 
 
-def search(location: StoreLocation, criteria: Mapping[str, str], *, after: str = "",
+def search(readers: Readers, criteria: Mapping[str, str], *, after: str = "",
            limit: int = 50) -> SearchPage:
     """Subjects whose current profile has every (field, value) of ``criteria``, in order."""
     if not criteria:
         raise ValueError("search needs at least one field")
-    db = open_reader(location)
-    if db is None:
-        return SearchPage([], False)
     pairs = [(field, searchable_text(value) or "") for field, value in sorted(criteria.items())]
     (first_field, first_value), rest = pairs[0], pairs[1:]
     sql = ["SELECT s.subject FROM profile_search s WHERE s.field = ? AND s.value = ? AND s.subject > ?"]
@@ -42,11 +39,12 @@ def search(location: StoreLocation, criteria: Mapping[str, str], *, after: str =
         params += [field, value]
     sql.append("ORDER BY s.subject LIMIT ?")
     params.append(limit + 1)
-    try:
-        rows = db.execute(" ".join(sql), params).fetchall()
-    except db.not_ready:
-        return SearchPage([], False)
-    finally:
-        db.close()
+    with readers.connection() as db:
+        if db is None:
+            return SearchPage([], False)
+        try:
+            rows = db.execute(" ".join(sql), params).fetchall()
+        except db.not_ready:
+            return SearchPage([], False)
     subjects = [str(r[0]) for r in rows]
     return SearchPage(subjects[:limit], len(subjects) > limit)
