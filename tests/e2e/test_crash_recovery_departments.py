@@ -54,6 +54,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(480)]
 
 REFERENCE_CONFIG = Path(__file__).resolve().parents[2] / "adapters" / "config" / "reference.yaml"
 LINK_DECISIONS = "std.link_decision"
+#: Tables whose seed only inserts: each row is one change, whatever op the capture names it.
+REGISTERS = ("hj_ryxx", "ac01", "qy_jbxx", "swdj", "csyxzm")
 
 
 def persons() -> int:
@@ -148,8 +150,12 @@ class Expected:
         return Counter(f"{c.key}/{c.op}" for c in self.changes if c.table == table)
 
     def std(self, table: str) -> Counter[str]:
-        return Counter(str(c.field(TABLES[table].std_key)) for c in self.changes
-                       if c.table == table and c.accepted)
+        """Canonical keys, ``/-`` for a delete's tombstone."""
+        return Counter(f"{c.field(TABLES[table].std_key)}/{'-' if c.op == 'd' else '+'}"
+                       for c in self.changes if c.table == table and c.accepted)
+
+    def deletes(self, table: str) -> int:
+        return sum(c.op == "d" for c in self.changes if c.table == table)
 
     def quarantined(self, table: str) -> Counter[str]:
         return Counter(f"{c.key}/{c.line['reason']}" for c in self.changes
@@ -295,17 +301,16 @@ def check_topics(bootstrap: str, registry: str, name: str, table: Table, expecte
     published = Counter(f"{key[table.key_column]}/{'insert' if name in REGISTERS else record['op']}"
                         for key, record in zip(raw.keys, raw.records, strict=True) if record is not None)
     assert published == expected.raw(name), f"{table.raw}: {diff_counters(expected.raw(name), published)}"
+    tombstones = sum(record is None for record in raw.records)
+    assert tombstones == expected.deletes(name), f"{table.raw}: {tombstones} tombstones"
     canonical = read_topic(bootstrap, registry, table.std)
-    keys = Counter(str(next(iter(key.values()))) for key in canonical.keys)
+    keys = Counter(f"{next(iter(key.values()))}/{'-' if record is None else '+'}"
+                   for key, record in zip(canonical.keys, canonical.records, strict=True))
     assert keys == expected.std(name), f"{table.std}: {diff_counters(expected.std(name), keys)}"
     refused = read_topic(bootstrap, registry, table.quarantine, decode_keys=False)
     rules = Counter(f"{r['record_key']}/{r['rule_id']}" for r in refused.records if r)
     assert rules == expected.quarantined(name), \
         f"{table.quarantine}: {diff_counters(expected.quarantined(name), rules)}"
-
-
-#: Tables whose seed only inserts: each row is one change, whatever op the capture names it.
-REGISTERS = ("hj_ryxx", "ac01", "qy_jbxx", "swdj", "csyxzm")
 
 
 def check_versions(kind: str, store: Path, expected: Counter[str]) -> None:
