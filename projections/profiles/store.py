@@ -343,7 +343,8 @@ class ProfileStore:
             self._resolve_conflicts(subject, set())
             return True
         profile, conflicts = derive(subject, contributions, self.authority)
-        text = _dumps(profile.document())
+        document = profile.document()  # built once: it is O(facet size) for a large employer
+        text = _dumps(document)
         checksum = hashlib.sha256(text.encode()).hexdigest()
         if current is not None and current["checksum"] == checksum:
             self._resolve_conflicts(subject, {c.key for c in conflicts})
@@ -353,7 +354,7 @@ class ProfileStore:
             "version = excluded.version, believed_at_ms = excluded.believed_at_ms, "
             "document = excluded.document, checksum = excluded.checksum",
             (subject, version, at.timestamp_ms, text, checksum))
-        self._index(subject, profile.document())
+        self._index(subject, document)
         self._version(subject, version, at, text)
         known = self._resolve_conflicts(subject, {c.key for c in conflicts})
         for conflict in conflicts:
