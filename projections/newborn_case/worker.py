@@ -1,17 +1,18 @@
 """The ``newborn_case`` agents, added to a faust app (the one ``bus projections run`` starts).
 
-One agent per input topic (``store.INPUT_TOPICS``); each event updates the case store — facts,
-affected cases, their versions and outbox messages — with its input position, a batch of events
-(:mod:`projections.batching`) per transaction. The agents share the faust app (and so its
-consumer group) of the other projections: faust hands each message of a topic to every agent
-subscribed to it, and each projection keeps its own positions with its own state, so neither can
-skip or double the other's work.
+One agent per input topic (``store.INPUT_TOPICS``), each first catching the store up on a newly
+assigned partition from the store's own position (:mod:`projections.fill`); each event updates
+the case store — facts, affected cases, their versions and outbox messages — with its input
+position, a batch of events (:mod:`projections.batching`) per transaction. The agents share the
+faust app (and so its consumer group) of the other projections: faust hands each message of a
+topic to every agent subscribed to it, and each projection keeps its own positions with its own
+state, so neither can skip or double the other's work.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import faust
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 from projections.batching import event_batches
+from projections.fill import PartitionFills
 from projections.kafka_time import timestamp_ms
 from projections.newborn_case.publisher import CasePublisherService
 from projections.newborn_case.store import INPUT_TOPICS, CaseStore
@@ -33,22 +35,45 @@ log = logging.getLogger(__name__)
 def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store_path: Path) -> faust.App:
     """Register the case agents and the outbox publisher on ``app``; nothing connects until
     the worker starts."""
-    for topic_name in INPUT_TOPICS:
-        topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+    fills: dict[str, PartitionFills] = {}  # per input topic, while its agent runs
 
+    def agent_for(topic_name: str) -> Callable[[Any], Awaitable[None]]:
         async def project(stream: Any) -> None:
             store = CaseStore(store_path)  # each agent its own connection; SQLite serializes them
             registry = RegistryClient(registry_url)
             serde = AvroSerde(registry)
+
+            async def apply(messages: Sequence[Any]) -> int:
+                return await project_messages(store, serde, messages)
+
+            fills[topic_name] = catch_up = PartitionFills("newborn_case", bootstrap,
+                                                           store.next_offset, apply)
             try:
                 async for events in event_batches(stream):
-                    await project_messages(store, serde, [event.message for event in events])
+                    messages = [event.message for event in events]
+                    for message in messages:
+                        await catch_up.wait(message.topic, message.partition, message.offset)
+                    await apply(messages)
             finally:
+                catch_up.cancel()
+                fills.pop(topic_name, None)
                 await registry.close()
                 store.close()
 
-        app.agent(topic, name=f"newborn_case_{topic_name.replace('.', '_')}")(project)
+        return project
 
+    for topic_name in INPUT_TOPICS:
+        topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+        app.agent(topic, name=f"newborn_case_{topic_name.replace('.', '_')}")(agent_for(topic_name))
+
+    async def fill_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Catch the store up on each newly assigned partition (``projections.fill``)."""
+        assigned: set[Any] = args[0] if args else kwargs.get("assigned", set())
+        for tp in assigned:
+            if tp.topic in fills:
+                fills[tp.topic].start(tp.topic, tp.partition)
+
+    app.on_partitions_assigned.connect(fill_assigned)
     app.service(CasePublisherService(  # type: ignore[arg-type]  # faust takes instances too
         bootstrap=bootstrap, registry_url=registry_url, store_path=store_path))
     return app

@@ -10,17 +10,16 @@ consistent whichever worker touched it last.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
-from projections.batching import BATCH_SIZE, event_batches
+from projections.batching import event_batches
+from projections.fill import PartitionFills
 from projections.kafka_time import timestamp_ms
 from projections.profiles.location import LiveLocation, StoreLocation
 from projections.profiles.projection import ProfileProjection
@@ -116,8 +115,9 @@ class LiveStore:
     layout, deleted by an operator, or a rebuilt store adopted after ``bus projections rebuild``
     switched readers (it stopped reading a moment before the switch). So each partition the
     worker is assigned is first filled from Kafka, from the store's position to the end of the
-    partition, and the agent waits for that before it applies the partition's next event (which
-    it then skips if the fill already applied it): nothing is skipped, nothing applied twice.
+    partition (:mod:`projections.fill`), and the agent waits for that before it applies the
+    partition's next event (which it then skips if the fill already applied it): nothing is
+    skipped, nothing applied twice.
     """
 
     def __init__(self, default: StoreLocation, projection: ProfileProjection, bootstrap: str,
@@ -129,8 +129,13 @@ class LiveStore:
         self.registry = RegistryClient(registry_url)
         self.serde = AvroSerde(self.registry)
         self.store = ProfileStore(self.location.current(), projection.authority)
-        self._checked: set[tuple[str, int]] = set()  # partitions filled since the store opened
-        self._fills: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self.fills = PartitionFills(projection.name, bootstrap, self._next_offset, self._apply)
+
+    def _next_offset(self, topic: str, partition: int) -> int:
+        return self.store.next_offset(topic, partition)
+
+    async def _apply(self, messages: Sequence[Any]) -> int:
+        return await project_messages(self.projection, self.store, self.serde, messages)
 
     async def follow(self) -> None:
         """Adopt the store a rebuild switched readers to, if it did (a ``stat`` per call)."""
@@ -138,66 +143,21 @@ class LiveStore:
         if path == self.store.path:
             return
         log.info("%s: adopting the rebuilt store %s", self.projection.name, path.name)
-        for task in self._fills.values():
-            await task
+        await self.fills.wait_all()
         self.store.close()
         self.store = ProfileStore(path, self.projection.authority)
-        self._checked = set()
-        self._fills = {}
+        self.fills.reset()
 
     def start_filling(self, topic: str, partition: int) -> None:
         """Fill ``topic``/``partition`` to its current end in the background (after each
         assignment: another worker may have held it meanwhile)."""
-        key = (topic, partition)
-        previous = self._fills.get(key)
-        if previous is not None and not previous.done():
-            return
-        self._checked.add(key)
-        self._fills[key] = asyncio.create_task(self._fill(topic, partition, None))
+        self.fills.start(topic, partition)
 
     async def fill_gap(self, serde: AvroSerde, at: InputPosition) -> None:
         """Before ``at`` is applied: wait for its partition's fill, or fill up to ``at`` now."""
-        key = (at.topic, at.partition)
-        task = self._fills.pop(key, None)
-        if task is not None:
-            await task
-            return
-        if key in self._checked:
-            return
-        self._checked.add(key)
-        await self._fill(at.topic, at.partition, at.offset)
-
-    async def _fill(self, topic: str, partition: int, until: int | None) -> None:
-        start = self.store.next_offset(topic, partition)
-        tp = TopicPartition(topic, partition)
-        if until is not None and start >= until:
-            return
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                    isolation_level="read_committed")
-        await consumer.start()
-        # aiokafka 0.14: stopping a consumer whose committed-offsets task never ran re-raises
-        # that task's CancelledError; let it start first.
-        await asyncio.sleep(0)
-        applied = 0
-        try:
-            end = until if until is not None else (await consumer.end_offsets([tp]))[tp]
-            if start >= end:
-                return
-            consumer.assign([tp])
-            consumer.seek(tp, start)
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=BATCH_SIZE)
-                applied += await project_messages(
-                    self.projection, self.store, self.serde,
-                    [message for message in batch.get(tp, []) if message.offset < end])
-        finally:
-            await consumer.stop()
-        if applied:  # (a gap of transaction markers only is the usual case: nothing to say)
-            log.info("%s: the store was behind the consumer group on %s/%s: applied %d events "
-                     "from offset %d", self.projection.name, topic, partition, applied, start)
+        await self.fills.wait(at.topic, at.partition, at.offset)
 
     async def close(self) -> None:
-        for task in self._fills.values():
-            task.cancel()
+        self.fills.cancel()
         await self.registry.close()
         self.store.close()

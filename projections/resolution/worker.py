@@ -1,9 +1,10 @@
 """Runs the live resolver on the projections' faust app: one agent per input topic, one outbox.
 
-Each agent has its own store connection (SQLite serializes their transactions) and applies its
-messages in batches (:mod:`projections.batching`), a transaction per batch; each message
-of a person-bearing ``std.<entity>`` or ``quarantine.<dept>.<table>`` topic updates records,
-blocks and decisions with its input position, each message of ``std.link_decision`` applies a
+Each agent has its own store connection (SQLite serializes their transactions), first catches
+the store up on a newly assigned partition from the store's own position (:mod:`projections.fill`)
+and applies its messages in batches (:mod:`projections.batching`), a transaction per batch. Each
+message of a person-bearing ``std.<entity>`` or ``quarantine.<dept>.<table>`` topic updates
+records, blocks and decisions with its input position, each message of ``std.link_decision`` applies a
 decision (a reviewer's, or one already taken here: skipped by id). The outbox service publishes
 the decisions taken on ``std.link_decision`` (key: the pair), one publisher at a time.
 """
@@ -14,7 +15,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from bus.kafka import TopicSpec, ensure_topics
 from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
 from projections.batching import event_batches
+from projections.fill import PartitionFills
 from projections.kafka_time import timestamp_ms
 from projections.profiles.store import InputPosition
 from projections.resolution.decisions import LinkDecision
@@ -49,22 +51,46 @@ def input_topic_specs() -> list[TopicSpec]:
 
 def add_resolution(app: faust.App, *, store_path: Path, bootstrap: str, registry_url: str) -> faust.App:
     """Register the resolver's agents and its outbox publisher; nothing connects until the worker starts."""
-    for topic_name in INPUT_TOPICS:
-        topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+    fills: dict[str, PartitionFills] = {}  # per input topic, while its agent runs
 
+    def agent_for(topic_name: str) -> Callable[[Any], Awaitable[None]]:
         async def resolve(stream: Any) -> None:
             store = ResolutionStore(store_path)
             resolver = LiveResolver(store)
             registry = RegistryClient(registry_url)
             serde = AvroSerde(registry)
+
+            async def apply(messages: Sequence[Any]) -> int:
+                return await resolve_messages(resolver, serde, messages)
+
+            fills[topic_name] = catch_up = PartitionFills("resolution", bootstrap, store.next_offset,
+                                                           apply)
             try:
                 async for events in event_batches(stream):
-                    await resolve_messages(resolver, serde, [event.message for event in events])
+                    messages = [event.message for event in events]
+                    for message in messages:
+                        await catch_up.wait(message.topic, message.partition, message.offset)
+                    await apply(messages)
             finally:
+                catch_up.cancel()
+                fills.pop(topic_name, None)
                 await registry.close()
                 store.close()
 
-        app.agent(topic, name=f"resolution_{topic_name.replace('.', '_')}")(resolve)
+        return resolve
+
+    for topic_name in INPUT_TOPICS:
+        topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+        app.agent(topic, name=f"resolution_{topic_name.replace('.', '_')}")(agent_for(topic_name))
+
+    async def fill_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Catch the store up on each newly assigned partition (``projections.fill``)."""
+        assigned: set[Any] = args[0] if args else kwargs.get("assigned", set())
+        for tp in assigned:
+            if tp.topic in fills:
+                fills[tp.topic].start(tp.topic, tp.partition)
+
+    app.on_partitions_assigned.connect(fill_assigned)
     app.service(OutboxService(  # type: ignore[arg-type]  # faust takes instances too
         bootstrap=bootstrap, registry_url=registry_url, store_path=store_path))
     return app
