@@ -82,6 +82,17 @@ class BusProcess:
                                   stdout=subprocess.PIPE, stderr=log, text=True, timeout=timeout,
                                   check=False)
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU seconds the process has used so far (Linux ``/proc``; None elsewhere
+        or once it is gone). Steadier than wall time on a machine shared with other work."""
+        if self.process is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 

@@ -308,6 +308,8 @@ class Progression:
     first: dict[tuple[str, str], float] = field(default_factory=dict)
     done: dict[tuple[str, str], float] = field(default_factory=dict)
     outbox_drained: dict[str, float] = field(default_factory=dict)
+    #: The worker's CPU seconds (user + system) when every position reached the end offsets.
+    cpu_at_done: float | None = None
 
 
 def projection_inputs(counts: Counter[str]) -> dict[str, list[str]]:
@@ -346,6 +348,8 @@ def run_worker(stack: Settings, state_dir: Path, counts: Counter[str], timeout: 
                     if (all((name, t) in seen.done for t in topics) and name not in seen.outbox_drained
                             and outbox_size(stores[name]) == 0):
                         seen.outbox_drained[name] = now
+                if seen.cpu_at_done is None and len(seen.done) == sum(map(len, inputs.values())):
+                    seen.cpu_at_done = worker.cpu_seconds()
                 first = min(seen.first.values(), default=0.0)
                 progress.update(task, completed=applied,
                                 rate=f"{applied / (now - first):,.0f} applied/s" if now > first else "")
@@ -417,6 +421,10 @@ def throughput(stack: Settings, args: argparse.Namespace, tmp: Path, report: Rep
     rows.append(["(all)", f"worker: {everything:,} distinct input messages, {applied:,} applications "
                           f"in three projections; startup to first apply {startup:.1f} s",
                  f"{everything:,}", f"{last - startup:.2f}", rate(everything, last - startup), ""])
+    if seen.cpu_at_done:
+        rows.append(["(all)", "worker CPU seconds (user + system), start → last position",
+                     f"{everything:,}", f"{seen.cpu_at_done:.2f}",
+                     rate(everything, seen.cpu_at_done), ""])
     report.add(f"projection throughput — {args.events:,} canonical events, one worker",
                ["projection", "what is timed", "events", "seconds", "events/s", "vs raw consumer"],
                rows)
