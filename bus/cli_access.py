@@ -52,15 +52,21 @@ def clients() -> None:
               help=f"Field classification(s) it may see: {', '.join(CLASSIFICATIONS)}.")
 @click.option("--purpose", "purposes", multiple=True,
               help="Purpose(s) it may declare (X-Purpose); needed for personal fields.")
+@click.option("--publish", "publishes", multiple=True,
+              help="Canonical entity it may publish events of (POST /v1/events/…), e.g. service_case.")
 @click.option("--json", "as_json", is_flag=True, help="Print the client and key as JSON.")
 def clients_add(client_id: str, name: str, roles: tuple[str, ...], projections: tuple[str, ...],
-                classifications: tuple[str, ...], purposes: tuple[str, ...], as_json: bool) -> None:
+                classifications: tuple[str, ...], purposes: tuple[str, ...],
+                publishes: tuple[str, ...], as_json: bool) -> None:
     """Register a client and print its API key (shown once; only a digest is kept)."""
+    from bus.governance.sources import load_entities
+
     store = _store()
     try:
         issued = store.add(client_id, name, roles=_split(roles), projections=_split(projections),
                            classifications=_split(classifications), purposes=_split(purposes),
-                           known_projections=PROJECTIONS)
+                           known_projections=PROJECTIONS, publishes=_split(publishes),
+                           known_entities=[e.entity for e in load_entities()])
     except ClientError as exc:
         _fail(str(exc))
         return
@@ -87,13 +93,13 @@ def clients_list(as_json: bool) -> None:
         click.echo(json.dumps([{**c.as_json(), "keys": n} for c, n in listed], ensure_ascii=False))
         return
     table = Table(title="clients")
-    for column in ("id", "name", "roles", "projections", "classifications", "purposes", "keys",
-                   "state"):
+    for column in ("id", "name", "roles", "projections", "classifications", "purposes",
+                   "publishes", "keys", "state"):
         table.add_column(column, overflow="fold")
     for client, keys in listed:
         grants = client.as_json()
         table.add_row(client.id, client.name, *(", ".join(grants[k]) for k in (  # type: ignore[arg-type]
-            "roles", "projections", "classifications", "purposes")), str(keys),
+            "roles", "projections", "classifications", "purposes", "publishes")), str(keys),
             "active" if client.active else "revoked")
     console.print(table)
 

@@ -15,12 +15,13 @@ def add_client(state_dir: Path, client_id: str = "test-all", *,
                roles: Iterable[str] = ("reader", "operator"),
                projections: Iterable[str] = EVERY_PROJECTION,
                classifications: Iterable[str] = CLASSIFICATIONS,
-               purposes: Iterable[str] = (PURPOSE,)) -> str:
-    """Register a client (every grant unless told otherwise); its API key."""
+               purposes: Iterable[str] = (PURPOSE,), publishes: Iterable[str] = ()) -> str:
+    """Register a client (every read grant unless told otherwise); its API key."""
     store = ClientStore(state_dir / "access" / "clients.sqlite")
     try:
         return store.add(client_id, client_id, roles=roles, projections=projections,
-                         classifications=classifications, purposes=purposes).text
+                         classifications=classifications, purposes=purposes,
+                         publishes=publishes).text
     finally:
         store.close()
 

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS client (
     classifications TEXT NOT NULL,
     purposes        TEXT NOT NULL,
     created_ms      INTEGER NOT NULL,
-    revoked_ms      INTEGER
+    revoked_ms      INTEGER,
+    publishes       TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS api_key (
     key_id      TEXT PRIMARY KEY,
@@ -64,6 +65,8 @@ class Client:
     purposes: frozenset[str] = field(default_factory=frozenset)
     created_ms: int = 0
     revoked_ms: int | None = None
+    #: Canonical entities it may publish events of (``POST /v1/events/…``).
+    publishes: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def active(self) -> bool:
@@ -73,8 +76,8 @@ class Client:
         return {"id": self.id, "name": self.name, "roles": sorted(self.roles),
                 "projections": sorted(self.projections),
                 "classifications": [c for c in CLASSIFICATIONS if c in self.classifications],
-                "purposes": sorted(self.purposes), "created_ms": self.created_ms,
-                "revoked_ms": self.revoked_ms}
+                "purposes": sorted(self.purposes), "publishes": sorted(self.publishes),
+                "created_ms": self.created_ms, "revoked_ms": self.revoked_ms}
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,12 @@ class ClientStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        columns = {str(r[1]) for r in self._db.execute("PRAGMA table_info(client)")}
+        if "publishes" not in columns:  # a store written before publishing existed
+            self._db.execute("ALTER TABLE client ADD COLUMN publishes TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         self._db.close()
@@ -130,7 +137,8 @@ class ClientStore:
 
     def add(self, client_id: str, name: str, *, roles: Iterable[str] = ("reader",),
             projections: Iterable[str] = (), classifications: Iterable[str] = (),
-            purposes: Iterable[str] = (), known_projections: Iterable[str] | None = None
+            purposes: Iterable[str] = (), known_projections: Iterable[str] | None = None,
+            publishes: Iterable[str] = (), known_entities: Iterable[str] | None = None
             ) -> IssuedKey:
         """Register a client and issue its first key (shown once)."""
         if not _ID.fullmatch(client_id):
@@ -141,15 +149,17 @@ class ClientStore:
             _checked(projections, None if known_projections is None else tuple(known_projections),
                      "projection"),
             _checked(classifications, CLASSIFICATIONS, "classification"),
-            _checked(purposes, None, "purpose", _PURPOSE), _now_ms())
+            _checked(purposes, None, "purpose", _PURPOSE), _now_ms(),
+            publishes=_checked(publishes, None if known_entities is None else tuple(known_entities),
+                               "entity"))
         key = new_api_key()
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM client WHERE id = ?", (client_id,)).fetchone():
                 raise ClientError(f"a client {client_id!r} exists already")
-            db.execute("INSERT INTO client VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", (
+            db.execute("INSERT INTO client VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)", (
                 client.id, client.name, *(json.dumps(sorted(s)) for s in (
                     client.roles, client.projections, client.classifications, client.purposes)),
-                client.created_ms))
+                client.created_ms, json.dumps(sorted(client.publishes))))
             db.execute("INSERT INTO api_key VALUES (?, ?, ?, ?, NULL)",
                        (key.key_id, client.id, key.digest, client.created_ms))
         return IssuedKey(client, key.key_id, key.text)
@@ -165,9 +175,9 @@ class ClientStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT c.*, (SELECT count(*) FROM api_key k WHERE k.client_id = c.id AND "
-                "(k.expires_ms IS NULL OR k.expires_ms > ?)) FROM client c ORDER BY c.id",
+                "(k.expires_ms IS NULL OR k.expires_ms > ?)) AS usable FROM client c ORDER BY c.id",
                 (now,)).fetchall()
-        return [(_client(row), int(row[-1])) for row in rows]
+        return [(_client(row), int(row["usable"])) for row in rows]
 
     def revoke(self, client_id: str) -> Client:
         """Revoke the client and every key of it, at once."""
@@ -190,7 +200,7 @@ class ClientStore:
             row = db.execute("SELECT * FROM client WHERE id = ?", (client_id,)).fetchone()
             if row is None:
                 raise ClientError(f"no client {client_id!r}")
-            if row[7] is not None:
+            if row["revoked_ms"] is not None:
                 raise ClientError(f"client {client_id!r} is revoked; add a new one instead")
             until = now + int(grace_seconds * 1000)
             db.execute("UPDATE api_key SET expires_ms = ? WHERE client_id = ? AND "
@@ -207,20 +217,20 @@ class ClientStore:
         key_id, secret = parsed
         with self._lock:
             row = self._db.execute(
-                "SELECT k.digest, k.expires_ms, c.* FROM api_key k JOIN client c "
-                "ON c.id = k.client_id WHERE k.key_id = ?", (key_id,)).fetchone()
-        if row is None or not matches(secret, row[0]):
+                "SELECT k.digest AS key_digest, k.expires_ms AS key_expires_ms, c.* FROM api_key k "
+                "JOIN client c ON c.id = k.client_id WHERE k.key_id = ?", (key_id,)).fetchone()
+        if row is None or not matches(secret, row["key_digest"]):
             return None
-        if row[1] is not None and row[1] <= _now_ms():
+        if row["key_expires_ms"] is not None and row["key_expires_ms"] <= _now_ms():
             return None
-        client = _client(row[2:])
+        client = _client(row)
         return client if client.active else None
 
 
-def _client(row: tuple[object, ...] | sqlite3.Row) -> Client:
-    values = tuple(row)
-    roles, projections, classifications, purposes = (
-        frozenset(json.loads(str(v))) for v in values[2:6])
-    revoked = values[7]
-    return Client(str(values[0]), str(values[1]), roles, projections, classifications, purposes,
-                  int(str(values[6])), None if revoked is None else int(str(revoked)))
+def _client(row: sqlite3.Row) -> Client:
+    roles, projections, classifications, purposes, publishes = (
+        frozenset(json.loads(str(row[name]))) for name in (
+            "roles", "projections", "classifications", "purposes", "publishes"))
+    revoked = row["revoked_ms"]
+    return Client(str(row["id"]), str(row["name"]), roles, projections, classifications, purposes,
+                  int(row["created_ms"]), None if revoked is None else int(revoked), publishes)

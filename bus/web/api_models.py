@@ -224,3 +224,30 @@ class SplitCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reviewer: str = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=1000)
+
+
+class EventBody(BaseModel):
+    """The canonical record of the event type (its Avro schema, as JSON: dates and times in ISO
+    8601, decimals as strings); ``source`` is filled by the bus. A ``deleted`` event needs only
+    the key field(s)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class FieldProblem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str
+    message: str
+
+
+class PublishedEvent(BaseModel):
+    """The event as Kafka stored it; ``position`` can be given as a read's ``min_position``."""
+
+    model_config = ConfigDict(extra="forbid")
+    event_id: str
+    type: str
+    subject: str | None
+    topic: str
+    partition: int
+    offset: int
+    position: str

@@ -11,11 +11,23 @@ from bus.access.audit import AuditSink, KafkaAuditLog
 from bus.access.clients import ClientStore
 from bus.access.cursors import load_key
 from bus.access.ratelimit import RateLimiter
+from bus.events.idempotency import IdempotencyStore
+from bus.events.publisher import EventPublisher, EventSink
 from bus.problem import problem
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
-from bus.web import asyncapi, catalog, citizens, enterprises, me, openapi, quality, resolution
+from bus.web import (
+    asyncapi,
+    catalog,
+    citizens,
+    enterprises,
+    events,
+    me,
+    openapi,
+    quality,
+    resolution,
+)
 from bus.web.auth import CLIENTS, JWT_SECRET, LIMITER, auth_middleware
 from bus.web.privacy import AUDIT, POLICIES, policies_from
 from bus.web.search import SEARCH_CURSOR_KEY
@@ -84,8 +96,10 @@ def _kafka_audit(settings: Settings) -> Callable[[web.Application], AsyncIterato
     return audit_context
 
 
-def create_web_app(settings: Settings, *, audit: AuditSink | None = None) -> web.Application:
-    """The service; ``audit`` replaces the Kafka audit log (tests, tools without a broker)."""
+def create_web_app(settings: Settings, *, audit: AuditSink | None = None,
+                   publisher: EventSink | None = None) -> web.Application:
+    """The service; ``audit`` and ``publisher`` replace the Kafka audit log and event publisher
+    (tests, tools without a broker)."""
     app = web.Application(middlewares=[problem_middleware, auth_middleware],
                           client_max_size=1024 * 1024)
     clients = ClientStore(settings.clients_path)
@@ -94,6 +108,8 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None) -> web
     if settings.jwt_secret:
         app[JWT_SECRET] = settings.jwt_secret
     app[LIMITER] = RateLimiter(settings.api_rate, settings.api_burst)
+    publish_registry = RegistryClient(settings.registry_url)
+    app.on_cleanup.append(lambda _: publish_registry.close())
     app[citizens.CURSOR_KEY] = load_key(settings.access_dir / "cursor.key")
     app[SEARCH_CURSOR_KEY] = app[citizens.CURSOR_KEY]
     if audit is None:
@@ -113,6 +129,9 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None) -> web
     catalog.add_routes(app)
     app.on_startup.append(_load_policies)  # after the catalog's own startup hook
     me.add_routes(app)
+    events.add_routes(app, publisher or EventPublisher(settings.kafka_bootstrap,
+                                                       AvroSerde(publish_registry)),
+                      IdempotencyStore(settings.access_dir / "idempotency.sqlite"))
     openapi.add_routes(app)
     asyncapi.add_routes(app, settings)
     quality.add_routes(app, settings)

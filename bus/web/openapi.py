@@ -142,6 +142,17 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/me/access-log", "getMyAccessLog",
               "Who read my data, when and why (a citizen's token).", "citizens", m.AccessLog,
               errors=(401, 403, 429), citizen=True),
+    Operation("post", "/v1/events/{type}", "publishEvent",
+              "Publish a canonical event (clients granted its entity).", "events",
+              m.PublishedEvent, ok_status=202, errors=(400, 401, 403, 404, 422, 429, 503),
+              parameters=(Parameter("type", "path", {"type": "string", "pattern": r"^rongtong\.std\."
+                                                     r"[a-z_]+\.(upserted|deleted)$"},
+                                    "rongtong.std.<entity>.upserted or .deleted.", True),
+                          Parameter("Idempotency-Key", "header",
+                                    {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+                                    "Publish once: a retry with the same key and body gets the "
+                                    "same answer.")),
+              body=m.EventBody),
     Operation("get", "/v1/catalog", "getCatalog", "The data catalog.", "governance", m.Document,
               errors=(400, 401, 403, 429),
               parameters=(_query("search", "Words to look for.", maxLength=200),
@@ -171,6 +182,7 @@ OPERATIONS: tuple[Operation, ...] = (
 
 _ERROR_TEXT = {400: "Invalid request", 401: "No valid credentials", 403: "Not granted",
                404: "Not found", 409: "Conflict with the current state",
+               422: "The body does not fit (every field error listed)",
                429: "Rate limit reached (see Retry-After)",
                503: "Not available yet (see Retry-After)"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -11,7 +12,9 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from bus.access.tokens import mint
@@ -171,3 +174,33 @@ def test_reads_are_masked_without_a_purpose_audited_on_kafka_and_shown_to_the_ci
     assert verified.returncode == 0, verified.stderr
     report = json.loads(verified.stdout)
     assert report["ok"] and report["records"] >= 3
+
+
+def test_an_application_publishes_a_person_and_reads_it_back_with_min_position(
+    running_bus: dict[str, str],
+) -> None:
+    env = running_bus
+    web = f"http://127.0.0.1:{env['BUS_WEB_PORT']}"
+    state = Path(env["BUS_STATE_DIR"])
+    registrar = add_client(state, "registrar", publishes=("person",))
+    number = valid_identity_number(random.Random(99))
+    body = {"identity_number": number, "name": "周新", "sex_code": "1",
+            "birth_date": f"{number[6:10]}-{number[10:12]}-{number[12:14]}",
+            "division_code": "330106", "household_address": "浙江省杭州市西湖区文三路2号"}
+
+    async def publish() -> tuple[int, Any]:
+        try:
+            async with aiohttp.ClientSession(headers=headers(registrar, None)) as session, \
+                    session.post(f"{web}/v1/events/rongtong.std.person.upserted",
+                                 json=body) as response:
+                return response.status, await response.json()
+        except aiohttp.ClientError:
+            return 0, None  # the service is still starting
+
+    status, answer = wait_for(lambda: (lambda r: r if r[0] == 202 else None)(asyncio.run(publish())),
+                              60, "the event published")
+    position = answer["position"]
+    status, profile = http_get(f"{web}/v1/citizens/{number}?min_position={position}",
+                               headers(registrar))
+    assert status == 200, profile
+    assert profile["name"] == "周新" and profile["source"]["department"] == "registrar"

@@ -86,3 +86,21 @@ def test_a_client_id_is_registered_once(store: ClientStore) -> None:
     store.add("desk", "desk")
     with pytest.raises(ClientError, match="exists"):
         store.add("desk", "again")
+
+
+def test_a_store_written_before_publishing_existed_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "clients.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE client (id TEXT PRIMARY KEY, name TEXT NOT NULL, roles TEXT NOT NULL,
+                projections TEXT NOT NULL, classifications TEXT NOT NULL, purposes TEXT NOT NULL,
+                created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+            INSERT INTO client VALUES ('old', 'old', '["reader"]', '["citizen_profile"]',
+                '["public"]', '[]', 1, NULL);
+        """)
+    store = ClientStore(path)
+    old = store.get("old")
+    assert old is not None and old.publishes == frozenset() and old.projections == {"citizen_profile"}
+    issued = store.add("new-app", "new", publishes=["service_case"])
+    assert store.authenticate(issued.text) == issued.client
+    assert issued.client.publishes == {"service_case"}

@@ -1,0 +1,1 @@
+"""Events new applications publish through the API: validated, standardized, idempotent."""
