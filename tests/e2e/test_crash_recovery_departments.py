@@ -1,7 +1,7 @@
 """SIGKILL the capture and the projections again and again while all six departments load.
 
 The reference government is seeded from one population (``BUS_E2E_DEPARTMENT_PERSONS``, default
-2,000) into its real engines: Public Security and Health in SQLite, HRSS (binlog) and Tax
+1,500) into its real engines: Public Security and Health in SQLite, HRSS (binlog) and Tax
 (polling) in a throw-away MariaDB, Market Regulation (logical decoding) in a throw-away
 PostgreSQL, Civil Affairs as three nights of GBK file drops. ``bus adapters run`` (the
 reference capture configuration) and ``bus projections run`` run as real processes and are each
@@ -59,7 +59,7 @@ REGISTERS = ("hj_ryxx", "ac01", "qy_jbxx", "swdj", "csyxzm")
 
 
 def persons() -> int:
-    return int(os.environ.get("BUS_E2E_DEPARTMENT_PERSONS", "2000"))
+    return int(os.environ.get("BUS_E2E_DEPARTMENT_PERSONS", "1500"))
 
 
 def kill_seed() -> int:
