@@ -115,6 +115,9 @@ class ClientStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         self._db.row_factory = sqlite3.Row
+        #: key id → (digest, expiry, client), valid while the file is unchanged.
+        self._keys: dict[str, tuple[str, int | None, Client]] = {}
+        self._version: int | None = None
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         columns = {str(r[1]) for r in self._db.execute("PRAGMA table_info(client)")}
@@ -134,6 +137,7 @@ class ClientStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._keys.clear()
 
     def add(self, client_id: str, name: str, *, roles: Iterable[str] = ("reader",),
             projections: Iterable[str] = (), classifications: Iterable[str] = (),
@@ -216,15 +220,30 @@ class ClientStore:
             return None
         key_id, secret = parsed
         with self._lock:
-            row = self._db.execute(
-                "SELECT k.digest AS key_digest, k.expires_ms AS key_expires_ms, c.* FROM api_key k "
-                "JOIN client c ON c.id = k.client_id WHERE k.key_id = ?", (key_id,)).fetchone()
-        if row is None or not matches(secret, row["key_digest"]):
+            self._forget_if_changed()
+            known = self._keys.get(key_id)
+            if known is None:
+                row = self._db.execute(
+                    "SELECT k.digest AS key_digest, k.expires_ms AS key_expires_ms, c.* "
+                    "FROM api_key k JOIN client c ON c.id = k.client_id WHERE k.key_id = ?",
+                    (key_id,)).fetchone()
+                if row is None:
+                    return None
+                known = self._keys[key_id] = (row["key_digest"], row["key_expires_ms"], _client(row))
+        digest, expires_ms, client = known
+        if not matches(secret, digest):
             return None
-        if row["key_expires_ms"] is not None and row["key_expires_ms"] <= _now_ms():
+        if expires_ms is not None and expires_ms <= _now_ms():
             return None
-        client = _client(row)
         return client if client.active else None
+
+    def _forget_if_changed(self) -> None:
+        """Drop remembered keys when any connection changed the file since (``data_version``
+        moves on every commit of another connection; this one's own writes clear it too)."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._keys.clear()
+            self._version = version
 
 
 def _client(row: sqlite3.Row) -> Client:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -15,7 +14,7 @@ from bus.problem import problem
 from bus.standards.idcard import parse_identity_number
 from bus.web.auth import access_of
 from bus.web.privacy import audit_read, view_of
-from bus.web.profile_reads import ProfileEndpoint, json_answer
+from bus.web.profile_reads import ProfileEndpoint, json_answer, off_loop
 from bus.web.search import CITIZEN_SEARCH, SearchEndpoint
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
 from projections.citizen_profile.queries import CitizenProfileQueries, profile_json
@@ -58,7 +57,8 @@ async def list_citizens(request: web.Request) -> web.Response:
         return problem(400, "invalid-parameter", "Invalid query parameter",
                        "after must be the 'next' cursor of the previous page", parameter="after")
     access = access_of(request)
-    page = await asyncio.to_thread(request.app[QUERIES].page, int(raw_limit), after)
+    queries = request.app[QUERIES]
+    page = await off_loop(queries.readers, queries.page, int(raw_limit), after)
     items = []
     for profile in page.items:
         view = view_of(request, "citizen_profile", profile, access)
@@ -104,7 +104,7 @@ async def _links(request: web.Request, view: dict[str, Any]) -> dict[str, Any]:
            for e in view.get("enterprises", []) if e.get("credit_code")]
     codes = sorted({str(i["employer_credit_code"]) for i in view.get("social_insurance", [])
                     if i.get("employer_credit_code")})
-    names = await asyncio.to_thread(_enterprise_names, request, codes)
+    names = await off_loop(request.app[ENTERPRISES].readers, _enterprise_names, request, codes)
     employed = [{"credit_code": code, "name": names.get(code),
                  "insurance_status": [i.get("status_code") for i in view["social_insurance"]
                                       if i.get("employer_credit_code") == code]}

@@ -57,7 +57,8 @@ async def caught_up(readers: Readers, wanted: Positions | None, timeout: float
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
-        positions = await asyncio.to_thread(read_positions, readers)
+        positions = (await asyncio.to_thread(read_positions, readers) if readers.blocking
+                     else read_positions(readers))
         if wanted is None or reached(positions, wanted):
             return positions
         if time.monotonic() >= deadline:

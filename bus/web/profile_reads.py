@@ -14,7 +14,8 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -29,12 +30,21 @@ from projections.profiles.history import read_history, read_positions
 from projections.profiles.readers import Readers
 from projections.profiles.store import StoredProfile
 
-__all__ = ["MAX_WAIT_SECONDS", "ProfileEndpoint", "json_answer"]
+__all__ = ["MAX_WAIT_SECONDS", "ProfileEndpoint", "json_answer", "off_loop"]
+
+T = TypeVar("T")
 
 #: How long a request with ``min_position`` may wait for the projection.
 MAX_WAIT_SECONDS = 5.0
 HISTORY_LIMIT = 50
 MAX_HISTORY_LIMIT = 200
+
+
+async def off_loop(readers: Readers, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a worker thread when ``readers`` wait on the network, else inline."""
+    if readers.blocking:
+        return await asyncio.to_thread(function, *args)
+    return function(*args)
 
 
 def _dumps(value: object) -> str:
@@ -146,7 +156,8 @@ class ProfileEndpoint:
         if isinstance(waited, web.Response):
             return waited
         access = access_of(request)
-        positions, profile = await asyncio.to_thread(self._read_at, request, waited, key, moment)
+        positions, profile = await off_loop(self.readers(request), self._read_at, request, waited,
+                                            key, moment)
         view = None if profile is None else self._shown(request, profile, access, explain)
         refused = await self._audit(request, access, key, self.route + suffix, view,
                                     404 if view is None else 200)
@@ -186,10 +197,11 @@ class ProfileEndpoint:
         if isinstance(positions, web.Response):
             return positions
         access = access_of(request)
+        readers = self.readers(request)
         if positions is None:
-            positions = await asyncio.to_thread(read_positions, self.readers(request))
-        page = await asyncio.to_thread(read_history, self.readers(request), key,
-                                       after=int(raw_after), limit=int(raw_limit))
+            positions = await off_loop(readers, read_positions, readers)
+        page = await off_loop(readers, partial(read_history, readers, key, after=int(raw_after),
+                                               limit=int(raw_limit)))
         items: list[dict[str, Any]] = []
         seen = View({})
         for version in page.versions if page else ():

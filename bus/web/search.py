@@ -9,11 +9,11 @@ opaque cursor.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +24,7 @@ from bus.standards.errors import StandardViolation
 from bus.standards.idcard import parse_identity_number
 from bus.web.auth import access_of
 from bus.web.privacy import audit_read, view_of
-from bus.web.profile_reads import json_answer
+from bus.web.profile_reads import json_answer, off_loop
 from projections.profiles.readers import Readers
 from projections.profiles.search import search
 
@@ -130,11 +130,12 @@ class SearchEndpoint:
             return problem(403, "purpose-required", "Purpose required",
                            "searching by personal data needs the personal classification and a "
                            "granted purpose (X-Purpose)")
-        page = await asyncio.to_thread(search, self.readers(request), criteria, after=after,
-                                       limit=int(raw_limit))
+        readers = self.readers(request)
+        page = await off_loop(readers, partial(search, readers, criteria, after=after,
+                                               limit=int(raw_limit)))
         items = []
         for subject in page.subjects:
-            profile = await asyncio.to_thread(self.read, request, subject)
+            profile = await off_loop(readers, self.read, request, subject)
             if profile is None:
                 continue  # gone between the index and the read
             view = view_of(request, self.projection, profile, access)

@@ -38,6 +38,10 @@ class Readers:
 
     def __init__(self, default: StoreLocation, keep: int = 8) -> None:
         self.default = default
+        #: Whether a query waits on the network (PostgreSQL) rather than a local file: callers
+        #: on an event loop run the former in a thread, the latter inline (a primary-key lookup
+        #: in SQLite takes less than handing work to a thread and back).
+        self.blocking = isinstance(default, PostgresSchema)
         self.keep = keep
         self._live = LiveLocation(default)
         self._lock = threading.Lock()

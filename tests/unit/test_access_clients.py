@@ -104,3 +104,15 @@ def test_a_store_written_before_publishing_existed_is_upgraded_in_place(tmp_path
     issued = store.add("new-app", "new", publishes=["service_case"])
     assert store.authenticate(issued.text) == issued.client
     assert issued.client.publishes == {"service_case"}
+
+
+def test_a_revocation_by_another_process_ends_a_remembered_key_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "clients.sqlite"
+    service, cli = ClientStore(path), ClientStore(path)  # the API process, `bus clients revoke`
+    issued = cli.add("desk", "desk")
+    assert service.authenticate(issued.text) is not None
+    assert service.authenticate(issued.text) is not None  # now remembered
+    cli.revoke("desk")
+    assert service.authenticate(issued.text) is None
+    rotated = ClientStore(path).add("other", "other")
+    assert service.authenticate(rotated.text) is not None
