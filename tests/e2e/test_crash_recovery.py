@@ -14,11 +14,12 @@ ground truth:
 
 Why 6,000 by default: the projection must take in the whole load before its content can be
 checked, and the suite's budget leaves about two minutes for this test. Measured locally (two
-shared cores): 10,000 rows took 136–146 s in all (capture and standardize 46–55 s, the
-projection caught up at 94–108 s). ``BUS_E2E_LOAD_ROWS=100000`` passed in 1,205 s: seeding 9 s, capture and
-standardize 224 s through seven SIGKILLs of the capture, the projection caught up 1,082 s after
-the start (its ``std.person`` agent goes no faster than live entity resolution's, ~120 events/s,
-which reads the same topic in the same worker), the checks 95 s.
+shared cores): 6,000 rows take 105–115 s in all, fixtures included; 10,000 rows took 68–146 s
+(capture and standardize 40–55 s, the projection caught up at 47–108 s).
+``BUS_E2E_LOAD_ROWS=100000`` passed in 1,205 s: seeding 9 s, capture and standardize 224 s
+through seven SIGKILLs of the capture, the projection caught up 1,082 s after the start (its
+``std.person`` agent goes no faster than live entity resolution's, ~120 events/s, which reads
+the same topic in the same worker), the checks 95 s.
 """
 
 from __future__ import annotations

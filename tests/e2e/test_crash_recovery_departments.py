@@ -15,6 +15,9 @@ SIGKILLed several times while they work, at moments drawn from a seeded RNG
 - ``citizen_profile`` and ``enterprise_profile`` hold exactly the expected subjects, each with
   exactly the facet items the truth implies; every accepted change touching a subject made one
   version of it, and no input event made two.
+
+Measured locally (two shared cores): 1,500 persons (3,390 legacy changes) take 90–120 s in
+all, fixtures included; 2,000 persons took 140–165 s.
 """
 
 from __future__ import annotations
