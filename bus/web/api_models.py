@@ -251,3 +251,11 @@ class PublishedEvent(BaseModel):
     partition: int
     offset: int
     position: str
+
+
+class EventStream(BaseModel):
+    """``text/event-stream``: each event has ``id`` (the cursor after it), ``event`` (its type)
+    and ``data``: {type, id, subject, time, data (the canonical record as the client may see it,
+    null for a deletion)}; comment lines keep the connection alive."""
+
+    model_config = ConfigDict(extra="allow")

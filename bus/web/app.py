@@ -27,6 +27,7 @@ from bus.web import (
     openapi,
     quality,
     resolution,
+    subscribe,
 )
 from bus.web.auth import CLIENTS, JWT_SECRET, LIMITER, auth_middleware
 from bus.web.privacy import AUDIT, POLICIES, policies_from
@@ -132,6 +133,7 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None,
     events.add_routes(app, publisher or EventPublisher(settings.kafka_bootstrap,
                                                        AvroSerde(publish_registry)),
                       IdempotencyStore(settings.access_dir / "idempotency.sqlite"))
+    subscribe.add_routes(app, settings)
     openapi.add_routes(app)
     asyncapi.add_routes(app, settings)
     quality.add_routes(app, settings)

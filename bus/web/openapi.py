@@ -51,6 +51,7 @@ class Operation:
     cached: bool = False
     description: str = ""
     extra_headers: dict[str, str] = field(default_factory=dict)
+    media: str = "application/json"
 
 
 def _query(name: str, description: str, **schema: Any) -> Parameter:
@@ -153,6 +154,22 @@ OPERATIONS: tuple[Operation, ...] = (
                                     "Publish once: a retry with the same key and body gets the "
                                     "same answer.")),
               body=m.EventBody),
+    Operation("get", "/v1/subscribe", "subscribe",
+              "Canonical events as Server-Sent Events, masked by classification; resumable.",
+              "events", m.EventStream, errors=(400, 401, 403, 429, 503), media="text/event-stream",
+              parameters=(Parameter("types", "query", {"type": "string", "maxLength": 2000},
+                                    "Comma-separated event types, e.g. "
+                                    "rongtong.std.person.upserted.", True),
+                          _query("subject", "Only events about <entity>/<key>.", maxLength=240),
+                          _query("department", "Only events whose source is this department.",
+                                 pattern="^[a-z0-9_-]{1,40}$"),
+                          Parameter("from", "query", {"type": "string", "enum": ["end", "beginning"]},
+                                    "Where a new subscription starts (default end)."),
+                          _query("cursor", "Resume after this cursor (as Last-Event-ID).",
+                                 maxLength=4096),
+                          Parameter("Last-Event-ID", "header", {"type": "string", "maxLength": 4096},
+                                    "The id of the last event received: resume after it."),
+                          _PURPOSE)),
     Operation("get", "/v1/catalog", "getCatalog", "The data catalog.", "governance", m.Document,
               errors=(400, 401, 403, 429),
               parameters=(_query("search", "Words to look for.", maxLength=200),
@@ -203,7 +220,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.cached:
         ok_headers["ETag"] = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {str(op.ok_status): {
-        "description": "OK", "headers": ok_headers, "content": {"application/json": {"schema": ref}}}}
+        "description": "OK", "headers": ok_headers, "content": {op.media: {"schema": ref}}}}
     if op.cached:
         responses["304"] = {"description": "Not modified (If-None-Match)"}
     problem = {"$ref": "#/components/schemas/Problem"}
