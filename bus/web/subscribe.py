@@ -145,10 +145,10 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
                            "the event log cannot be read now; retry")
         response.headers["Retry-After"] = "2"
         return response
-    stream = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                         "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    await stream.prepare(request)
+    websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+    channel: _Channel = _WebSocket(request) if websocket else _EventStream(request)
     try:
+        await channel.open()
         consumer.assign(partitions)
         positions: dict[tuple[str, int], int] = {}
         ends = await consumer.end_offsets(partitions)
@@ -157,13 +157,83 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
             offset = cursor.get((tp.topic, tp.partition), starts[tp])
             consumer.seek(tp, offset)
             positions[(tp.topic, tp.partition)] = offset
-        await stream.write(f": subscribed {format_positions(positions)}\n\n".encode())
-        await _stream(request, stream, consumer, hub, access, wanted, subject, department, positions)
+        await channel.hello(format_positions(positions))
+        await _stream(request, channel, consumer, hub, access, wanted, subject, department, positions)
     except ConnectionResetError:
         pass  # the client went away
     finally:
         await consumer.stop()
-    return stream
+        await channel.close()
+    return channel.response
+
+
+class _Channel:
+    """Where a subscription's events go: an SSE stream or a WebSocket."""
+
+    response: web.StreamResponse
+
+    async def open(self) -> None: ...
+
+    async def hello(self, cursor: str) -> None: ...
+
+    async def keepalive(self) -> None: ...
+
+    async def send(self, cursor: str, event_type: str, data: dict[str, Any]) -> None: ...
+
+    async def close(self) -> None:
+        return None
+
+
+class _EventStream(_Channel):
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no"})
+
+    async def open(self) -> None:
+        await self.response.prepare(self.request)
+
+    async def hello(self, cursor: str) -> None:
+        await self.response.write(f": subscribed {cursor}\n\n".encode())
+
+    async def keepalive(self) -> None:
+        await self.response.write(b": keep-alive\n\n")
+
+    async def send(self, cursor: str, event_type: str, data: dict[str, Any]) -> None:
+        frame = f"id: {cursor}\nevent: {event_type}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        await self.response.write(frame.encode())  # waits while the client is slow
+
+
+class _WebSocket(_Channel):
+    """The same events as JSON text messages ``{"id", "event", "data"}``; a client resumes by
+    connecting again with ``?cursor=<id>``."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.socket = web.WebSocketResponse(heartbeat=KEEPALIVE_SECONDS)
+        self.response = self.socket
+
+    async def open(self) -> None:
+        await self.socket.prepare(self.request)
+
+    async def hello(self, cursor: str) -> None:
+        await self.socket.send_str(json.dumps({"subscribed": cursor}))
+
+    async def keepalive(self) -> None:
+        if self.socket.closed:
+            raise ConnectionResetError("the client closed the WebSocket")
+
+    async def send(self, cursor: str, event_type: str, data: dict[str, Any]) -> None:
+        if self.socket.closed:
+            raise ConnectionResetError("the client closed the WebSocket")
+        # send_str waits while the socket's buffer is full: back-pressure, as for SSE
+        await self.socket.send_str(json.dumps({"id": cursor, "event": event_type, "data": data},
+                                              ensure_ascii=False))
+
+    async def close(self) -> None:
+        if not self.socket.closed:
+            await self.socket.close()
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
@@ -177,13 +247,13 @@ async def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[Top
     return found
 
 
-async def _stream(request: web.Request, response: web.StreamResponse, consumer: AIOKafkaConsumer,
+async def _stream(request: web.Request, channel: _Channel, consumer: AIOKafkaConsumer,
                   hub: Subscriptions, access: Access, wanted: set[str], subject: str | None,
                   department: str | None, positions: dict[tuple[str, int], int]) -> None:
     while True:
         batch = await consumer.getmany(timeout_ms=int(KEEPALIVE_SECONDS * 1000))
         if not batch:
-            await response.write(b": keep-alive\n\n")
+            await channel.keepalive()
             continue
         for tp, messages in batch.items():
             for message in messages:
@@ -212,9 +282,7 @@ async def _stream(request: web.Request, response: web.StreamResponse, consumer: 
                             endpoint="GET /v1/subscribe", view=view, status=200)
                         if refused is not None:
                             return  # not recorded, not delivered: the client reconnects later
-                frame = (f"id: {format_positions(positions)}\nevent: {event_type}\n"
-                         f"data: {json.dumps(data, ensure_ascii=False)}\n\n")
-                await response.write(frame.encode())  # waits while the client is slow
+                await channel.send(format_positions(positions), event_type, data)
 
 
 def _subject(policy: FieldPolicy, access: Access, subject: str | None) -> str | None:

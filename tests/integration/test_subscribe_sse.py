@@ -1,4 +1,4 @@
-"""The SSE gateway on real Kafka: filtered, masked, resumable with Last-Event-ID."""
+"""The subscription gateway on real Kafka: SSE and WebSocket, filtered, masked, resumable."""
 
 from __future__ import annotations
 
@@ -82,10 +82,17 @@ async def test_events_arrive_masked_and_a_reconnect_resumes_after_the_last_one(
                                       timeout=aiohttp.ClientTimeout(total=60)) as unmasked:
             names = [d["data"]["name"] for _, d in await events(unmasked, 3)]
         assert names == ["林一", "林二", "林三"]
+        async with client.session.ws_connect(client.make_url("/v1/subscribe"), params=query,
+                                             headers=headers(full)) as socket:
+            hello = await socket.receive_json(timeout=30)
+            received = [await socket.receive_json(timeout=30) for _ in range(3)]
+        assert "subscribed" in hello
+        assert [m["data"]["data"]["name"] for m in received] == ["林一", "林二", "林三"]
+        assert received[-1]["id"] and received[0]["event"] == "rongtong.std.person.upserted"
     delivered = Counter(r.client for r in audit.records)
     # events that showed personal fields (masked or not) are audited like reads; the watcher's
     # first stream may have been sent the third event before the client hung up
-    assert delivered["desk"] == 3 and delivered["watcher"] in (3, 4), delivered
+    assert delivered["desk"] == 6 and delivered["watcher"] in (3, 4), delivered
     bad = add_client(tmp_path, "nobody", classifications=("public",))
     async with TestClient(TestServer(create_web_app(settings, audit=MemoryAuditLog()))) as client:
         refused = await client.get("/v1/subscribe", params=query, headers=headers(bad, None))
