@@ -90,9 +90,11 @@ def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor,
     for client in clients:
         console.print(f"    {client.id:<9} purpose {client.purpose:<13} key {client.key}")
     auth = f"-H 'Authorization: Bearer {analyst.key}'"
+    # soft_wrap: commands are printed whole, so they can be copied
     console.print(f"    curl -s {auth} -H 'X-Purpose: {analyst.purpose}' "
-                  f"'{web}/v1/citizens?limit=1' | python3 -m json.tool")
-    console.print(f"    curl -s {auth} '{web}/v1/citizens?limit=1'   # no purpose: masked")
+                  f"'{web}/v1/citizens?limit=1' | python3 -m json.tool", soft_wrap=True)
+    console.print(f"    curl -s {auth} '{web}/v1/citizens?limit=1'   # no purpose: masked",
+                  soft_wrap=True)
     console.print("    .venv/bin/bus audit verify                     # who read what, tamper-evident")
     console.print(f"  health                    {web}/healthz")
     console.print(f"  schema registry           {settings.registry_url}/subjects")
@@ -103,10 +105,10 @@ def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor,
     console.print("  Change a row in the legacy database by hand, then ask the API again:")
     console.print(
         f"    sqlite3 {db} \"UPDATE hj_ryxx SET XM='王小明', "
-        "GXSJ=strftime('%Y-%m-%d %H:%M:%S','now','localtime') WHERE RYBH='R0000001'\""
-    )
+        "GXSJ=strftime('%Y-%m-%d %H:%M:%S','now','localtime') WHERE RYBH='R0000001'\"",
+        soft_wrap=True)
     console.print(f"    curl -s {auth} -H 'X-Purpose: {analyst.purpose}' "
-                  f"'{web}/v1/citizens?limit=1' | python3 -m json.tool")
+                  f"'{web}/v1/citizens?limit=1' | python3 -m json.tool", soft_wrap=True)
     console.print()
     console.print(f"  Logs of adapters, projections and web: {supervisor.log_dir}/")
     console.print("  Ctrl-C stops everything the demo started.")
