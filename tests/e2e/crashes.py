@@ -47,10 +47,11 @@ def kill_repeatedly(work: Sequence[Work], *, kills_each: int, rng: random.Random
                     pause: tuple[float, float], timeout: float = 300) -> list[Kill]:
     """SIGKILL each process ``kills_each`` times while it works, and restart it at once.
 
-    After each random pause the victim is drawn (seeded) among the processes that have moved on
-    since their previous start, so a kill lands mid-work rather than during a start-up. A process
-    whose work is complete is not killed any more: a kill then proves nothing about a crash
-    during the load. Returns the kills made, with the progress each interrupted.
+    After each random pause (seeded) the victim is, among the processes that have moved on since
+    their previous start (so a kill lands mid-work rather than during a start-up), the one with
+    the smallest share of its work left — it would be the first to finish, and a process whose
+    work is complete is not killed any more (a kill then proves nothing about a crash during the
+    load). Returns the kills made, with the progress each interrupted.
     """
     started, kills = time.monotonic(), []
     left = [kills_each] * len(work)
@@ -63,7 +64,7 @@ def kill_repeatedly(work: Sequence[Work], *, kills_each: int, rng: random.Random
         ready = [i for i in range(len(work)) if left[i] and progress[i] > last[i]]
         if not ready:
             continue
-        i = rng.choice(ready)
+        i = min(ready, key=lambda r: (work[r].total - progress[r]) / max(1, work[r].total))
         work[i].process.kill()
         kills.append(Kill(work[i].process.name, round(time.monotonic() - started, 1), progress[i],
                           work[i].total))

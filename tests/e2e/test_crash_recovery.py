@@ -69,7 +69,7 @@ def test_repeated_sigkills_during_a_large_load_end_with_exactly_the_legacy_truth
     rows = load_rows()
     timings: dict[str, float] = {}
     started = time.monotonic()
-    env = dict(bus_env, BUS_CAPTURE_BATCH_SIZE="500")
+    env = dict(bus_env, BUS_CAPTURE_BATCH_SIZE="250")
     state = Path(env["BUS_STATE_DIR"])
     report = seed_gongan(state / "legacy" / "gongan.sqlite", persons=rows)
     truth = read_truth(report.ground_truth_path)
@@ -100,7 +100,9 @@ def test_repeated_sigkills_during_a_large_load_end_with_exactly_the_legacy_truth
                 [Work(adapters, standardized, rows),
                  Work(projection, lambda: store_counts(store)[1], expected_versions)],
                 kills_each=3 + rows // 25_000, rng=random.Random(kill_seed()),
-                pause=(1.0, 3.0 + rows / 10_000))
+                # short pauses: a restarted capture is ready for its next kill within seconds,
+                # and it finishes its rows soon after
+                pause=(0.3, 1.0 + rows / 20_000))
             wait_for(lambda: running(adapters, projection) and standardized() >= rows,
                      60 + rows / 100, f"{rows} raw rows standardized")
             timings["capture+standardize"] = time.monotonic() - load_started
