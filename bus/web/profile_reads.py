@@ -64,9 +64,14 @@ def json_answer(request: web.Request, body: object, positions: Positions | None 
     return web.Response(text=text, content_type="application/json", headers=headers)
 
 
-def _flag(request: web.Request, name: str) -> bool | None:
-    raw = request.query.get(name, "false").lower()
-    return {"true": True, "1": True, "false": False, "0": False}.get(raw)
+def _explain(request: web.Request) -> bool | web.Response:
+    """``?explain=true|false`` (default false), or the problem of another value."""
+    flag = {"true": True, "1": True, "false": False, "0": False}.get(
+        request.query.get("explain", "false").lower())
+    if flag is None:
+        return problem(400, "invalid-parameter", "Invalid query parameter",
+                       "explain must be true or false", parameter="explain")
+    return flag
 
 
 @dataclass(frozen=True)
@@ -148,10 +153,9 @@ class ProfileEndpoint:
         except InvalidAsOf as exc:
             return problem(400, "invalid-parameter", "Invalid query parameter", str(exc),
                            parameter="as_of")
-        explain = _flag(request, "explain")
-        if explain is None:
-            return problem(400, "invalid-parameter", "Invalid query parameter",
-                           "explain must be true or false", parameter="explain")
+        explain = _explain(request)
+        if isinstance(explain, web.Response):
+            return explain
         waited = await self._positions(request)
         if isinstance(waited, web.Response):
             return waited
@@ -189,10 +193,9 @@ class ProfileEndpoint:
             return problem(400, "invalid-parameter", "Invalid query parameter",
                            f"limit must be an integer between 1 and {MAX_HISTORY_LIMIT}",
                            parameter="limit")
-        explain = _flag(request, "explain")
-        if explain is None:
-            return problem(400, "invalid-parameter", "Invalid query parameter",
-                           "explain must be true or false", parameter="explain")
+        explain = _explain(request)
+        if isinstance(explain, web.Response):
+            return explain
         positions = await self._positions(request)
         if isinstance(positions, web.Response):
             return positions
