@@ -123,6 +123,16 @@ def in_status(store: Path, number: str, status: str) -> StoredCase | None:
     return case if case is not None and case.document["status"] == status else None
 
 
+def version_causes(store: Path, number: str) -> list[tuple[str, int, int]]:
+    db = connect(store, readonly=True)
+    try:
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in db.execute(
+            "SELECT cause_topic, cause_partition, cause_offset FROM case_version "
+            "WHERE certificate_number = ? ORDER BY version", (number,))]
+    finally:
+        db.close()
+
+
 def versions(store: Path, number: str) -> list[tuple[int, str]]:
     db = connect(store, readonly=True)
     try:
@@ -166,7 +176,11 @@ def test_a_whole_flow_and_a_reversed_flow_complete_their_cases(stack: Settings, 
     assert history_b[-1][1] == "completed"
     for history in (history_a, history_b):
         assert [v for v, _s in history] == list(range(1, len(history) + 1))
-        assert len({s for _v, s in history}) == len(history)  # no status twice: nothing doubled
+    for number in ("NBA0000001", "NBB0000001"):
+        # nothing doubled: no input event made two versions (a status may repeat: a department's
+        # row that arrives before the application is held as a fact, in a version of its own)
+        causes = version_causes(store, number)
+        assert len(set(causes)) == len(causes), causes
     for case, newborn, rule in ((case_a, "330102202501020028", "birth_and_parent_household"),
                                 (case_b, "330105202502030046", "birth_and_parent_household")):
         assert case.document["newborn_identity_number"] == newborn
