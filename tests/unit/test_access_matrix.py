@@ -21,10 +21,9 @@ from bus.settings import Settings, load_settings
 from bus.standards.idcard import compute_check_char
 from bus.web.app import create_web_app
 from projections.citizen_profile.extract import authority, from_event
-from projections.enterprise_profile.extract import enterprise_projection
 from projections.profiles.store import InputPosition, ProfileStore
 from tests.access import add_client, headers
-from tests.unit.test_enterprise_profile import CODE, EMPLOYEE, REGISTER, TAX, feed
+from tests.unit.test_enterprise_profile import CODE, EMPLOYEE, REGISTER, fill_enterprise_store
 from tests.unit.test_web_api import VALID_ID, person
 
 SECRET = "matrix-secret-" + "s" * 32
@@ -92,14 +91,7 @@ def populate(settings: Settings, numbers: list[str]) -> None:
 def settings(tmp_path: Path) -> Settings:
     settings = load_settings(state_dir=tmp_path, jwt_secret=SECRET)
     populate(settings, [VALID_ID])
-    store = ProfileStore(settings.projection_store_path("enterprise_profile"),
-                         enterprise_projection().authority)
-    try:
-        feed(store, [("std.enterprise", {"credit_code": CODE}, REGISTER),
-                     ("std.tax_registration", {"taxpayer_id": CODE}, TAX),
-                     ("std.social_insurance", {"insurance_number": "S1"}, EMPLOYEE)])
-    finally:
-        store.close()
+    fill_enterprise_store(settings)
     return settings
 
 

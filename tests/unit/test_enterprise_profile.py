@@ -48,9 +48,8 @@ def feed(store: ProfileStore, events: list[tuple[str, dict[str, Any], dict[str, 
         store.apply(at, *projection.from_event(at, key, event))
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    settings = load_settings(state_dir=tmp_path)
+def fill_enterprise_store(settings: Settings) -> None:
+    """The enterprise of the register, Tax's registration and one insured employee."""
     store = ProfileStore(settings.projection_store_path("enterprise_profile"),
                          enterprise_projection().authority)
     try:
@@ -59,6 +58,12 @@ def settings(tmp_path: Path) -> Settings:
                      ("std.social_insurance", {"insurance_number": "S1"}, EMPLOYEE)])
     finally:
         store.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    settings = load_settings(state_dir=tmp_path)
+    fill_enterprise_store(settings)
     return settings
 
 

@@ -35,11 +35,9 @@ from bus.settings import load_settings
 from bus.web import profile_reads
 from bus.web.app import create_web_app
 from bus.web.openapi import OPERATIONS, openapi_document
-from projections.enterprise_profile.extract import enterprise_projection
-from projections.profiles.store import ProfileStore
 from tests.access import add_client, headers
 from tests.unit.test_access_matrix import populate
-from tests.unit.test_enterprise_profile import CODE, EMPLOYEE, REGISTER, TAX, feed
+from tests.unit.test_enterprise_profile import fill_enterprise_store
 from tests.unit.test_web_api import NUMBERS, VALID_ID
 
 SECRET = "openapi-secret-" + "o" * 32
@@ -103,14 +101,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     state = tmp_path_factory.mktemp("openapi")
     config = load_settings(state_dir=state, jwt_secret=SECRET, api_rate=1e6, api_burst=1_000_000)
     populate(config, [VALID_ID, *NUMBERS])
-    store = ProfileStore(config.projection_store_path("enterprise_profile"),
-                         enterprise_projection().authority)
-    try:
-        feed(store, [("std.enterprise", {"credit_code": CODE}, REGISTER),
-                     ("std.tax_registration", {"taxpayer_id": CODE}, TAX),
-                     ("std.social_insurance", {"insurance_number": "S1"}, EMPLOYEE)])
-    finally:
-        store.close()
+    fill_enterprise_store(config)
     key = add_client(state)
     with LiveService(create_web_app(config, audit=MemoryAuditLog())) as service:
         yield service.url, headers(key)
