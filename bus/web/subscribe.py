@@ -1,11 +1,13 @@
 """``GET /v1/subscribe``: canonical events as Server-Sent Events, for applications without Kafka.
 
-A subscription names event types (``types``; each ``rongtong.std.<entity>.upserted|deleted``)
-and may narrow them by ``subject`` (``<entity>/<key>``) and ``department``. Events come from
-the canonical topics through a consumer of the connection's own (no consumer group), each with
-its SSE ``id`` — the cursor ``topic:partition:next_offset,…`` after it. A client that reconnects
-with ``Last-Event-ID`` (or ``?cursor=``) resumes exactly there; a new subscription starts at the
-end of the log, or at its beginning with ``from=beginning``.
+A subscription names event types (``types``; each ``rongtong.std.<entity>.upserted|deleted``,
+or a projection's changes, ``rongtong.projection.newborn_case.changed``) and may narrow them by
+``subject`` (``<entity>/<key>``) and ``department``. Events come from the canonical topics (and
+``projection.newborn_case``, the case files new applications follow) through a consumer of the
+connection's own (no consumer group), each with its SSE ``id`` — the cursor
+``topic:partition:next_offset,…`` after it. A client that reconnects with ``Last-Event-ID`` (or
+``?cursor=``) resumes exactly there; a new subscription starts at the end of the log, or at its
+beginning with ``from=beginning``.
 
 Back-pressure: the next batch is fetched only when the previous one is written out, so a slow
 client holds a bounded buffer (one fetch and the socket's) and the log waits in Kafka. Every
@@ -15,110 +17,38 @@ in the canonical schema, and events that showed personal fields are audited like
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import re
-from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
-from bus.access.policy import Access, FieldPolicy
-from bus.governance.sources import CanonicalEntity, load_entities
+from bus.access.policy import Access
 from bus.problem import problem
-from bus.serde.avro import AvroSerde
-from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
 from bus.web.auth import access_of
 from bus.web.consistency import InvalidPosition, format_positions, parse_positions
+from bus.web.event_views import EventFilter, EventViews, InvalidFilter, partitions_of
 from bus.web.privacy import audit_read
 
-__all__ = ["add_routes", "entity_policy"]
+__all__ = ["add_routes"]
 
 log = logging.getLogger(__name__)
-_TYPE = re.compile(r"rongtong\.std\.([a-z_]{1,40})\.(upserted|deleted)")
-_SUBJECT = re.compile(r"[a-z_]{1,40}/[^\x00-\x1f]{1,200}")
-_DEPARTMENT = re.compile(r"[a-z0-9_-]{1,40}")
-MAX_TYPES = 20
 FETCH_RECORDS = 200
 KEEPALIVE_SECONDS = 15.0
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def entity_policy(entity: CanonicalEntity) -> FieldPolicy:
-    """Who sees which field of a canonical event: the schema's classifications."""
-    classes: dict[str, str | None] = {}
-    masks: dict[str, str] = {}
-    for field in entity.value_schema["fields"]:
-        name, kind = field["name"], field["type"]
-        items = kind.get("items") if isinstance(kind, dict) and kind.get("type") == "array" else None
-        if isinstance(items, dict) and items.get("type") == "record":
-            for sub in items["fields"]:
-                classes[f"{name}[].{sub['name']}"] = sub.get("classification")
-            continue
-        if name == "source":
-            continue
-        classes[name] = field.get("classification")
-        if field.get("standard") == "GB 11643-1999":
-            masks[name] = "identity_number"
-        elif name.endswith("name") and field.get("classification") in ("personal", "sensitive_personal"):
-            masks[name] = "name"
-    return FieldPolicy.from_catalog(entity.entity, entity.key_fields[0], classes.items(), masks=masks)
-
-
-class Subscriptions:
-    """What the gateway needs: the entities, their policies, and a serde of its own."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.bootstrap = settings.kafka_bootstrap
-        self.registry = RegistryClient(settings.registry_url)
-        self.serde = AvroSerde(self.registry)
-        self.entities = {e.entity: e for e in load_entities()}
-        self.policies = {name: entity_policy(e) for name, e in self.entities.items()}
-
-
-SUBSCRIPTIONS = web.AppKey("subscriptions", Subscriptions)
+SUBSCRIPTIONS = web.AppKey("subscriptions", EventViews)
 
 
 async def subscribe(request: web.Request) -> web.StreamResponse:
-    hub: Subscriptions = request.app[SUBSCRIPTIONS]
-    raw_types = [t.strip() for t in request.query.get("types", "").split(",") if t.strip()]
-    if not raw_types or len(raw_types) > MAX_TYPES:
-        return problem(400, "invalid-parameter", "Invalid query parameter",
-                       f"types lists 1–{MAX_TYPES} event types, e.g. rongtong.std.person.upserted",
-                       parameter="types")
-    wanted: set[str] = set()
-    topics: set[str] = set()
-    for event_type in raw_types:
-        match = _TYPE.fullmatch(event_type)
-        if match is None or match.group(1) not in hub.entities:
-            return problem(400, "invalid-parameter", "Invalid query parameter",
-                           f"{event_type[:80]!r} is not an event type of this bus", parameter="types")
-        wanted.add(event_type)
-        topics.add(hub.entities[match.group(1)].topic)
-    subject = request.query.get("subject") or None
-    if subject is not None and not _SUBJECT.fullmatch(subject):
-        return problem(400, "invalid-parameter", "Invalid query parameter",
-                       "subject is <entity>/<key>, e.g. person/330106199003071236",
-                       parameter="subject")
-    department = request.query.get("department") or None
-    if department is not None and not _DEPARTMENT.fullmatch(department):
-        return problem(400, "invalid-parameter", "Invalid query parameter",
-                       "department is a department code, e.g. gongan", parameter="department")
+    hub = request.app[SUBSCRIPTIONS]
+    try:
+        wanted = hub.parse(request.query.get("types", "").split(","),
+                           request.query.get("subject") or None,
+                           request.query.get("department") or None)
+    except InvalidFilter as exc:
+        return problem(400, "invalid-parameter", "Invalid query parameter", exc.detail,
+                       parameter=exc.parameter)
     start = request.query.get("from", "end")
     if start not in ("end", "beginning"):
         return problem(400, "invalid-parameter", "Invalid query parameter",
@@ -137,7 +67,7 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
                                 isolation_level="read_committed", max_poll_records=FETCH_RECORDS)
     try:
         await consumer.start()
-        partitions = await _partitions(consumer, sorted(topics))
+        partitions = await partitions_of(consumer, wanted.topics)
     except Exception as exc:
         await consumer.stop()
         log.warning("subscription cannot reach Kafka: %s", exc)
@@ -158,7 +88,7 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
             consumer.seek(tp, offset)
             positions[(tp.topic, tp.partition)] = offset
         await channel.hello(format_positions(positions))
-        await _stream(request, channel, consumer, hub, access, wanted, subject, department, positions)
+        await _stream(request, channel, consumer, hub, access, wanted, positions)
     except ConnectionResetError:
         pass  # the client went away
     finally:
@@ -236,20 +166,9 @@ class _WebSocket(_Channel):
             await self.socket.close()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
-    found: list[TopicPartition] = []
-    for topic in topics:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or {0}
-        found += [TopicPartition(topic, p) for p in sorted(partitions)]
-    return found
-
-
 async def _stream(request: web.Request, channel: _Channel, consumer: AIOKafkaConsumer,
-                  hub: Subscriptions, access: Access, wanted: set[str], subject: str | None,
-                  department: str | None, positions: dict[tuple[str, int], int]) -> None:
+                  hub: EventViews, access: Access, wanted: EventFilter,
+                  positions: dict[tuple[str, int], int]) -> None:
     while True:
         batch = await consumer.getmany(timeout_ms=int(KEEPALIVE_SECONDS * 1000))
         if not batch:
@@ -258,48 +177,25 @@ async def _stream(request: web.Request, channel: _Channel, consumer: AIOKafkaCon
         for tp, messages in batch.items():
             for message in messages:
                 positions[(tp.topic, tp.partition)] = message.offset + 1
-                headers = {k: v.decode() for k, v in message.headers or ()}
-                event_type = headers.get("ce_type", "")
-                if event_type not in wanted:
+                event = await hub.view(message, wanted, access)
+                if event is None:
                     continue
-                if subject is not None and headers.get("ce_subject") != subject:
-                    continue
-                entity = hub.entities[event_type.split(".")[2]]
-                value = None if message.value is None else _plain(await hub.serde.decode(message.value))
-                if department is not None and (value or {}).get("source", {}).get("department") != department:
-                    continue
-                data: dict[str, Any] = {"type": event_type, "id": headers.get("ce_id"),
-                                        "subject": _subject(hub.policies[entity.entity], access,
-                                                            headers.get("ce_subject")),
-                                        "time": headers.get("ce_time"), "data": None}
-                if value is not None:
-                    view = hub.policies[entity.entity].view(value, access)
-                    data["data"] = view.body
-                    if view.personal:
-                        refused = await audit_read(
-                            request, access, subject_kind=entity.entity,
-                            subject=(headers.get("ce_subject") or "").partition("/")[2],
-                            endpoint="GET /v1/subscribe", view=view, status=200)
-                        if refused is not None:
-                            return  # not recorded, not delivered: the client reconnects later
-                await channel.send(format_positions(positions), event_type, data)
-
-
-def _subject(policy: FieldPolicy, access: Access, subject: str | None) -> str | None:
-    """``<entity>/<key>``, the key masked (or the subject left out) like the key field."""
-    if subject is None:
-        return None
-    entity, _, key = subject.partition("/")
-    value = policy.view({policy.key_field: key}, access).body.get(policy.key_field)
-    return None if value is None else f"{entity}/{value}"
+                if event.personal:
+                    refused = await audit_read(request, access, subject_kind=event.entity,
+                                               subject=event.subject_key,
+                                               endpoint="GET /v1/subscribe", view=event.view,
+                                               status=200)
+                    if refused is not None:
+                        return  # not recorded, not delivered: the client reconnects later
+                await channel.send(format_positions(positions), event.type, event.body)
 
 
 def add_routes(app: web.Application, settings: Settings) -> None:
-    hub = Subscriptions(settings)
+    hub = EventViews(settings.kafka_bootstrap, settings.registry_url)
     app[SUBSCRIPTIONS] = hub
 
     async def close(_: web.Application) -> None:
-        await hub.registry.close()
+        await hub.close()
 
     app.on_cleanup.append(close)
     app.router.add_get("/v1/subscribe", subscribe)
