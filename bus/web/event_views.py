@@ -1,7 +1,8 @@
 """Canonical events as one client may see them: the filters, decoding and masking shared by the
 HTTP subscription (``GET /v1/subscribe``) and the webhook dispatcher.
 
-A filter names event types (``rongtong.std.<entity>.upserted|deleted``) and may narrow them by
+A filter names event types (``rongtong.std.<entity>.upserted|deleted``, or the changes of a
+projection new applications follow, ``rongtong.projection.newborn_case.changed``) and may narrow them by
 ``subject`` (``<entity>/<key>``) and ``department``. :meth:`EventViews.view` turns one Kafka
 record into the object both channels deliver — ``{type, id, subject, time, data}`` — with the
 fields the client may not see masked or left out by their classification in the canonical
@@ -21,14 +22,17 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from bus.access.policy import Access, FieldPolicy, View
-from bus.governance.sources import CanonicalEntity, load_entities
+from bus.governance.sources import CanonicalEntity, load_entities, load_schema
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 
-__all__ = ["MAX_TYPES", "EventFilter", "EventView", "EventViews", "InvalidFilter", "entity_policy",
-           "parse_filter", "partitions_of"]
+__all__ = ["MAX_TYPES", "PROJECTION_STREAMS", "EventFilter", "EventView", "EventViews",
+           "InvalidFilter", "entity_policy", "parse_filter", "partitions_of", "projection_entity"]
 
-_TYPE = re.compile(r"rongtong\.std\.([a-z_]{1,40})\.(upserted|deleted)")
+_TYPE = re.compile(r"rongtong\.(?:std\.([a-z_]{1,40})\.(?:upserted|deleted)"
+                   r"|projection\.([a-z_]{1,40})\.changed)")
+#: Projections whose changes new applications may follow: schema name → topic.
+PROJECTION_STREAMS = {"newborn_case": "projection.newborn_case"}
 _SUBJECT = re.compile(r"[a-z_]{1,40}/[^\x00-\x1f]{1,200}")
 _DEPARTMENT = re.compile(r"[a-z0-9_-]{1,40}")
 MAX_TYPES = 20
@@ -80,9 +84,13 @@ def parse_filter(entities: Mapping[str, CanonicalEntity], types: Iterable[str],
     topics: set[str] = set()
     for event_type in wanted:
         match = _TYPE.fullmatch(event_type)
-        if match is None or match.group(1) not in entities:
+        std, projection = match.groups() if match else (None, None)
+        if std is not None and std in entities and std not in PROJECTION_STREAMS:
+            topics.add(entities[std].topic)
+        elif projection is not None and projection in entities and projection in PROJECTION_STREAMS:
+            topics.add(PROJECTION_STREAMS[projection])
+        else:
             raise InvalidFilter("types", f"{event_type[:80]!r} is not an event type of this bus")
-        topics.add(entities[match.group(1)].topic)
     if subject is not None and not _SUBJECT.fullmatch(subject):
         raise InvalidFilter("subject", "subject is <entity>/<key>, e.g. person/330106199003071236")
     if department is not None and not _DEPARTMENT.fullmatch(department):
@@ -123,6 +131,15 @@ def entity_policy(entity: CanonicalEntity) -> FieldPolicy:
     return FieldPolicy.from_catalog(entity.entity, entity.key_fields[0], classes.items(), masks=masks)
 
 
+def projection_entity(name: str) -> CanonicalEntity:
+    """A projection's output described like a canonical entity (schema, key), for its policy."""
+    value, key = load_schema(name), load_schema(f"{name}_key")
+    return CanonicalEntity(entity=name, full_name=f"{value['namespace']}.{value['name']}",
+                           doc=str(value.get("doc", "")), fields=(),
+                           key_fields=tuple(str(f["name"]) for f in key["fields"]),
+                           value_schema=value, key_schema=key)
+
+
 class EventViews:
     """The canonical entities, their field policies and a serde of its own."""
 
@@ -131,6 +148,7 @@ class EventViews:
         self.registry = RegistryClient(registry_url)
         self.serde = AvroSerde(self.registry)
         self.entities = {e.entity: e for e in load_entities()}
+        self.entities |= {name: projection_entity(name) for name in PROJECTION_STREAMS}
         self.policies = {name: entity_policy(e) for name, e in self.entities.items()}
 
     def parse(self, types: Iterable[str], subject: str | None, department: str | None

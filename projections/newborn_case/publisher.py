@@ -1,9 +1,12 @@
-"""Publishes the ``newborn_case`` outbox on ``projection.newborn_case`` (compacted, Avro).
+"""Publishes the ``newborn_case`` outboxes: case versions on ``projection.newborn_case``
+(compacted, Avro) and the commands to departments on ``std.household_registration`` and
+``std.insurance_enrolment`` (the write-back sinks' inputs).
 
-The store writes each case version into its outbox in the same transaction as the case; this
-publisher sends them in order and deletes them once Kafka acknowledged them. A crash between
-the two sends a version again — harmless on a topic compacted by certificate number, and its
-``ce_id`` is deterministic. One publisher holds the outbox lease at a time.
+The store writes each case version and each command into an outbox in the same transaction as
+the case; this publisher sends them in order and deletes them once Kafka acknowledged them. A
+crash between the two sends a message again — harmless: the case topic is compacted by
+certificate number, and every ``ce_id`` is deterministic, so the sinks (idempotent by event id)
+skip a command they already wrote. One publisher holds the outbox lease at a time.
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from bus.envelope import CloudEvent
 from bus.kafka import TopicSpec, ensure_topics
 from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
+from projections.newborn_case.commands import COMMAND_TOPICS, IssuedCommand
 from projections.newborn_case.store import CaseStore
 from schemas.avro_schemas import load_avro_schema
 
-__all__ = ["OUTPUT_TOPIC", "CasePublisher", "CasePublisherService", "case_record"]
+__all__ = ["COMMAND_OUTPUT_TOPICS", "OUTPUT_TOPIC", "CasePublisher", "CasePublisherService",
+           "case_record", "command_record"]
 
 log = logging.getLogger(__name__)
 
 OUTPUT_TOPIC = "projection.newborn_case"
+COMMAND_OUTPUT_TOPICS = tuple(f"std.{entity}" for _, entity in COMMAND_TOPICS.values())
 _IDS = uuid.UUID("0f6a7d3e-2c1b-4e8a-9b5d-6a1c3e7f9b20")
 LEASE_MS = 15_000
 
@@ -39,6 +45,12 @@ def case_record(document: dict[str, Any]) -> dict[str, Any]:
     """The Avro value of a case version from its stored JSON document."""
     birth = document.get("birth_date")
     return {**document, "birth_date": None if birth is None else dt.date.fromisoformat(birth)}
+
+
+def command_record(command: IssuedCommand) -> dict[str, Any]:
+    """The Avro value of a command from its stored JSON body."""
+    body = command.body
+    return {**body, "birth_date": dt.date.fromisoformat(body["birth_date"])}
 
 
 class CasePublisher:
@@ -51,11 +63,39 @@ class CasePublisher:
         self.holder = uuid.uuid4().hex
         self._value = load_avro_schema("newborn_case")
         self._key = load_avro_schema("newborn_case_key")
+        self._commands = {entity: (load_avro_schema(entity), load_avro_schema(f"{entity}_key"))
+                          for _, entity in COMMAND_TOPICS.values()}
 
     async def drain(self, limit: int = 500) -> int:
         """Send what is pending (if this publisher holds the lease); how many were sent."""
         if not self.store.lease(self.holder, int(time.time() * 1000), LEASE_MS):
             return 0
+        return await self._drain_cases(limit) + await self._drain_commands(limit)
+
+    async def _drain_commands(self, limit: int) -> int:
+        rows = self.store.pending_commands(limit)
+        if not rows:
+            return 0
+        futures = []
+        for _id, command in rows:
+            value_schema, key_schema = self._commands[command.entity]
+            key = await self.serde.encode(subject_for(command.topic, is_key=True), key_schema,
+                                          command.key)
+            value = await self.serde.encode(subject_for(command.topic), value_schema,
+                                            command_record(command))
+            event = CloudEvent(f"rongtong.std.{command.entity}.upserted", "/projections/newborn_case",
+                               id=command.event_id,
+                               subject=f"{command.entity}/{command.command_id}",
+                               dataclassification="sensitive_personal",
+                               correlationid=str(command.body.get("case_id")))
+            futures.append(await self.producer.send(command.topic, value, key,
+                                                    headers=event.to_headers()))
+        for future in futures:
+            await future
+        self.store.commands_published(rows[-1][0])
+        return len(rows)
+
+    async def _drain_cases(self, limit: int) -> int:
         rows = self.store.pending(limit)
         if not rows:
             return 0
@@ -67,7 +107,8 @@ class CasePublisher:
             value = await self.serde.encode(subject_for(OUTPUT_TOPIC), self._value, case_record(document))
             event = CloudEvent("rongtong.projection.newborn_case.changed", "/projections/newborn_case",
                                id=str(uuid.uuid5(_IDS, f"{number}|{document['version']}")),
-                               subject=number, dataclassification="sensitive_personal")
+                               subject=f"newborn_case/{number}",
+                               dataclassification="sensitive_personal")
             futures.append(await self.producer.send(OUTPUT_TOPIC, value, key, headers=event.to_headers()))
         for future in futures:
             await future
@@ -90,7 +131,8 @@ class CasePublisherService(Service):
         self._store: CaseStore | None = None
 
     async def on_start(self) -> None:
-        await ensure_topics(self.bootstrap, [TopicSpec.compacted(OUTPUT_TOPIC)])
+        await ensure_topics(self.bootstrap, [TopicSpec.compacted(OUTPUT_TOPIC),
+                                             *(TopicSpec.history(t) for t in COMMAND_OUTPUT_TOPICS)])
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
                                           enable_idempotence=True, linger_ms=20)
         await self._producer.start()

@@ -2,7 +2,8 @@
 
 One transaction per batch of input events holds everything they change: the fact tables
 (certificates, applications, the register's persons, insurance enrolments), every affected
-case's new version, the outbox message of each new version, and the input positions. Each event
+case's new version, the outbox message of each new version, the commands to departments it
+opens (``commands``) with their own outbox, and the input positions. Each event
 of a batch is applied in order as it would be alone (its own versions at its own Kafka time);
 only the commit is shared. An event at or before the stored position changes nothing, so a
 redelivered event after a crash is harmless, and a crash mid-batch leaves none of the batch.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from projections.newborn_case.commands import COMMAND_TOPICS, IssuedCommand, command_body, command_id
 from projections.newborn_case.correlate import (
     PersonRecord,
     application_event,
@@ -111,6 +113,20 @@ CREATE TABLE IF NOT EXISTS outbox (
     id    INTEGER PRIMARY KEY AUTOINCREMENT,
     key   TEXT NOT NULL,
     body  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS command (
+    command_id         TEXT PRIMARY KEY,
+    certificate_number TEXT NOT NULL,
+    case_id            TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    open               INTEGER NOT NULL,
+    issued_at_ms       INTEGER NOT NULL,
+    body               TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS command_by_case ON command (certificate_number, open);
+CREATE TABLE IF NOT EXISTS command_outbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    command_id  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outbox_lease (
     name       TEXT PRIMARY KEY,
@@ -402,6 +418,7 @@ class CaseStore:
         if state == before or (row is None and state == CaseState(number)):
             return False
         self._store(state, (int(row["version"]) if row else 0) + 1, at, cause)
+        self._issue_commands(state, at)
         return True
 
     def _decide(self, state: CaseState, event: CaseEvent) -> CaseState:
@@ -423,6 +440,48 @@ class CaseStore:
             at.topic, at.partition, at.offset))
         self._db.execute("INSERT INTO outbox (key, body) VALUES (?, ?)",
                          (state.certificate_number, document))
+
+    def _issue_commands(self, state: CaseState, at: InputPosition) -> None:
+        """Open a command for each step that became outstanding, close those no longer are;
+        each new command goes to the command outbox in this same transaction."""
+        db = self._db
+        number = state.certificate_number
+        wanted = set(outstanding(state))
+        opened = {str(r["name"]): str(r["command_id"]) for r in db.execute(
+            "SELECT name, command_id FROM command WHERE certificate_number = ? AND open = 1", (number,))}
+        for name in opened.keys() - wanted:
+            db.execute("UPDATE command SET open = 0 WHERE command_id = ?", (opened[name],))
+        if not wanted - opened.keys():
+            return
+        assert state.application is not None  # outstanding steps need an active application
+        case_id = state.application.case_id
+        for name in sorted(wanted - opened.keys()):
+            issued = db.execute("SELECT count(*) FROM command WHERE case_id = ? AND name = ?",
+                                (case_id, name)).fetchone()[0]
+            identifier = command_id(case_id, name, int(issued) + 1)
+            body = command_body(name, identifier, state, self._parents_household(state),
+                                at.timestamp_ms)
+            db.execute("INSERT INTO command VALUES (?, ?, ?, ?, 1, ?, ?)",
+                       (identifier, number, case_id, name, at.timestamp_ms, _dumps(body)))
+            db.execute("INSERT INTO command_outbox (command_id) VALUES (?)", (identifier,))
+
+    def _parents_household(self, state: CaseState) -> tuple[str | None, str | None] | None:
+        """The mother's household in the register, else the father's (where the newborn goes)."""
+        certificate = state.certificate
+        if certificate is None:
+            return None
+        for parent in (certificate.mother_identity_number, certificate.father_identity_number):
+            if parent is not None:
+                for person in self._persons("identity_number = ?", (parent,)):
+                    if person.household is not None:
+                        return person.household
+        return None
+
+    def commands(self, number: str) -> list[tuple[IssuedCommand, bool]]:
+        """The commands a case issued, oldest first, each with whether it is still open."""
+        return [(_issued(r), bool(r["open"])) for r in self._db.execute(
+            "SELECT * FROM command WHERE certificate_number = ? ORDER BY issued_at_ms, command_id",
+            (number,))]
 
     # -- outbox ---------------------------------------------------------------------------
 
@@ -452,6 +511,15 @@ class CaseStore:
     def published(self, up_to_id: int) -> None:
         self._db.execute("DELETE FROM outbox WHERE id <= ?", (up_to_id,))
 
+    def pending_commands(self, limit: int = 500) -> list[tuple[int, IssuedCommand]]:
+        """Commands to publish, oldest first, with their outbox id."""
+        return [(int(r["id"]), _issued(r)) for r in self._db.execute(
+            "SELECT o.id, c.* FROM command_outbox o JOIN command c USING (command_id) "
+            "ORDER BY o.id LIMIT ?", (limit,))]
+
+    def commands_published(self, up_to_id: int) -> None:
+        self._db.execute("DELETE FROM command_outbox WHERE id <= ?", (up_to_id,))
+
     # -- reading --------------------------------------------------------------------------
 
     def case(self, number: str, as_of_ms: int | None = None) -> StoredCase | None:
@@ -475,6 +543,11 @@ class CaseStore:
                 "SELECT certificate_number, version, state FROM newborn_case ORDER BY 1"):
             digest.update(f"{row[0]}={row[1]}:{row[2]};".encode())
         return digest.hexdigest()
+
+
+def _issued(row: sqlite3.Row) -> IssuedCommand:
+    name = str(row["name"])
+    return IssuedCommand(str(row["command_id"]), name, COMMAND_TOPICS[name][1], json.loads(row["body"]))
 
 
 def read_case(db: sqlite3.Connection, number: str, as_of_ms: int | None = None) -> StoredCase | None:

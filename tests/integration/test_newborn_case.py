@@ -201,3 +201,19 @@ def test_a_whole_flow_and_a_reversed_flow_complete_their_cases(stack: Settings, 
     assert a["household"]["identity_number"] == "330102202501020028"
     assert (b["status"], b["version"], b["case_id"]) == ("completed", len(history_b), "ZW-NB-B")
     assert b["household"]["record_key"] == "R030046" and b["mother_identity_number"] == "330105199402100048"
+
+    # the orders to the departments: one per case and step, whatever the crash re-sent (case B's
+    # rows may all be there when its certificate arrives: then nobody needs to be ordered)
+    for topic, key_field, step in (("std.household_registration", "registration_id", "register_household"),
+                                   ("std.insurance_enrolment", "enrolment_id", "enrol_insurance")):
+        orders = read_topic(stack.kafka_bootstrap, stack.registry_url, topic)
+        ids = {(k[key_field], h["ce_id"]) for k, h in zip(orders.keys, orders.headers, strict=True)}
+        assert {f"ZW-NB-A/{step}/1"} <= {i for i, _e in ids} <= \
+            {f"ZW-NB-A/{step}/1", f"ZW-NB-B/{step}/1"}, ids
+        assert len(ids) == len({i for i, _e in ids})  # a re-sent order keeps its event id
+        first = next(r for r in orders.records if r and r["case_id"] == "ZW-NB-A")
+        assert (first["certificate_number"], first["name"], first["birth_date"]) == \
+            ("NBA0000001", "陈思思", BORN_A)
+        if step == "register_household" and first["division_code"] is not None:
+            # the mother's household, when her record was projected before the application
+            assert (first["division_code"], first["household_address"]) == ("330102", HOME_A)
