@@ -27,6 +27,8 @@ COMMAND_TOPICS = {
     "register_household": ("gongan", "household_registration"),
     "enrol_insurance": ("rsj", "insurance_enrolment"),
 }
+#: Short step codes in command ids (legacy key columns are narrow): 户籍 household, 参保 insurance.
+_STEP_CODES = {"register_household": "HJ", "enrol_insurance": "CB"}
 _KEY_FIELD = {"household_registration": "registration_id", "insurance_enrolment": "enrolment_id"}
 _IDS = uuid.UUID("6b0f3c52-8d4e-4a71-9e2b-3c5d7f1a9e04")
 
@@ -54,8 +56,9 @@ class IssuedCommand:
 
 
 def command_id(case_id: str, name: str, ordinal: int) -> str:
-    """``<case id>/<step>/<n>``: the n-th time this application needed this step."""
-    return f"{case_id}/{name}/{ordinal}"
+    """``<case id>-<HJ|CB><n>``: the n-th time this application needed this step (HJ: the
+    household registration, CB: the insurance enrolment)."""
+    return f"{case_id}-{_STEP_CODES[name]}{ordinal}"
 
 
 def command_event_id(identifier: str) -> str:

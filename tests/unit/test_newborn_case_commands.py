@@ -45,12 +45,12 @@ def test_an_application_with_a_certificate_orders_both_departments_once(store: C
     feed(*APPLICATION)  # the platform says it again: no second order
 
     commands = {c.name: c for c, _ in store.commands(CERTIFICATE_NO)}
-    assert opened(store) == {"ZW-1/enrol_insurance/1": True, "ZW-1/register_household/1": True}
+    assert opened(store) == {"ZW-1-CB1": True, "ZW-1-HJ1": True}
     household = commands["register_household"]
     assert household.topic == "std.household_registration"
-    assert household.key == {"registration_id": "ZW-1/register_household/1"}
+    assert household.key == {"registration_id": "ZW-1-HJ1"}
     assert household.body | {"source": None, "requested_at": None} == {
-        "registration_id": "ZW-1/register_household/1", "case_id": "ZW-1",
+        "registration_id": "ZW-1-HJ1", "case_id": "ZW-1",
         "certificate_number": CERTIFICATE_NO, "name": "王小宝", "sex_code": "1",
         "birth_date": "2025-01-02", "division_code": "330106", "household_address": "杭州市西湖区文三路1号",
         "mother_identity_number": MOTHER, "father_identity_number": FATHER,
@@ -58,7 +58,7 @@ def test_an_application_with_a_certificate_orders_both_departments_once(store: C
     assert household.body["source"]["department"] == "rongtong"
     assert household.body["source"]["event_id"] == household.event_id
     enrolment = commands["enrol_insurance"]
-    assert enrolment.key == {"enrolment_id": "ZW-1/enrol_insurance/1"}
+    assert enrolment.key == {"enrolment_id": "ZW-1-CB1"}
     assert enrolment.body["identity_number"] is None  # Public Security has not numbered the baby yet
     assert command_record(enrolment)["birth_date"] == date(2025, 1, 2)
 
@@ -67,10 +67,10 @@ def test_a_step_whose_row_came_back_closes_and_reopens_with_a_new_id(store: Case
     feed = Feed(store)
     for topic, value in [*PARENTS, CERTIFICATE, APPLICATION, REGISTERED]:
         feed(topic, value)
-    assert opened(store) == {"ZW-1/enrol_insurance/1": True, "ZW-1/register_household/1": False}
+    assert opened(store) == {"ZW-1-CB1": True, "ZW-1-HJ1": False}
 
     feed("std.person", None, key=NEWBORN)  # the household row deleted at the counter
-    assert opened(store)["ZW-1/register_household/2"] is True
+    assert opened(store)["ZW-1-HJ2"] is True
 
     feed(*REGISTERED)
     feed(*INSURED)
