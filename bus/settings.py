@@ -103,6 +103,30 @@ class Settings(BaseSettings):
     def registry_port(self) -> int:
         return urlsplit(self.registry_url).port or 8081
 
+    webhooks_host: str = Field(default="127.0.0.1",
+                               description="Interface of the webhook dispatcher's /healthz and /metrics.")
+    webhooks_port: int = Field(default=8094, description="Port of the webhook dispatcher's "
+                               "/healthz and /metrics.")
+    webhooks_max_attempts: int = Field(
+        default=8, ge=1, description="Attempts per event and webhook before it is dead-lettered.")
+    webhooks_backoff_base: float = Field(
+        default=1.0, ge=0, description="Seconds: the longest wait after a webhook's first failed "
+                                       "attempt; it doubles per attempt (full jitter).")
+    webhooks_backoff_cap: float = Field(
+        default=600.0, ge=0, description="Seconds: the longest wait between two attempts.")
+    webhooks_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a webhook receiver has to answer a POST.")
+    webhooks_concurrency: int = Field(
+        default=32, ge=1, description="Webhook POSTs in flight at once, across all webhooks.")
+    webhooks_reload_seconds: float = Field(
+        default=1.0, gt=0, description="Seconds between two looks for new or deleted webhooks.")
+    webhooks_allowed_hosts: str = Field(
+        default="", description="Host names and CIDR networks webhooks may reach although they "
+                                "are internal (loopback, private, link-local), comma-separated.")
+    webhooks_rotation_grace: float = Field(
+        default=86400.0, ge=0, description="Seconds a rotated webhook secret keeps signing "
+                                           "beside the new one.")
+
     @property
     def legacy_dir(self) -> Path:
         return self.state_dir / "legacy"
@@ -129,6 +153,11 @@ class Settings(BaseSettings):
     @property
     def clients_path(self) -> Path:
         return self.access_dir / "clients.sqlite"
+
+    @property
+    def webhooks_path(self) -> Path:
+        """Webhook registrations, their positions and the delivery log."""
+        return self.state_dir / "webhooks" / "webhooks.sqlite"
 
     @property
     def web_url(self) -> str:

@@ -259,3 +259,86 @@ class EventStream(BaseModel):
     null for a deletion)}; comment lines keep the connection alive."""
 
     model_config = ConfigDict(extra="allow")
+
+
+class WebhookFilters(BaseModel):
+    """Which events a webhook receives: the filters of ``GET /v1/subscribe``."""
+
+    model_config = ConfigDict(extra="forbid")
+    types: list[str] = Field(min_length=1, max_length=20,
+                             examples=[["rongtong.std.person.upserted"]])
+    subject: str | None = Field(default=None, max_length=240,
+                                description="Only events about <entity>/<key>.")
+    department: str | None = Field(default=None, pattern="^[a-z0-9_-]{1,40}$",
+                                   description="Only events whose source is this department.")
+
+
+class WebhookCommand(BaseModel):
+    """Register a webhook: where to POST, which events, and the purpose deliveries serve."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=2000, examples=["https://app.example.gov.cn/hooks"])
+    filters: WebhookFilters
+    description: str = Field(default="", max_length=500)
+    purpose: str | None = Field(default=None, pattern="^[a-z0-9][a-z0-9._-]{0,62}$",
+                                description="A purpose the client was granted: personal fields "
+                                            "are delivered in full only with one.")
+    start: Literal["end", "beginning"] = Field(
+        default="end", description="end: events appended after the registration; beginning: "
+                                   "the whole log first.")
+
+
+class Webhook(BaseModel):
+    """A registered webhook (its secret is shown only when it is created or rotated)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    url: str
+    filters: WebhookFilters
+    purpose: str | None
+    description: str
+    start: Literal["end", "beginning"]
+    state: Literal["active", "disabled"]
+    state_reason: str | None = Field(description="Why a disabled webhook stopped (410 Gone, "
+                                                 "client revoked).")
+    created: str
+
+
+class NewWebhook(Webhook):
+    secret: str = Field(description="whsec_…: verifies the webhook-signature of deliveries. "
+                                    "Shown once.")
+
+
+class WebhookList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[Webhook]
+
+
+class WebhookSecret(BaseModel):
+    """A new signing secret; the previous one keeps signing too until ``previous_valid_until``."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    secret: str
+    previous_valid_until: str
+
+
+class DeliveryAttempt(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event_id: str = Field(description="The webhook-id header of the attempt.")
+    event_type: str
+    position: str = Field(description="topic:partition:offset of the event.")
+    attempt: int
+    at: str
+    status: int | None = Field(description="The receiver's HTTP status; null when none came.")
+    error: str | None = Field(description="Why no status came (timeout, refused connection…).")
+    duration_ms: float
+    outcome: Literal["delivered", "failed", "dead_lettered", "disabled"]
+
+
+class DeliveryLog(BaseModel):
+    """Every attempt of a webhook, newest first."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: list[DeliveryAttempt]
+    next: int | None = Field(description="The `after` of the next (older) page, or null.")

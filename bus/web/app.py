@@ -28,6 +28,7 @@ from bus.web import (
     quality,
     resolution,
     subscribe,
+    webhooks,
 )
 from bus.web.auth import CLIENTS, JWT_SECRET, LIMITER, auth_middleware
 from bus.web.privacy import AUDIT, POLICIES, policies_from
@@ -134,6 +135,7 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None,
                                                        AvroSerde(publish_registry)),
                       IdempotencyStore(settings.access_dir / "idempotency.sqlite"))
     subscribe.add_routes(app, settings)
+    webhooks.add_routes(app, settings)
     openapi.add_routes(app)
     asyncapi.add_routes(app, settings)
     quality.add_routes(app, settings)

@@ -39,6 +39,7 @@ _GRANTS: tuple[tuple[str, str], ...] = (
     ("/v1/citizens", "projection:citizen_profile"),
     ("/v1/enterprises", "projection:enterprise_profile"),
     ("/v1/resolution", "role:operator"),
+    ("/v1/webhooks", "role:reader"),
 )
 
 

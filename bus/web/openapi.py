@@ -85,6 +85,8 @@ _CREDIT = Parameter("credit_code", "path", {"type": "string", "pattern": _CREDIT
 _PAIR = Parameter("pair_id", "path", {"type": "string", "minLength": 1, "maxLength": 500},
                   "The pair of records, as listed by the review queue.", True)
 _PROFILE_ERRORS = (400, 401, 403, 404, 429, 503)
+_WEBHOOK = Parameter("webhook_id", "path", {"type": "string", "minLength": 1, "maxLength": 100},
+                     "The webhook's id (wh_…).", True)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/healthz", "health", "The service answers.", "service", m.Health,
@@ -170,6 +172,27 @@ OPERATIONS: tuple[Operation, ...] = (
                           Parameter("Last-Event-ID", "header", {"type": "string", "maxLength": 4096},
                                     "The id of the last event received: resume after it."),
                           _PURPOSE)),
+    Operation("post", "/v1/webhooks", "registerWebhook",
+              "Register a webhook: canonical events POSTed to a URL, signed (Standard Webhooks); "
+              "the secret is in this answer only.", "webhooks", m.NewWebhook, ok_status=201,
+              errors=(400, 401, 403, 409, 422, 429), body=m.WebhookCommand),
+    Operation("get", "/v1/webhooks", "listWebhooks", "The client's webhooks.", "webhooks",
+              m.WebhookList, errors=(401, 403, 429)),
+    Operation("get", "/v1/webhooks/{webhook_id}", "getWebhook", "One of the client's webhooks.",
+              "webhooks", m.Webhook, errors=(401, 403, 404, 429), parameters=(_WEBHOOK,)),
+    Operation("delete", "/v1/webhooks/{webhook_id}", "deleteWebhook",
+              "Delete a webhook and its delivery log; the answer is the webhook as it was.",
+              "webhooks", m.Webhook, errors=(401, 403, 404, 429), parameters=(_WEBHOOK,)),
+    Operation("get", "/v1/webhooks/{webhook_id}/deliveries", "listWebhookDeliveries",
+              "The delivery log: every attempt, newest first.", "webhooks", m.DeliveryLog,
+              errors=(400, 401, 403, 404, 429),
+              parameters=(_WEBHOOK, Parameter("limit", "query", {"type": "integer", "minimum": 1,
+                                                                 "maximum": 200}, "Page size."),
+                          Parameter("after", "query", {"type": "integer", "minimum": 1},
+                                    "The `next` of the previous page."))),
+    Operation("post", "/v1/webhooks/{webhook_id}/rotate-secret", "rotateWebhookSecret",
+              "A new signing secret; the previous one keeps signing too for a grace period.",
+              "webhooks", m.WebhookSecret, errors=(401, 403, 404, 429), parameters=(_WEBHOOK,)),
     Operation("get", "/v1/catalog", "getCatalog", "The data catalog.", "governance", m.Document,
               errors=(400, 401, 403, 429),
               parameters=(_query("search", "Words to look for.", maxLength=200),
