@@ -76,6 +76,16 @@ class Settings(BaseSettings):
         default=8091, description="Port of the adapters' /status and /metrics."
     )
 
+    ops_sample_interval: float = Field(
+        default=2.0, description="Seconds between two samples of Kafka, the adapters and the "
+                                 "projections by the ops dashboard's collector.")
+    ops_session_minutes: float = Field(
+        default=30.0, description="Minutes a dashboard sign-in (session cookie) lasts.")
+    replay_mappings_dir: Path | None = Field(
+        default=None,
+        description="Directory of fixed mapping files (<department>.<table>.yaml) that replays "
+                    "from the dashboard use instead of the shipped mapping of their table.")
+
     legacy_postgres_port: int = Field(
         default=5433, description="Port of the demo's PostgreSQL legacy server (市场监管)."
     )

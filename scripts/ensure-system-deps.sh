@@ -10,6 +10,8 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # Throw-away PostgreSQL and MariaDB servers for the legacy departments in tests and the demo.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
+# Headless browser of the ops dashboard's Playwright tests.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -31,6 +31,7 @@ from bus.web import (
     webhooks,
 )
 from bus.web.auth import CLIENTS, JWT_SECRET, LIMITER, auth_middleware
+from bus.web.ops import add_ops
 from bus.web.privacy import AUDIT, POLICIES, policies_from
 from bus.web.search import SEARCH_CURSOR_KEY
 from projections.citizen_profile.queries import CitizenProfileQueries
@@ -140,4 +141,5 @@ def create_web_app(settings: Settings, *, audit: AuditSink | None = None,
     asyncapi.add_routes(app, settings)
     quality.add_routes(app, settings)
     resolution.add_routes(app, settings)
+    add_ops(app, settings)
     return app
