@@ -80,6 +80,8 @@ class Resume:
 
     cursor: str | None = None
     remember: int = 10_000
+    #: Events passed over because their id was handed out before.
+    duplicates: int = 0
     _recent: deque[str] = field(default_factory=deque)
     _seen: set[str] = field(default_factory=set)
 
@@ -103,6 +105,7 @@ class Resume:
 
     def skipped(self, cursor: str | None) -> None:
         """A duplicate was passed over: resume after it too."""
+        self.duplicates += 1
         if cursor:
             self.cursor = cursor
 

@@ -52,6 +52,7 @@ def test_an_event_the_log_holds_twice_is_handed_out_once_and_passed_over() -> No
     assert not resume.is_new("e1")
     resume.skipped("t:0:2")
     assert resume.cursor == "t:0:2", "a reconnect resumes after the duplicate too"
+    assert resume.duplicates == 1
     assert resume.is_new(None), "events without an id are never taken for duplicates"
 
 
