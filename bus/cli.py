@@ -499,14 +499,24 @@ def serve(ctx: _Context) -> None:
 
 
 @main.command("status")
+@click.option("--interval", default=1.0, show_default=True,
+              help="Seconds between the two samples the rates are measured over.")
+@click.option("--limit", default=20, show_default=True,
+              help="Rows of the topics and consumer-group tables (busiest, most lag first).")
 @pass_context
-def status(ctx: _Context) -> None:
-    """The stack and the citizen_profile projection at a glance."""
+def status(ctx: _Context, interval: float, limit: int) -> None:
+    """The stack, then topics, consumer groups, adapters and projections as on /ops/."""
+    from bus.cli_status import collect, print_figures
     from bus.stack.local import LocalStack
 
-    report = LocalStack(ctx.settings).status()
+    s = ctx.settings
+    report = LocalStack(s).status()
     _print_report(report)
-    store = ctx.settings.read_store_path
+    store = s.read_store_path
     console.print(f"citizen_profile store: {store} ({'present' if Path(store).exists() else 'absent'})")
+    _quiet_kafka_client()
+    with console.status("sampling Kafka, the adapters and the read stores…"):
+        collector = asyncio.run(collect(s, interval))
+    print_figures(console, collector, limit=limit, projection_groups=[s.projections_app_id])
     if not report.healthy:
         sys.exit(1)

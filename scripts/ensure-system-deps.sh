@@ -12,6 +12,8 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
 # Headless browser of the ops dashboard's Playwright tests.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# A CJK font, so the dashboard's Chinese labels render in headless Chromium's screenshots.
+fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || missing+=(fonts-wqy-microhei)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
