@@ -486,6 +486,30 @@ main.add_command(clients)
 main.add_command(audit)
 
 
+@main.group()
+def webhooks() -> None:
+    """Webhooks: canonical events POSTed to the URLs applications registered."""
+
+
+@webhooks.command("run")
+@pass_context
+def webhooks_run(ctx: _Context) -> None:
+    """Deliver to every active webhook until SIGINT/SIGTERM; /healthz and /metrics on
+    BUS_WEBHOOKS_HOST:BUS_WEBHOOKS_PORT. Exit 2 when Kafka or the registry cannot be reached."""
+    from bus.webhooks.dispatcher import run_dispatcher
+
+    _logging()
+    s = ctx.settings
+    console.print(f"webhook dispatcher: store {s.webhooks_path}, metrics on "
+                  f"http://{s.webhooks_host}:{s.webhooks_port}/metrics")
+    try:
+        asyncio.run(run_dispatcher(s))
+    except Exception as exc:
+        if not _unreachable(exc):
+            raise
+        _exit_unreachable(s, exc)
+
+
 @main.command("serve")
 @pass_context
 def serve(ctx: _Context) -> None:

@@ -26,6 +26,7 @@ from bus.governance.sources import (
 from bus.kafka import TopicSpec
 from bus.positions import POSITIONS_TOPIC
 from bus.settings import Settings
+from bus.webhooks.dispatcher import DEAD_LETTER_TOPIC, DEAD_LETTER_TYPE
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
 from projections.enterprise_profile.declaration import DECLARATION as ENTERPRISE_PROFILE
 from projections.newborn_case.declaration import DECLARATION as NEWBORN_CASE
@@ -112,6 +113,16 @@ def topic_documents(configs: list[SourceConfig],
         classification="sensitive_personal", config=_HISTORY,
         producers=("bus serve",), consumers=("bus serve (citizens' access logs)", "bus audit verify"),
         tags=("governance",)))
+    docs.append(TopicDocument(
+        DEAD_LETTER_TOPIC, "Webhook dead letters",
+        "An event a webhook did not take after BUS_WEBHOOKS_MAX_ATTEMPTS attempts, as JSON: "
+        "webhook, client, url, event_id, position, attempts, last_status, last_error and the "
+        "event exactly as it was sent (masked for the webhook's client). Keyed by webhook id; "
+        "ce_id is the event id (the webhook-id of the attempts).", DEAD_LETTER_TYPE, None,
+        key_json_schema=_TEXT_KEY,
+        value_json_schema={"type": "object", "description": "The dead letter, as JSON."},
+        content_type="application/json", classification="personal", config=_HISTORY,
+        producers=("bus webhooks run",), consumers=("operators",), tags=("webhooks",)))
     docs.append(TopicDocument(
         POSITIONS_TOPIC, "Capture positions",
         "Where each capture stands in its source (an opaque checkpoint), written in the same "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -290,8 +291,15 @@ async def _status_server(settings: Settings, registry: CollectorRegistry) -> web
     return runner
 
 
-async def run_dispatcher(settings: Settings, stop: asyncio.Event) -> None:
-    """The ``bus webhooks run`` process: the dispatcher and its ``/healthz`` + ``/metrics``."""
+async def run_dispatcher(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """The ``bus webhooks run`` process: the dispatcher and its ``/healthz`` + ``/metrics``, until
+    ``stop`` (by default: SIGINT or SIGTERM). A worker that fails ends it with the error."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
     registry = CollectorRegistry()
     async with dispatcher_from(settings, registry=registry) as dispatcher:
         status = await _status_server(settings, registry)
