@@ -259,6 +259,72 @@ def adapters_status(ctx: _Context) -> None:
 
 
 @main.group()
+def sinks() -> None:
+    """Write canonical events back into the departments' legacy systems (docs/writeback.md)."""
+
+
+@sinks.command("run")
+@pass_context
+def sinks_run(ctx: _Context) -> None:
+    """Run every configured write-back sink until stopped (BUS_WRITEBACK_CONFIG)."""
+    from adapters.sinks.config import ConfigError
+    from adapters.sinks.process import run_sinks
+
+    _logging()
+    try:
+        asyncio.run(run_sinks(ctx.settings))
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@sinks.command("status")
+@pass_context
+def sinks_status(ctx: _Context) -> None:
+    """Each running sink: position and lag, rows written, echoes, conflicts, errors."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = f"{ctx.settings.sinks_url}/status"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            found = json.load(response)["sinks"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        _fail(f"the sinks process does not answer on {url}; is 'bus sinks run' running?")
+        return
+    echoes = _capture_echoes(ctx.settings)
+    table = Table(title="write-back sinks")
+    for column in ("sink", "engine", "topic", "state", "position", "lag", "written", "replayed",
+                   "echoes", "conflicts", "quarantined", "errors/retries"):
+        table.add_column(column, overflow="fold")
+    for s in found:
+        position = " ".join(f"{p}:{o}" for p, o in s["positions"].items()) or "-"
+        table.add_row(s["sink"], s["engine"], s["topic"], s["state"], position, str(s["lag"]),
+                      str(s["written"]), str(s["replayed"]), echoes.get(s["sink"], "-"),
+                      str(s["conflicts"]), str(s["quarantined"]), f"{s['errors']}/{s['retries']}")
+    console.print(table)
+    errors = [f"{s['sink']}: {s['last_error']}" for s in found
+              if s.get("last_error") and s["state"] == "degraded"]
+    for line in errors:
+        console.print(f"[red]{line}[/]")
+    if errors:
+        sys.exit(1)
+
+
+def _capture_echoes(settings: Settings) -> dict[str, str]:
+    """Echoes the captures suppressed per table, when the adapters process answers."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{settings.adapters_url}/status", timeout=2) as response:
+            captures = json.load(response)["captures"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {f"{c['department']}.{c['table']}": str(c.get("echoes_suppressed", 0)) for c in captures}
+
+
+@main.group()
 def projections() -> None:
     """The faust workers that build the shared projections."""
 

@@ -86,32 +86,21 @@ class Settings(BaseSettings):
         description="Directory of fixed mapping files (<department>.<table>.yaml) that replays "
                     "from the dashboard use instead of the shipped mapping of their table.")
 
+    writeback_config: Path | None = Field(
+        default=None,
+        description="Write-back sink configuration (YAML); adapters/config/writeback.yaml when unset.",
+    )
+    writeback_batch_size: int = Field(
+        default=200, description="Events a write-back sink applies per legacy-database transaction.")
+    sinks_host: str = Field(default="127.0.0.1", description="Interface of the sinks' status server.")
+    sinks_port: int = Field(default=8092, description="Port of the sinks' /status and /metrics.")
+
     legacy_postgres_port: int = Field(
         default=5433, description="Port of the demo's PostgreSQL legacy server (市场监管)."
     )
     legacy_mariadb_port: int = Field(
         default=3307, description="Port of the demo's MariaDB legacy server (人社, 税务)."
     )
-
-    @property
-    def adapters_url(self) -> str:
-        return f"http://{self.adapters_host}:{self.adapters_port}"
-
-    @property
-    def kafka_port(self) -> int:
-        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
-
-    @property
-    def kafka_host(self) -> str:
-        return self.kafka_bootstrap.rsplit(":", 1)[0]
-
-    @property
-    def registry_host(self) -> str:
-        return urlsplit(self.registry_url).hostname or "127.0.0.1"
-
-    @property
-    def registry_port(self) -> int:
-        return urlsplit(self.registry_url).port or 8081
 
     webhooks_host: str = Field(default="127.0.0.1",
                                description="Interface of the webhook dispatcher's /healthz and /metrics.")
@@ -136,6 +125,30 @@ class Settings(BaseSettings):
     webhooks_rotation_grace: float = Field(
         default=86400.0, ge=0, description="Seconds a rotated webhook secret keeps signing "
                                            "beside the new one.")
+
+    @property
+    def adapters_url(self) -> str:
+        return f"http://{self.adapters_host}:{self.adapters_port}"
+
+    @property
+    def sinks_url(self) -> str:
+        return f"http://{self.sinks_host}:{self.sinks_port}"
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
+
+    @property
+    def kafka_host(self) -> str:
+        return self.kafka_bootstrap.rsplit(":", 1)[0]
+
+    @property
+    def registry_host(self) -> str:
+        return urlsplit(self.registry_url).hostname or "127.0.0.1"
+
+    @property
+    def registry_port(self) -> int:
+        return urlsplit(self.registry_url).port or 8081
 
     @property
     def legacy_dir(self) -> Path:

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from adapters.capture.change_event import (
     change_key_schema,
     change_value_schema,
 )
+from adapters.capture.echo import EchoFilter, echo_filter_for
 from adapters.capture.source import (
     Batch,
     CaptureSource,
@@ -79,8 +80,11 @@ class CaptureRunner:
         self, source: CaptureSource, *, bootstrap: str, serde: AvroSerde,
         producer_factory: Callable[[str], AIOKafkaProducer],
         metrics: CaptureMetrics | None = None, publish_timeout: float = 30.0,
+        echoes: EchoFilter | None = None,
     ) -> None:
         self.source = source
+        #: Drops the rows write-back sinks wrote (adapters/capture/echo.py); SQL sources only.
+        self.echoes = echoes if echoes is not None else echo_filter_for(source)
         self.spec = source.spec
         self.bootstrap = bootstrap
         self.serde = serde
@@ -153,6 +157,8 @@ class CaptureRunner:
         finally:
             await _stop_quietly(producer)
             await self.source.close()
+            if self.echoes is not None:
+                self.echoes.close()
 
     async def _publish_in_time(self, producer: AIOKafkaProducer, batch: Batch) -> None:
         try:
@@ -162,6 +168,11 @@ class CaptureRunner:
                 f"Kafka did not commit a batch within {self.publish_timeout:.0f}s") from exc
 
     async def _publish(self, producer: AIOKafkaProducer, batch: Batch) -> None:
+        if self.echoes is not None and batch.changes:
+            kept = await self.echoes.drop_echoes(self.spec.table, batch.changes)
+            if len(kept) < len(batch.changes):
+                self._count_echoes(len(batch.changes) - len(kept))
+                batch = replace(batch, changes=kept)
         records = await self._records(batch)
         async with producer.transaction():
             await send_batched(producer, records)
@@ -237,6 +248,11 @@ class CaptureRunner:
                            dataclassification="sensitive_personal")
         return (spec.quarantine_topic, key_text(change.key).encode() or None, value,
                 event.to_headers())
+
+    def _count_echoes(self, count: int) -> None:
+        self.status.echoes_suppressed += count
+        if self.metrics:
+            self.metrics.echoes.labels(*self._labels()).inc(count)
 
     def _observe(self, batch: Batch) -> None:
         self._set_state(batch.state)

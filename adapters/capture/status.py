@@ -25,6 +25,7 @@ class CaptureStatus:
     rows: int = 0
     rows_per_second: float = 0.0
     quarantined: int = 0
+    echoes_suppressed: int = 0
     errors: int = 0
     retries: int = 0
     last_error: str | None = None
@@ -60,6 +61,9 @@ class CaptureMetrics:
         self.quarantined = Counter("bus_capture_quarantined_rows",
                                    "Rows the capture could not decode, sent to quarantine.",
                                    labels, registry=registry)
+        self.echoes = Counter("bus_capture_echoes_suppressed",
+                              "Rows a write-back sink wrote, recognized and not published again.",
+                              labels, registry=registry)
         self.errors = Counter("bus_capture_errors", "Errors reading the source or writing Kafka.",
                               labels, registry=registry)
         self.retries = Counter("bus_capture_retries", "Restarts after an error, with backoff.",

@@ -1,0 +1,121 @@
+"""Echo suppression: rows the write-back sinks wrote are not published again as new changes.
+
+A write-back sink (:mod:`adapters.sinks`) records, in the legacy database's ledger table
+``rongtong_writeback_row``, the fingerprint (:func:`adapters.capture.rows.row_digest`) of each
+row it wrote, as the capture renders it. When a capture then reads a row whose after-image has
+that same fingerprint for that table and key, the change is the sink's own write coming back:
+the runner drops it (counted as an echo, logged at debug). A clerk's later change makes another
+image, so it is published as usual; deletes are never echoes.
+
+The check is one query per batch for the keys of the batch, and none while the database has no
+ledger table (looked for again every :attr:`LedgerEchoes.recheck` seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from adapters.capture.rows import row_digest
+from adapters.capture.source import CaptureSource, Change, SourceUnavailable, key_text
+from adapters.capture.sql import DbApiConnection, SqlDialect
+
+__all__ = ["LEDGER_ROW_TABLE", "EchoFilter", "LedgerEchoes", "echo_filter_for"]
+
+log = logging.getLogger(__name__)
+#: The sinks' table of the last fingerprint they wrote per legacy table and key.
+LEDGER_ROW_TABLE = "rongtong_writeback_row"
+_CHUNK = 500
+
+
+class EchoFilter(Protocol):
+    async def drop_echoes(self, table: str, changes: Sequence[Change]) -> list[Change]:
+        """``changes`` without those that are a write-back sink's own rows."""
+
+    def close(self) -> None: ...
+
+
+class LedgerEchoes:
+    """Reads the sinks' ledger of one legacy database through the capture's own dialect."""
+
+    def __init__(self, dialect: SqlDialect, *, recheck: float = 30.0) -> None:
+        self.dialect = dialect
+        self.recheck = recheck
+        self._connection: DbApiConnection | None = None
+        self._absent_until = 0.0
+
+    async def drop_echoes(self, table: str, changes: Sequence[Change]) -> list[Change]:
+        candidates = {key_text(c.key) for c in changes if c.op != "d" and c.after is not None}
+        if not candidates or time.monotonic() < self._absent_until:
+            return list(changes)
+        try:
+            written = await asyncio.to_thread(self._written, table, sorted(candidates))
+        except SourceUnavailable:
+            raise
+        except Exception as exc:
+            self.close()
+            raise SourceUnavailable(f"reading the write-back ledger: {exc}") from exc
+        if written is None:
+            self._absent_until = time.monotonic() + self.recheck
+            return list(changes)
+        kept = []
+        for change in changes:
+            if (change.op != "d" and change.after is not None
+                    and written.get(key_text(change.key)) == row_digest(change.after)):
+                log.debug("%s %s: the write-back sink's own row, not published",
+                          table, key_text(change.key))
+                continue
+            kept.append(change)
+        return kept
+
+    def _written(self, table: str, keys: list[str]) -> dict[str, str] | None:
+        """Fingerprints the sinks wrote for ``keys``; None when there is no ledger table."""
+        if self._connection is None:
+            self._connection = self.dialect.connect()
+        connection = self._connection
+        cursor: Any = connection.cursor()
+        try:
+            if not self._has_ledger(cursor):
+                return None
+            found: dict[str, str] = {}
+            param, quote = self.dialect.param, self.dialect.quote
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start:start + _CHUNK]
+                cursor.execute(
+                    f"SELECT record_key, row_hash FROM {quote(LEDGER_ROW_TABLE)} "
+                    f"WHERE table_name = {param} AND record_key IN "
+                    f"({', '.join([param] * len(chunk))})", (table, *chunk))
+                found.update((str(k), str(h)) for k, h in cursor.fetchall())
+            return found
+        finally:
+            cursor.close()
+            connection.rollback()  # end the read transaction: the next batch sees new writes
+
+    def _has_ledger(self, cursor: Any) -> bool:
+        if self.dialect.engine == "sqlite":
+            cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           (LEDGER_ROW_TABLE,))
+        elif self.dialect.engine == "postgresql":
+            cursor.execute("SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = %s "
+                           "AND schemaname = ANY (current_schemas(false))", (LEDGER_ROW_TABLE,))
+        else:
+            cursor.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() "
+                           "AND table_name = %s", (LEDGER_ROW_TABLE,))
+        return bool(cursor.fetchall())
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception as exc:  # a dead connection is being dropped anyway
+                log.debug("closing the ledger connection: %s", exc)
+            self._connection = None
+
+
+def echo_filter_for(source: CaptureSource) -> EchoFilter | None:
+    """The echo filter of a SQL source (every strategy reads through a dialect); None for files."""
+    dialect = getattr(source, "dialect", None)
+    return LedgerEchoes(dialect) if dialect is not None else None
