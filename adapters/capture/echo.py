@@ -7,15 +7,17 @@ that same fingerprint for that table and key, the change is the sink's own write
 the runner drops it (counted as an echo, logged at debug). A clerk's later change makes another
 image, so it is published as usual; deletes are never echoes.
 
-The check is one query per batch for the keys of the batch, and none while the database has no
-ledger table (looked for again every :attr:`LedgerEchoes.recheck` seconds).
+The check costs one indexed query per batch of inserts and updates for the keys of the batch
+(none for empty polls and deletes). While the database has no ledger table it is one catalog
+lookup instead: the lookup runs after the batch was read, and a sink creates its ledger before
+it writes a row, so a batch holding a sink's row always finds the ledger. Once found, the ledger
+is remembered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -41,15 +43,14 @@ class EchoFilter(Protocol):
 class LedgerEchoes:
     """Reads the sinks' ledger of one legacy database through the capture's own dialect."""
 
-    def __init__(self, dialect: SqlDialect, *, recheck: float = 30.0) -> None:
+    def __init__(self, dialect: SqlDialect) -> None:
         self.dialect = dialect
-        self.recheck = recheck
         self._connection: DbApiConnection | None = None
-        self._absent_until = 0.0
+        self._ledger_found = False
 
     async def drop_echoes(self, table: str, changes: Sequence[Change]) -> list[Change]:
         candidates = {key_text(c.key) for c in changes if c.op != "d" and c.after is not None}
-        if not candidates or time.monotonic() < self._absent_until:
+        if not candidates:
             return list(changes)
         try:
             written = await asyncio.to_thread(self._written, table, sorted(candidates))
@@ -59,7 +60,6 @@ class LedgerEchoes:
             self.close()
             raise SourceUnavailable(f"reading the write-back ledger: {exc}") from exc
         if written is None:
-            self._absent_until = time.monotonic() + self.recheck
             return list(changes)
         kept = []
         for change in changes:
@@ -78,8 +78,10 @@ class LedgerEchoes:
         connection = self._connection
         cursor: Any = connection.cursor()
         try:
-            if not self._has_ledger(cursor):
-                return None
+            if not self._ledger_found:
+                self._ledger_found = self._has_ledger(cursor)
+                if not self._ledger_found:
+                    return None
             found: dict[str, str] = {}
             param, quote = self.dialect.param, self.dialect.quote
             for start in range(0, len(keys), _CHUNK):

@@ -10,7 +10,13 @@ from typing import Any, ClassVar
 import pytest
 
 from adapters.capture.rows import text_row
-from tests.contracts.writeback_contract import LegacyTarget, Rows, WritebackContract, clerk_time
+from tests.contracts.writeback_contract import (
+    LegacyTarget,
+    Rows,
+    WritebackContract,
+    clerk_time,
+    register_columns,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +59,9 @@ class SqliteRegister(LegacyTarget):
             rows = {str(r[0]): text_row(names, r)[0] for r in cursor.fetchall()}
         db.close()
         return rows
+
+    def expected(self, value: dict[str, Any]) -> dict[str, str | None]:
+        return register_columns(value)
 
     def clerk_update(self, key: str, **values: str) -> None:
         sets = ", ".join(f"{c} = ?" for c in values)

@@ -75,6 +75,13 @@ def insurance_enrolment(number: int, **changes: Any) -> dict[str, Any]:
     return value
 
 
+def register_columns(value: dict[str, Any]) -> dict[str, str | None]:
+    """hj_ryxx as the reference mapping writes a registration: pending (no SFZH), local codes."""
+    return {"RYBH": f"WB{value['registration_id']}", "SFZH": None, "XM": value["name"],
+            "XB": value["sex_code"], "CSRQ": value["birth_date"].strftime("%Y%m%d"),
+            "HJDZ": value["household_address"], "XZQH": value["division_code"]}
+
+
 EVENTS: dict[str, Callable[..., dict[str, Any]]] = {
     "household_registration": household_registration,
     "insurance_enrolment": insurance_enrolment,
@@ -102,6 +109,8 @@ class LegacyTarget(abc.ABC):
     approval: ClassVar[dict[str, str]] = {}
     #: The legacy side can change rows (SQL tables): conflicts and echoes apply.
     changeable = True
+    #: How the department's capture reads the table in the echo test.
+    capture_strategy = "incremental"
 
     def __init__(self) -> None:
         self.topic = f"wbtest.{uuid.uuid4().hex[:10]}.{self.entity}"
@@ -115,6 +124,14 @@ class LegacyTarget(abc.ABC):
     @abc.abstractmethod
     def rows(self) -> Rows:
         """The legacy table by key, every value as text (the last line per key for files)."""
+
+    @abc.abstractmethod
+    def expected(self, value: dict[str, Any]) -> dict[str, str | None]:
+        """Columns the reference mapping writes for ``value``, as the department reads them."""
+
+    def capture_connection(self) -> dict[str, Any]:
+        """How the capture reaches the table (a read-only account where the engine has one)."""
+        return self.connection()
 
     def line_count(self) -> int:
         """Rows (or exported lines) in total."""
@@ -236,7 +253,8 @@ class WritebackContract:
             assert runner.status.quarantined == 1
         rows = legacy.rows()
         assert set(rows) == {legacy.legacy_key(v) for v in (*first, marker)}
-        assert rows[legacy.legacy_key(first[1])][legacy.name_column] == first[1]["name"]
+        row = rows[legacy.legacy_key(first[1])]
+        assert {c: row[c] for c in legacy.expected(first[1])} == legacy.expected(first[1])
         expected_lines = 4 if legacy.changeable else 5  # files: the update is a second line
         assert legacy.line_count() == expected_lines
         quarantined = [r for r in self.side_topic(stack, legacy, "quarantine").records
@@ -294,17 +312,16 @@ class WritebackContract:
         legacy.create()
         make = EVENTS[legacy.entity]
         values = [make(i) for i in range(1, 4)]
-        await EventWriter(stack, legacy).publish(*values)
-        async with self.sink(stack, legacy, tmp_path):
-            await self.until(lambda: len(legacy.rows()) == 3, "the sink's rows")
         capture_department = f"e{uuid.uuid4().hex[:10]}"
         topic = f"legacy.{capture_department}.{legacy.table}"
+        table: dict[str, Any] = {"table": legacy.table, "key": [legacy.key_column],
+                                 "strategy": legacy.capture_strategy, "batch_size": 50,
+                                 "poll_interval": 0.2}
+        if legacy.capture_strategy == "incremental":
+            table["updated_column"] = legacy.updated_column
         [config] = parse_config({"sources": [{
             "department": capture_department, "engine": legacy.engine,
-            "connection": legacy.connection(),
-            "tables": [{"table": legacy.table, "key": [legacy.key_column], "strategy": "incremental",
-                        "updated_column": legacy.updated_column, "batch_size": 50,
-                        "poll_interval": 0.2}]}]})
+            "connection": legacy.capture_connection(), "tables": [table]}]})
         [source] = build_sources(config, tmp_path)
         await ensure_topics(stack.kafka_bootstrap, [
             POSITIONS_TOPIC_SPEC, TopicSpec.history(topic),
@@ -323,8 +340,13 @@ class WritebackContract:
             task = asyncio.create_task(runner.run(stop))
             try:
                 legacy.clerk_insert("CLERK0001")  # the department's own row: published
-                await self.until(lambda: "CLERK0001" in published(), "the clerk's own row")
-                assert published() == {"CLERK0001"}
+                await self.until(lambda: "CLERK0001" in published(), "the clerk's first row")
+                await EventWriter(stack, legacy).publish(*values)
+                async with self.sink(stack, legacy, tmp_path):
+                    await self.until(lambda: len(legacy.rows()) == 4, "the sink's rows")
+                legacy.clerk_insert("CLERK0002")  # the capture has read past the sink's rows
+                await self.until(lambda: "CLERK0002" in published(), "the clerk's second row")
+                assert published() == {"CLERK0001", "CLERK0002"}
                 assert runner.status.echoes_suppressed >= 3
                 legacy.clerk_update(approved, **legacy.approval)
                 await self.until(lambda: approved in published(), "the clerk's approval")
@@ -334,4 +356,4 @@ class WritebackContract:
         contents = read_topic(stack.kafka_bootstrap, stack.registry_url, topic)
         [approval] = [r for r in contents.records if r and r["after"][legacy.key_column] == approved]
         assert all(approval["after"][c] == v for c, v in legacy.approval.items())
-        assert published() == {"CLERK0001", approved}
+        assert published() == {"CLERK0001", "CLERK0002", approved}
