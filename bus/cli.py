@@ -201,6 +201,18 @@ def demo_run(ctx: _Context, persons: int) -> None:
         _fail(str(exc))
 
 
+@demo.command("newborn")
+@click.option("--api-key", envvar="BUS_DEMO_APP_KEY", default=None,
+              help="The citizen app's key (default: a fresh key for the demo's citizen-app).")
+@click.option("--timeout", default=180.0, show_default=True, help="Seconds the whole flow may take.")
+@pass_context
+def demo_newborn(ctx: _Context, api_key: str | None, timeout: float) -> None:
+    """Play the newborn flow (一件事一次办) against the running demo, step by step."""
+    from bus.demo.run import play_newborn
+
+    sys.exit(play_newborn(ctx.settings, console=console, api_key=api_key, timeout=timeout))
+
+
 # --- long-running services ----------------------------------------------------------------
 
 @main.group()

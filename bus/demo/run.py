@@ -9,7 +9,7 @@ import urllib.request
 
 from rich.console import Console
 
-from bus.demo.clients import DemoClient, demo_clients, demo_jwt_secret
+from bus.demo.clients import APP_ID, DemoClient, citizen_app_key, demo_clients, demo_jwt_secret
 from bus.demo.reference import seed_reference
 from bus.demo.supervisor import Service, Supervisor, bus_command
 from bus.settings import Settings
@@ -53,6 +53,7 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
         [
             Service("adapters", bus_command("adapters", "run")),
             Service("projections", bus_command("projections", "run")),
+            Service("sinks", bus_command("sinks", "run")),
             Service("web", bus_command("serve")),
         ],
         settings.state_dir.resolve() / "logs",
@@ -64,13 +65,16 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
         while not _web_answers(settings.web_url) and time.monotonic() < deadline:
             time.sleep(0.5)
         _print_welcome(console, settings, supervisor, clients)
+        app = next(c for c in clients if c.id == APP_ID)
+        play_newborn(settings, console=console, api_key=app.key, timeout=240)
+        console.print("  Play it again: .venv/bin/bus demo newborn    Ctrl-C stops everything.")
         exited = supervisor.wait()
         if exited is not None:
             console.print(f"[red]{exited} stopped unexpectedly; see {supervisor.log_file(exited)}[/]")
             return 1
         return 0
     finally:
-        console.print("stopping adapters, projections and web…")
+        console.print("stopping adapters, projections, sinks and web…")
         supervisor.stop()
         if report.started:
             console.print("stopping the local stack it started…")
@@ -113,3 +117,42 @@ def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor,
     console.print(f"  Logs of adapters, projections and web: {supervisor.log_dir}/")
     console.print("  Ctrl-C stops everything the demo started.")
     console.rule()
+
+
+def play_newborn(settings: Settings, *, console: Console, api_key: str | None = None,
+                 timeout: float = 180.0) -> int:
+    """Play the newborn flow against the running demo, narrated; 0 when the case completed."""
+    import asyncio
+
+    import pymysql
+
+    from bus.demo.clients import APP_PURPOSE
+    from bus.demo.newborn import NewbornStory
+
+    if api_key is None:
+        try:
+            api_key = citizen_app_key(settings)
+        except LookupError as exc:
+            console.print(f"[red]{exc}[/]")
+            return 1
+    hrss = LocalStack(settings, legacy_databases=True).mariadb.connection("rsj")
+    story = NewbornStory(
+        web_url=settings.web_url, api_key=api_key, purpose=APP_PURPOSE,
+        health_db=settings.legacy_dir / "wsjk.sqlite", gongan_db=settings.gongan_db_path,
+        hrss_connect=lambda: pymysql.connect(**hrss),
+        say=lambda line: console.print(line, soft_wrap=True))
+    console.rule("新生儿出生“一件事一次办” — the newborn flow, end to end")
+    console.print(f"  watch it yourself: curl -N -H 'Authorization: Bearer <citizen-app key>' "
+                  f"-H 'X-Purpose: {APP_PURPOSE}' "
+                  f"'{settings.web_url}/v1/subscribe?types=rongtong.projection.newborn_case.changed'",
+                  soft_wrap=True)
+    try:
+        result = asyncio.run(story.run(timeout))
+    except (TimeoutError, RuntimeError, OSError, pymysql.err.MySQLError) as exc:
+        console.print(f"[yellow]the newborn flow did not complete: {exc or type(exc).__name__}[/] "
+                      f"(logs in {settings.state_dir.resolve() / 'logs'})")
+        return 1
+    console.print(f"[green]case {result.certificate_number} completed[/]: "
+                  f"{' → '.join(result.statuses)} in {result.seconds.get('completed', 0)} s")
+    console.rule()
+    return 0

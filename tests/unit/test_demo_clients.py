@@ -21,6 +21,8 @@ def test_the_demo_registers_an_analyst_and_an_operator_and_rotates_on_a_second_r
         assert analyst is not None and analyst.purposes == {first["analyst"].purpose}
         assert "sensitive_personal" not in analyst.classifications
         assert operator is not None and "operator" in operator.roles
+        app = store.authenticate(second["citizen-app"].key)
+        assert app is not None and app.publishes == {"service_case"} and "operator" not in app.roles
         assert store.authenticate(first["analyst"].key) is None, "the old key was rotated out"
     finally:
         store.close()
