@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 PositionsReader = Callable[[], list[dict[str, Any]]]
 #: Offset fetches in flight at once while sampling many groups.
 _CONCURRENT_FETCHES = 32
+#: Seconds between two looks at every group's state and members.
+_STATE_REFRESH = 10.0
 
 
 class KafkaSampler:
@@ -47,6 +49,8 @@ class KafkaSampler:
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._coordinators: dict[str, int] = {}
+        self._states: dict[str, tuple[str, int]] = {}
+        self._states_at = 0.0
         self._sizes_supported = True
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
@@ -77,8 +81,12 @@ class KafkaSampler:
 
     async def _sample(self) -> Sample:
         admin, consumer = await self._clients()
-        cluster = await consumer._client.fetch_all_metadata()
-        tps = [TopicPartition(t, p) for t in sorted(cluster.topics())
+        # The consumer's own metadata must know every topic's leaders for the offset lookups:
+        # track all names the cluster has (set_topics refreshes when a name is new).
+        names = sorted(await consumer.topics())
+        await consumer._client.set_topics(names)
+        cluster = consumer._client.cluster
+        tps = [TopicPartition(t, p) for t in names
                for p in sorted(cluster.partitions_for_topic(t) or ())]
         begins = await consumer.beginning_offsets(tps) if tps else {}
         ends = await consumer.end_offsets(tps) if tps else {}
@@ -120,16 +128,26 @@ class KafkaSampler:
 
     async def _described(self, admin: AIOKafkaAdminClient, groups: list[str]
                          ) -> dict[str, tuple[str, int]]:
-        """group → (state, members), one DescribeGroups request per coordinator."""
-        by_node: dict[int, list[str]] = {}
-        for group in groups:
-            by_node.setdefault(await self._coordinator(admin, group), []).append(group)
-        described: dict[str, tuple[str, int]] = {}
-        for node, members in by_node.items():
-            for response in await admin.describe_consumer_groups(members, node):
-                for entry in response.groups:
-                    described[str(entry[1])] = (str(entry[2]), len(entry[5]))
-        return described
+        """group → (state, members), refreshed every :data:`_STATE_REFRESH` seconds.
+
+        One DescribeGroups request per group: aiokafka 0.14 cannot decode the broker's answer
+        about several groups at once.
+        """
+        now = time.monotonic()
+        if now - self._states_at < _STATE_REFRESH and set(groups) <= set(self._states):
+            return self._states
+        limit = asyncio.Semaphore(_CONCURRENT_FETCHES)
+
+        async def describe(group: str) -> tuple[str, tuple[str, int]]:
+            async with limit:
+                node = await self._coordinator(admin, group)
+                [response] = await admin.describe_consumer_groups([group], node)
+            [entry] = response.groups
+            return group, (str(entry[2]), len(entry[5]))
+
+        self._states = dict(await asyncio.gather(*(describe(g) for g in groups)))
+        self._states_at = now
+        return self._states
 
 
 async def _quietly_close(admin: AIOKafkaAdminClient | None, consumer: AIOKafkaConsumer | None
