@@ -92,14 +92,16 @@ def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor,
     console.print(f"  one citizen               {web}/v1/citizens/<identity number>")
     console.print("  API clients (keys shown once; `bus clients list` shows the grants):")
     for client in clients:
-        console.print(f"    {client.id:<9} purpose {client.purpose:<13} key {client.key}")
+        console.print(f"    {client.id:<11} purpose {client.purpose:<15} key {client.key}",
+                      soft_wrap=True)
     auth = f"-H 'Authorization: Bearer {analyst.key}'"
     # soft_wrap: commands are printed whole, so they can be copied
     console.print(f"    curl -s {auth} -H 'X-Purpose: {analyst.purpose}' "
                   f"'{web}/v1/citizens?limit=1' | python3 -m json.tool", soft_wrap=True)
     console.print(f"    curl -s {auth} '{web}/v1/citizens?limit=1'   # no purpose: masked",
                   soft_wrap=True)
-    console.print("    .venv/bin/bus audit verify                     # who read what, tamper-evident")
+    console.print("    .venv/bin/bus audit verify                     # who read what, tamper-evident",
+                  soft_wrap=True)
     console.print(f"  health                    {web}/healthz")
     console.print(f"  schema registry           {settings.registry_url}/subjects")
     console.print(f"  Kafka                     {settings.kafka_bootstrap}")
@@ -142,7 +144,7 @@ def play_newborn(settings: Settings, *, console: Console, api_key: str | None = 
         hrss_connect=lambda: pymysql.connect(**hrss),
         say=lambda line: console.print(line, soft_wrap=True))
     console.rule("新生儿出生“一件事一次办” — the newborn flow, end to end")
-    console.print(f"  watch it yourself: curl -N -H 'Authorization: Bearer <citizen-app key>' "
+    console.print(f"  watch it yourself: curl -N -H 'Authorization: Bearer {api_key}' "
                   f"-H 'X-Purpose: {APP_PURPOSE}' "
                   f"'{settings.web_url}/v1/subscribe?types=rongtong.projection.newborn_case.changed'",
                   soft_wrap=True)
