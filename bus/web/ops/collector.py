@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 PositionsReader = Callable[[], list[dict[str, Any]]]
 #: Offset fetches in flight at once while sampling many groups.
 _CONCURRENT_FETCHES = 32
-#: Seconds between two looks at every group's state and members.
+#: Seconds between two looks at every group's state and members, beyond this many groups
+#: (up to it, every round).
 _STATE_REFRESH = 10.0
+_DESCRIBE_ALWAYS = 100
 
 
 class KafkaSampler:
@@ -128,13 +130,15 @@ class KafkaSampler:
 
     async def _described(self, admin: AIOKafkaAdminClient, groups: list[str]
                          ) -> dict[str, tuple[str, int]]:
-        """group → (state, members), refreshed every :data:`_STATE_REFRESH` seconds.
+        """group → (state, members), every round or, past :data:`_DESCRIBE_ALWAYS` groups,
+        every :data:`_STATE_REFRESH` seconds.
 
         One DescribeGroups request per group: aiokafka 0.14 cannot decode the broker's answer
         about several groups at once.
         """
         now = time.monotonic()
-        if now - self._states_at < _STATE_REFRESH and set(groups) <= set(self._states):
+        if (len(groups) > _DESCRIBE_ALWAYS and now - self._states_at < _STATE_REFRESH
+                and set(groups) <= set(self._states)):
             return self._states
         limit = asyncio.Semaphore(_CONCURRENT_FETCHES)
 

@@ -294,7 +294,7 @@
     }
     $("q-masked").textContent = body.masked ? t("masked") : "";
     table($("quarantine-table"), [
-      {key: "department", label: "nav.adapters", render: (r) => `${r.department}.${r.table}`},
+      {key: "department", label: "col.table", render: (r) => `${r.department}.${r.table}`},
       {key: "record_key", label: "col.key"},
       {key: "rule_id", label: "col.rule"},
       {key: "message", label: "col.reason", render: (r) => (I18N.lang === "en" ? r.message_en : r.message_zh) + (r.column ? ` (${r.column})` : "")},
@@ -373,10 +373,13 @@
                    projections: loadProjections, quarantine: loadQuarantine,
                    schemas: loadSchemas, quality: loadQuality};
   async function refresh() {
-    if (state.loading) return;
+    if (state.loading) { state.again = true; return; }
     state.loading = true;
     try { await loaders[state.view](); } catch (error) { console.warn(error.message); }
-    finally { state.loading = false; }
+    finally {
+      state.loading = false;
+      if (state.again) { state.again = false; refresh(); }
+    }
   }
   function show(view) {
     if (!loaders[view]) view = "overview";
@@ -393,7 +396,7 @@
     source.addEventListener("overview", (event) => {
       $("live").className = "badge"; $("live").textContent = t("live");
       showOverview(JSON.parse(event.data));
-      if (state.view !== "overview" && state.view !== "schemas" && state.view !== "quarantine") refresh();
+      if (state.view !== "overview" && state.view !== "schemas") refresh();
     });
     source.onerror = () => { $("live").className = "badge off"; $("live").textContent = t("offline"); };
   }
