@@ -11,6 +11,7 @@ local equivalent) raises :class:`Unmappable` with a rule id; the sink quarantine
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -131,6 +132,7 @@ def _datetime(rule: ColumnRule, raw: Any, _encoding: str | None) -> str:
     return _moment(raw, rule.timezone, rule.style)
 
 
+@functools.lru_cache(maxsize=64)  # "now" is the same for every row of a batch
 def _moment(moment: datetime, timezone: str, style: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

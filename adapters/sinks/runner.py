@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -120,14 +121,28 @@ class SinkRunner:
             await producer.start()
             partitions = await self._assign(consumer)
             self._set_state("running")
-            while not stop.is_set():
-                fetched = await consumer.getmany(timeout_ms=int(self.poll_timeout * 1000),
-                                                 max_records=config.batch_size)
-                for tp in sorted(fetched, key=lambda t: t.partition):
-                    if fetched[tp]:
-                        await self._handle(producer, tp.partition, fetched[tp])
-                await self._observe(consumer, partitions)
-                backoff.reset()
+            # While the worker thread writes one fetch, the loop fetches and decodes the next.
+            writing: asyncio.Task[None] | None = None
+            try:
+                while not stop.is_set():
+                    fetched = await consumer.getmany(timeout_ms=int(self.poll_timeout * 1000),
+                                                     max_records=config.batch_size)
+                    batches = [(tp.partition, fetched[tp], await self._prepare_all(fetched[tp]))
+                               for tp in sorted(fetched, key=lambda t: t.partition) if fetched[tp]]
+                    if writing is not None:
+                        await writing
+                        writing = None
+                    if batches:
+                        writing = asyncio.create_task(self._write(producer, batches))
+                    await self._observe(consumer, partitions)
+                    backoff.reset()
+                if writing is not None:
+                    await writing
+            finally:
+                if writing is not None and not writing.done():
+                    writing.cancel()
+                    with suppress(BaseException):
+                        await writing
         finally:
             await self._db(self.target.close)
             for client in (consumer, producer):
@@ -161,10 +176,20 @@ class SinkRunner:
 
     # -- one partition's batch -----------------------------------------------------------
 
-    async def _handle(self, producer: AIOKafkaProducer, partition: int,
-                      records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    async def _write(self, producer: AIOKafkaProducer, batches: Sequence[tuple[
+            int, Sequence[ConsumerRecord[bytes, bytes]], list[Prepared]]]) -> None:
+        for partition, records, prepared in batches:
+            await self._handle(producer, partition, records, prepared)
+
+    async def _prepare_all(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Prepared]:
         now = datetime.now(UTC)
-        prepared = [await self._prepare(record, now) for record in records]
+        return [await self._prepare(record, now) for record in records]
+
+    async def _handle(self, producer: AIOKafkaProducer, partition: int,
+                      records: Sequence[ConsumerRecord[bytes, bytes]],
+                      prepared: list[Prepared] | None = None) -> None:
+        if prepared is None:
+            prepared = await self._prepare_all(records)
         next_offsets = {partition: records[-1].offset + 1}
         try:
             applied = await self._db(self.target.apply, prepared, self.config.topic, next_offsets)
@@ -176,8 +201,8 @@ class SinkRunner:
             # find the event, one at a time, and quarantine it rather than stall or drop it.
             await self._db(self.target.rollback)
             if len(records) > 1:
-                for record in records:
-                    await self._handle(producer, partition, [record])
+                for record, item in zip(records, prepared, strict=True):
+                    await self._handle(producer, partition, [record], [item])
                 return
             log.error("sink %s: the legacy database refused event %s: %s", self.config.name,
                       prepared[0].event.event_id, exc)
