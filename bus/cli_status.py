@@ -26,15 +26,19 @@ _STYLE = {"ok": "green", "warn": "yellow", "bad": "red", "unknown": "dim"}
 async def collect(settings: Settings, interval: float) -> Collector:
     """A collector after two rounds ``interval`` seconds apart."""
     from bus.web.ops import positions_reader
+    from bus.web.ops.rebuilds import rebuild_reader
     from projections.citizen_profile.queries import CitizenProfileQueries
     from projections.enterprise_profile.queries import EnterpriseProfileQueries
 
     citizens = CitizenProfileQueries.at(settings.read_store_path.resolve(), settings.read_store_url)
     enterprises = EnterpriseProfileQueries.at(
         settings.projection_store_path("enterprise_profile").resolve(), settings.read_store_url)
+    names = ("citizen_profile", "enterprise_profile")
+    rebuilds = {} if settings.read_store_url else {
+        name: rebuild_reader(name, settings.projection_store_path(name).resolve()) for name in names}
     collector = Collector(KafkaSampler(settings.kafka_bootstrap), settings.adapters_url,
                           {"citizen_profile": positions_reader(citizens),
-                           "enterprise_profile": positions_reader(enterprises)})
+                           "enterprise_profile": positions_reader(enterprises)}, rebuilds)
     try:
         await collector.collect_once()
         if collector.kafka_error is None:
@@ -116,11 +120,13 @@ def print_figures(console: Console, collector: Collector, *, limit: int,
                         "?" if reachable is None else "up" if reachable else "DOWN",
                         str(a.get("position"))[:24])
         console.print(out)
-    out = _table("projections", ("", "projection", "position", "lag", "lag s"),
+    out = _table("projections", ("", "projection", "position", "lag", "lag s", "rebuild"),
                  ("position", "lag", "lag s"))
-    for p in projection_rows(history, collector.positions):
+    for p in projection_rows(history, collector.positions, collector.rebuilds):
+        rebuilding = ", ".join(f"{r['store']} {r['progress'] * 100:.0f}%" for r in p["rebuilds"]
+                               if r["progress"] is not None)
         out.add_row(_health(p["health"]), p["name"], _number(p["position"]), _number(p["lag"]),
-                    _number(p["lag_seconds"], 1))
+                    _number(p["lag_seconds"], 1), rebuilding)
     for g in group_rows(history):
         if g["group"] in projection_groups:
             out.add_row(_health(group_health(g)), f"group {g['group']}", "", _number(g["lag"]),

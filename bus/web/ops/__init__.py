@@ -19,6 +19,7 @@ from bus.web.enterprises import QUERIES as ENTERPRISE_QUERIES
 from bus.web.ops import api, quarantine, schemas
 from bus.web.ops.collector import Collector, KafkaSampler, PositionsReader
 from bus.web.ops.metrics import METRICS, get_metrics, metrics_registry
+from bus.web.ops.rebuilds import rebuild_reader
 from bus.web.ops.session import SESSIONS, SessionStore, login, logout, ops_auth_middleware, whoami
 
 __all__ = ["add_ops"]
@@ -58,8 +59,11 @@ def add_ops(app: web.Application, settings: Settings) -> None:
         "citizen_profile": positions_reader(app[CITIZEN_QUERIES]),
         "enterprise_profile": positions_reader(app[ENTERPRISE_QUERIES]),
     }
+    rebuilds = {} if settings.read_store_url else {
+        name: rebuild_reader(name, settings.projection_store_path(name).resolve())
+        for name in readers}
     collector = Collector(KafkaSampler(settings.kafka_bootstrap), settings.adapters_url, readers,
-                          interval=settings.ops_sample_interval)
+                          rebuilds, interval=settings.ops_sample_interval)
     app[api.COLLECTOR] = collector
     app[api.PROJECTION_GROUPS] = [settings.projections_app_id]
     app[SESSIONS] = SessionStore(settings.ops_session_minutes * 60)

@@ -51,8 +51,8 @@ def current_overview(request: web.Request, collector: Collector) -> dict[str, An
     groups: list[str] = request.config_dict[PROJECTION_GROUPS]
     return overview(collector.history, kafka_error=collector.kafka_error,
                     adapters=collector.adapters, adapters_error=collector.adapters_error,
-                    positions=collector.positions,
-                    projection_groups=groups)
+                    positions=collector.positions, projection_groups=groups,
+                    rebuilds=collector.rebuilds)
 
 
 async def get_overview(request: web.Request) -> web.Response:
@@ -110,7 +110,8 @@ async def list_adapters(request: web.Request) -> web.Response:
 async def list_projections(request: web.Request) -> web.Response:
     collector = _collector(request)
     groups = {g["group"]: g for g in group_rows(collector.history)}
-    return _json({"items": projection_rows(collector.history, collector.positions),
+    return _json({"items": projection_rows(collector.history, collector.positions,
+                                           collector.rebuilds),
                   "groups": [groups[g] for g in request.config_dict[PROJECTION_GROUPS]
                              if g in groups]})
 

@@ -169,6 +169,8 @@ class Collector:
     sampler: KafkaSampler
     adapters_url: str | None = None
     projections: Mapping[str, PositionsReader] = field(default_factory=dict)
+    #: Each projection's rebuilds in progress (see :mod:`bus.web.ops.rebuilds`).
+    rebuild_readers: Mapping[str, PositionsReader] = field(default_factory=dict)
     interval: float = 2.0
     idle_after: float = 60.0
     history: History = field(default_factory=History)
@@ -176,6 +178,7 @@ class Collector:
     adapters: list[dict[str, Any]] = field(default_factory=list)
     adapters_error: str | None = None
     positions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rebuilds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     samples_taken: int = 0
     _watched_until: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -200,11 +203,13 @@ class Collector:
             log.warning("ops collector: Kafka not sampled: %s", self.kafka_error)
         if self.adapters_url:
             await self._collect_adapters(self.adapters_url)
-        for name, reader in self.projections.items():
-            try:
-                self.positions[name] = await asyncio.to_thread(reader)
-            except Exception as exc:
-                log.warning("ops collector: positions of %s not read: %s", name, exc)
+        for found, readers in ((self.positions, self.projections),
+                               (self.rebuilds, self.rebuild_readers)):
+            for name, reader in readers.items():
+                try:
+                    found[name] = await asyncio.to_thread(reader)
+                except Exception as exc:
+                    log.warning("ops collector: positions of %s not read: %s", name, exc)
         self.samples_taken += 1
         async with self._sampled:
             self._sampled.notify_all()

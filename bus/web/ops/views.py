@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bus.web.ops.rebuilds import progress_of
 from bus.web.ops.samples import History, group_rows, topic_rows
 
 __all__ = ["adapter_rows", "group_health", "overview", "projection_rows", "topology"]
@@ -45,9 +46,11 @@ def adapter_rows(adapters: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def projection_rows(history: History, positions: Mapping[str, Sequence[Mapping[str, Any]]]
+def projection_rows(history: History, positions: Mapping[str, Sequence[Mapping[str, Any]]],
+                    rebuilds: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
                     ) -> list[dict[str, Any]]:
-    """Each read store: the input positions it stored and how far the log is ahead of them."""
+    """Each read store: the input positions it stored, how far the log is ahead of them, and
+    the progress of its rebuilds in progress."""
     latest = history.latest
     rows = []
     for name, stored in sorted(positions.items()):
@@ -67,13 +70,16 @@ def projection_rows(history: History, positions: Mapping[str, Sequence[Mapping[s
                   "bad" if seconds > LAG_BAD_SECONDS else
                   "warn" if seconds > LAG_WARN_SECONDS else "ok")
         rows.append({"name": name, "partitions": parts, "position": sum(p["position"] for p in parts),
-                     "lag": lag, "lag_seconds": round(seconds, 1), "health": health})
+                     "lag": lag, "lag_seconds": round(seconds, 1), "health": health,
+                     "rebuilds": [progress_of(r, stored, latest)
+                                  for r in (rebuilds or {}).get(name, ())]})
     return rows
 
 
 def overview(history: History, *, kafka_error: str | None, adapters: Sequence[Mapping[str, Any]],
              adapters_error: str | None, positions: Mapping[str, Sequence[Mapping[str, Any]]],
-             projection_groups: Sequence[str]) -> dict[str, Any]:
+             projection_groups: Sequence[str],
+             rebuilds: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> dict[str, Any]:
     """The figures at the top of the page and in the SSE stream."""
     topics = topic_rows(history)
     groups = group_rows(history)
@@ -92,7 +98,8 @@ def overview(history: History, *, kafka_error: str | None, adapters: Sequence[Ma
                      "rows_per_second": round(sum(float(a.get("rows_per_second") or 0)
                                                   for a in adapters), 1)},
         "topology": topology(topics, groups, adapter_rows(adapters), adapters_error,
-                             projection_rows(history, positions), projection_groups, kafka_error),
+                             projection_rows(history, positions, rebuilds), projection_groups,
+                             kafka_error),
     }
 
 
@@ -134,7 +141,9 @@ def topology(topics: Sequence[Mapping[str, Any]], groups: Sequence[Mapping[str, 
     projecting = [g for g in groups if g["group"] in projection_groups]
     others = [g for g in groups if g not in standardize and g not in projecting]
     projection_nodes = [{"id": f"projection.{p['name']}", "label": p["name"], "kind": "projection",
-                         "health": p["health"], "lag": p["lag"]} for p in projections]
+                         "health": p["health"], "lag": p["lag"],
+                         "rebuild": next((r["progress"] for r in p.get("rebuilds", ())), None)}
+                        for p in projections]
     columns = [
         sources or [{"id": "db.all", "label": "legacy DBs", "kind": "database", "health": "unknown"}],
         adapter_nodes,

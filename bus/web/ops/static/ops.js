@@ -166,6 +166,7 @@
       if (node.count !== undefined) parts.push(`×${node.count}`);
       if (node.rate !== undefined) parts.push(`${number(node.rate)}/s`);
       if (node.lag !== undefined && node.lag !== null) parts.push(`${t("kpi.lag")} ${number(node.lag, 0)}`);
+      if (node.rebuild !== undefined && node.rebuild !== null) parts.push(`${t("rebuild")} ${(node.rebuild * 100).toFixed(0)}%`);
       detail.textContent = parts.join(" · ");
       const tip = document.createElementNS(ns, "title");
       tip.textContent = `${node.label}: ${t(`health.${node.health}`)}`;
@@ -249,6 +250,12 @@
        render: (r) => health(r.source_reachable === null || r.source_reachable === undefined ? "unknown" : r.source_reachable ? "ok" : "bad")},
     ], body.items, {key: (r) => r.name});
   }
+  function rebuildBars(rebuilds) {
+    if (!rebuilds || !rebuilds.length) return "–";
+    return el("div", {}, ...rebuilds.map((r) => el("div", {class: "rebuild"},
+      el("progress", {max: "1", value: r.progress === null ? "0" : String(r.progress)}),
+      ` ${r.progress === null ? "–" : (r.progress * 100).toFixed(0) + "%"} ${number(r.events, 0)}/${number(r.total, 0)} ${r.store}`)));
+  }
   async function loadProjections() {
     const body = await api("/ops/api/projections");
     table($("projections-table"), [
@@ -258,6 +265,7 @@
       {label: "col.lag", key: "lag", num: true, render: (r) => number(r.lag, 0)},
       {label: "col.lagseconds", key: "lag_seconds", num: true, render: (r) => number(r.lag_seconds)},
       {label: "col.partitions", key: "partitions", render: (r) => r.partitions.map((p) => `${p.topic}/${p.partition}@${p.position}`).join(", ")},
+      {label: "rebuild", key: "rebuilds", render: (r) => rebuildBars(r.rebuilds)},
     ], body.items, {key: (r) => r.name});
     table($("projection-groups-table"), [
       {key: "group", label: "col.group"}, {key: "state", label: "col.state"},
