@@ -36,6 +36,9 @@ class SqlEngine(Protocol):
 
     def columns(self, connection: Any, table: str) -> tuple[str, ...]: ...
 
+    def executemany(self, cursor: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``statement`` for every row, in order, in as few round trips as the driver allows."""
+
 
 def _double_quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
@@ -73,6 +76,9 @@ class SqliteEngine:
         rows = connection.execute(f"PRAGMA table_info({self.quote(table)})").fetchall()
         return tuple(str(r[1]) for r in rows)
 
+    def executemany(self, cursor: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        cursor.executemany(statement, rows)
+
 
 def _on_conflict(engine: SqlEngine, table: str, columns: Sequence[str],
                  key_columns: Sequence[str]) -> str:
@@ -106,6 +112,12 @@ class PostgresEngine:
 
     def begin(self, connection: Any) -> None:
         """psycopg2 opens a transaction with the first statement."""
+
+    def executemany(self, cursor: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        # psycopg2's executemany makes a round trip per row; execute_batch joins pages of them.
+        from psycopg2.extras import execute_batch
+
+        execute_batch(cursor, statement, rows, page_size=250)
 
     def quote(self, identifier: str) -> str:
         return _double_quote(identifier)
@@ -149,6 +161,9 @@ class MariaDbEngine:
 
     def begin(self, connection: Any) -> None:
         connection.begin()
+
+    def executemany(self, cursor: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        cursor.executemany(statement, rows)  # PyMySQL sends one multi-row INSERT
 
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"

@@ -163,11 +163,11 @@ class SqlTarget:
             applied.outcomes[event_id] = outcome
             ledger.append((prepared, outcome))
         if rows:
-            cursor.executemany(self._upsert, rows)
+            self.engine.executemany(cursor, self._upsert, rows)
         after = {k: row_digest(image) for k, image in
                  self._images(cursor, [keys[k] for k in written], lock=False).items()}
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        cursor.executemany(self.ledger.insert_event, [
+        self.engine.executemany(cursor, self.ledger.insert_event, [
             (p.event.event_id, self.config.name, self.table,
              p.row.key_text if p.row is not None else None, outcome,
              (after.get(p.row.key_text) if outcome != "conflict_kept" else
@@ -175,9 +175,9 @@ class SqlTarget:
              p.event.topic, p.event.partition, p.event.offset, now)
             for p, outcome in ledger])
         if after:
-            cursor.executemany(self.ledger.upsert_row, [
+            self.engine.executemany(cursor, self.ledger.upsert_row, [
                 (self.table, key, digest, written[key], now) for key, digest in after.items()])
-        cursor.executemany(self.ledger.upsert_position, [
+        self.engine.executemany(cursor, self.ledger.upsert_position, [
             (self.config.name, topic, partition, offset)
             for partition, offset in sorted(next_offsets.items())])
         return applied
