@@ -27,8 +27,10 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -39,6 +41,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._projection_stack import BusProcess, bus_env, free_port, stack_settings
+from bench.query_api import _wait_up as wait_up
 from bus.access.clients import CLASSIFICATIONS, ClientStore
 from bus.envelope import CloudEvent
 from bus.events.publisher import EventPublisher
@@ -51,6 +54,7 @@ from bus.standards.idcard import compute_check_char
 
 console = Console()
 TYPE = "rongtong.std.person.upserted"
+Result = TypeVar("Result")
 BARE = textwrap.dedent("""
     import sys
     from aiohttp import web
@@ -98,20 +102,6 @@ async def publish_persons(stack: Settings, count: int, progress: Progress | None
     finally:
         await publisher.close()
         await registry.close()
-
-
-async def wait_up(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.3)
-    raise RuntimeError(f"{url} did not come up")
 
 
 async def _read_events(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
@@ -208,23 +198,45 @@ async def _runs(args: argparse.Namespace, root: Path, stack: Settings) -> list[t
     return rows
 
 
-def _report(args: argparse.Namespace, rows: list[tuple[str, str, float]]) -> None:
-    total = args.events * args.subscribers
-    gateway = total / rows[0][2]
-    table = Table(title=f"SSE fan-out: {args.subscribers} subscribers × {args.events:,} events")
-    lines = ["| path | what | seconds | events/s delivered | gateway ÷ this |", "|---|---|--:|--:|--:|"]
-    for column in ("path", "what", "seconds", "events/s delivered", "gateway ÷ this"):
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
+                markdown: bool) -> None:
+    """A rich table, the machine's load, and with ``markdown`` the same rows for the docs."""
+    table = Table(title=title)
+    for column in columns:
         table.add_column(column)
-    for name, what, seconds in rows:
-        rate = total / seconds
-        cells = (name, what, f"{seconds:.1f}", f"{rate:,.0f}", f"{gateway / rate:.2f}")
+    lines = ["| " + " | ".join(columns) + " |", "|---|---|" + "--:|" * (len(columns) - 2)]
+    for cells in rows:
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     console.print(table)
     console.print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
                   f"load {os.getloadavg()[0]:.1f}")
-    if args.markdown:
+    if markdown:
         print("\n".join(lines))
+
+
+def on_own_stack(prefix: str, runs: Callable[[Path, Settings], Coroutine[Any, Any, Result]]
+                 ) -> Result:
+    """``runs(root, stack)`` against a Kafka broker and registry of its own, in a temp dir."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp)
+        stack = stack_settings(root / "stack")
+        local = LocalStack(stack)
+        local.up(timeout=180)
+        try:
+            return asyncio.run(runs(root, stack))
+        finally:
+            local.down()
+
+
+def _report(args: argparse.Namespace, rows: list[tuple[str, str, float]]) -> None:
+    total = args.events * args.subscribers
+    gateway = total / rows[0][2]
+    print_table(f"SSE fan-out: {args.subscribers} subscribers × {args.events:,} events",
+                ("path", "what", "seconds", "events/s delivered", "gateway ÷ this"),
+                [(name, what, f"{seconds:.1f}", f"{total / seconds:,.0f}",
+                  f"{gateway / (total / seconds):.2f}") for name, what, seconds in rows],
+                args.markdown)
 
 
 def main() -> None:
@@ -234,16 +246,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="rongtong-bench-sse-") as tmp:
-        root = Path(tmp)
-        stack = stack_settings(root / "stack")
-        local = LocalStack(stack)
-        local.up(timeout=180)
-        try:
-            rows = asyncio.run(_runs(args, root, stack))
-        finally:
-            local.down()
-    _report(args, rows)
+    _report(args, on_own_stack("rongtong-bench-sse-", lambda root, stack: _runs(args, root, stack)))
 
 
 if __name__ == "__main__":

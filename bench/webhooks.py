@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -33,15 +30,14 @@ from pathlib import Path
 import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._projection_stack import BusProcess, bus_env, free_port, stack_settings
-from bench.sse_fanout import TYPE, publish_persons, wait_up
+from bench._projection_stack import BusProcess, bus_env, free_port
+from bench.query_api import _wait_up as wait_up
+from bench.sse_fanout import TYPE, on_own_stack, print_table, publish_persons
 from bus.access.clients import CLASSIFICATIONS, ClientStore
 from bus.settings import Settings, load_settings
-from bus.stack.local import LocalStack
 from bus.webhooks.store import WebhookStore
 
 console = Console()
@@ -150,20 +146,11 @@ async def _runs(args: argparse.Namespace, root: Path, stack: Settings) -> list[t
 
 
 def _report(args: argparse.Namespace, rows: list[tuple[str, str, float]]) -> None:
-    table = Table(title=f"webhooks: {args.webhooks} webhooks × {args.events:,} events")
-    lines = ["| path | what | deliveries/s | vs bare |", "|---|---|--:|--:|"]
-    for column in ("path", "what", "deliveries/s", "vs bare"):
-        table.add_column(column)
     bare = rows[-1][2]
-    for name, what, rate in rows:
-        cells = (name, what, f"{rate:,.0f}", f"{rate / bare:.2f}")
-        table.add_row(*cells)
-        lines.append("| " + " | ".join(cells) + " |")
-    console.print(table)
-    console.print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
-                  f"load {os.getloadavg()[0]:.1f}")
-    if args.markdown:
-        print("\n".join(lines))
+    print_table(f"webhooks: {args.webhooks} webhooks × {args.events:,} events",
+                ("path", "what", "deliveries/s", "vs bare"),
+                [(name, what, f"{rate:,.0f}", f"{rate / bare:.2f}") for name, what, rate in rows],
+                args.markdown)
 
 
 def main() -> None:
@@ -173,16 +160,8 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=10)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="rongtong-bench-webhooks-") as tmp:
-        root = Path(tmp)
-        stack = stack_settings(root / "stack")
-        local = LocalStack(stack)
-        local.up(timeout=180)
-        try:
-            rows = asyncio.run(_runs(args, root, stack))
-        finally:
-            local.down()
-    _report(args, rows)
+    _report(args, on_own_stack("rongtong-bench-webhooks-",
+                               lambda root, stack: _runs(args, root, stack)))
 
 
 if __name__ == "__main__":

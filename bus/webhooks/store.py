@@ -141,7 +141,9 @@ class WebhookStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        # writes open BEGIN IMMEDIATE implicitly; ``with self._db`` commits or rolls back
+        self._db = sqlite3.connect(path, isolation_level="IMMEDIATE", check_same_thread=False,
+                                   timeout=10)
         self._db.row_factory = sqlite3.Row
         if fresh:
             os.chmod(path, 0o600)
@@ -150,18 +152,13 @@ class WebhookStore:
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, self._db:
+            yield self._db
 
     def _query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         with self._lock:
@@ -236,15 +233,17 @@ class WebhookStore:
         if attempt.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {attempt.outcome!r}")
         with self._transaction() as db:
-            exists = db.execute("SELECT 1 FROM webhook WHERE id = ?", (attempt.webhook,)).fetchone()
-            if exists is None:
+            logged = db.execute(
+                "INSERT INTO delivery (webhook, event_id, event_type, topic, partition, offset, "
+                "attempt, at_ms, status, error, duration_ms, outcome) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM webhook WHERE id = ?)",
+                (attempt.webhook, attempt.event_id, attempt.event_type, attempt.topic,
+                 attempt.partition, attempt.offset, attempt.attempt, attempt.at_ms,
+                 attempt.status, attempt.error, attempt.duration_ms, attempt.outcome,
+                 attempt.webhook)).rowcount
+            if not logged:
                 return  # deleted meanwhile: nothing to keep
-            db.execute("INSERT INTO delivery (webhook, event_id, event_type, topic, partition, "
-                       "offset, attempt, at_ms, status, error, duration_ms, outcome) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (attempt.webhook, attempt.event_id, attempt.event_type, attempt.topic,
-                        attempt.partition, attempt.offset, attempt.attempt, attempt.at_ms,
-                        attempt.status, attempt.error, attempt.duration_ms, attempt.outcome))
             if positions is not None:
                 _save(db, attempt.webhook, positions)
             if disable is not None:
