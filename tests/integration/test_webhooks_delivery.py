@@ -32,19 +32,24 @@ pytestmark = pytest.mark.integration
 
 class Receiver:
     """A local aiohttp receiver: ``/ok`` answers 204, ``/flaky`` 503 twice per webhook-id then
-    200, ``/down`` always 500. Every request is kept."""
+    200, ``/down`` always 500, ``/stalled`` holds every request until ``release`` is set, then
+    200. Every request is kept."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self._flaky: Counter[str] = Counter()
+        self.release = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.requests.append((request.path_qs, dict(request.headers), body))
         if request.path == "/ok":
             return web.Response(status=204)
+        if request.path == "/stalled":
+            await self.release.wait()
+            return web.Response(status=200)
         if request.path == "/flaky":
             self._flaky[request.headers["webhook-id"]] += 1
             return web.Response(status=503 if self._flaky[request.headers["webhook-id"]] <= 2 else 200)
@@ -138,15 +143,21 @@ async def test_webhooks_deliver_signed_masked_retried_dead_lettered_and_resume_a
         masked = await register(watcher, "/ok?masked", None)
         flaky = await register(desk, "/flaky", "service-desk")
         down = await register(desk, "/down", "service-desk")
+        await register(desk, "/stalled", "service-desk")
         await publish("林一", "林二", "林三")
         async with dispatching(settings, audit):
             await until(lambda: len(receiver.to("/ok")) >= 3 and len(receiver.to("/ok?masked")) >= 3
                         and len(receiver.to("/flaky")) >= 9 and len(receiver.to("/down")) >= 9,
-                        "the first three events at every webhook")
+                        "the first three events at every webhook but the stalled one")
+            assert len(receiver.to("/stalled")) == 1, "a receiver that does not answer holds " \
+                                                      "back its own webhook only"
+            receiver.release.set()
+            await until(lambda: len(receiver.to("/stalled")) >= 3, "the stalled webhook")
         await publish("林四", "林五")  # while no dispatcher runs
         async with dispatching(settings, audit):
             await until(lambda: len(receiver.to("/ok")) >= 5 and len(receiver.to("/ok?masked")) >= 5
-                        and len(receiver.to("/flaky")) >= 15 and len(receiver.to("/down")) >= 15,
+                        and len(receiver.to("/flaky")) >= 15 and len(receiver.to("/down")) >= 15
+                        and len(receiver.to("/stalled")) >= 5,
                         "all five events after the restart")
             await asyncio.sleep(0.5)  # room for a duplicate to show
         delivered = receiver.to("/ok")
