@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 from aiohttp import web
@@ -12,6 +13,9 @@ from aiohttp import web
 from adapters.capture.change_event import change_key_schema, change_value_schema
 from adapters.capture.config import SourceConfig, load_configured_sources
 from adapters.capture.runner import CHANGE_EVENT_TYPE, QUARANTINE_EVENT_TYPE
+from adapters.sinks.config import ConfigError as SinkConfigError
+from adapters.sinks.config import load_configured_sinks
+from adapters.sinks.topics import writeback_topic_documents
 from bus.access.audit import AUDIT_EVENT_TYPE, AUDIT_TOPIC
 from bus.governance.asyncapi import TopicDocument, asyncapi_document
 from bus.governance.catalog import CLASSIFICATIONS
@@ -180,6 +184,8 @@ def build_asyncapi(settings: Settings, configs: list[SourceConfig]) -> dict[str,
     topics = topic_documents(configs, [(CITIZEN_PROFILE, "projection_profile"),
                                        (ENTERPRISE_PROFILE, "projection_profile"),
                                        (NEWBORN_CASE, "newborn_case")])
+    with suppress(SinkConfigError):  # a broken write-back configuration fails `bus sinks run`
+        topics += writeback_topic_documents(load_configured_sinks(settings))
     return asyncapi_document(topics, version=_version(), kafka_bootstrap=settings.kafka_bootstrap,
                              registry_url=settings.registry_url)
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from adapters.capture.config import load_configured_sources
 from adapters.standardize.entity import canonical_entity
 from bus.governance.sources import load_entities
+from bus.settings import Settings
+from bus.web.asyncapi import build_asyncapi
 from schemas.avro_schemas import entity_names, load_avro_schema
 
 REQUESTS = ("household_registration", "insurance_enrolment")
@@ -39,3 +44,13 @@ def test_the_conflict_report_keeps_both_images_as_sensitive_data() -> None:
 
     assert fields["legacy_image"]["classification"] == "sensitive_personal"
     assert fields["bus_image"]["classification"] == "sensitive_personal"
+
+
+def test_the_asyncapi_document_shows_the_requests_and_the_sinks_reports(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path)
+    channels = build_asyncapi(settings, load_configured_sources(settings))["channels"]
+
+    assert {"std.household_registration", "std.insurance_enrolment",
+            "writeback.conflicts.gongan.hj_ryxx", "writeback.conflicts.rsj.ac01",
+            "writeback.quarantine.mz.csdj"} <= set(channels)
+    assert "writeback.conflicts.mz.csdj" not in channels  # an export has no conflicts
