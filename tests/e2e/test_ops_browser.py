@@ -286,10 +286,33 @@ async def test_an_operator_watches_the_bus_and_replays_a_quarantined_row_from_th
             assert await page.inner_text("#schema-compat")
             await page.screenshot(path=str(SHOTS / "schemas.png"))
 
+            # the message browser decodes the quarantine topic through the registry
+            await page.click("#tabs button[data-view=messages]")
+            await page.fill("#messages-topic", f"quarantine.{service.department}.hj_ryxx")
+            await page.click("#messages-form button[type=submit]")
+            await page.wait_for_selector("#messages-table tbody tr[data-key='0']")
+            assert "division.unknown" in await page.inner_text("#messages-table")
+            await page.screenshot(path=str(SHOTS / "messages.png"))
+            assert ("ops-operator", f"quarantine.{service.department}.hj_ryxx/0", "ok") in [
+                (r.client, r.subject, r.result) for r in service.audit.records]
+
+            # catalog search and a field's lineage; the audit statistics
+            await page.click("#tabs button[data-view=catalog]")
+            await page.fill("#catalog-q", "identity")
+            await page.click("#catalog-form button[type=submit]")
+            await page.click("#catalog-table tr[data-key='std.person.identity_number']")
+            await page.wait_for_selector("#lineage-up li")
+            assert "gongan.hj_ryxx.SFZH" in await page.inner_text("#lineage-up")
+            await page.screenshot(path=str(SHOTS / "catalog.png"))
+            await page.click("#tabs button[data-view=audit]")
+            await page.wait_for_function("document.getElementById('audit-summary').textContent")
+            await page.screenshot(path=str(SHOTS / "audit.png"))
+
             # the labels switch to English
             await page.click("#tabs button[data-view=overview]")
             await page.click("#lang")
             assert await page.inner_text("#tabs button[data-view=quarantine]") == "Quarantine"
+            assert await page.inner_text("#live") == "live"
             await page.screenshot(path=str(SHOTS / "overview-en.png"))
         finally:
             await browser.close()

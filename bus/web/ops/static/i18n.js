@@ -74,6 +74,21 @@ const I18N = (function () {
     "topology": ["拓扑", "Topology"],
     "rebuild": ["重建进度", "rebuild"],
     "who": ["登录身份：", "signed in as "],
+    "nav.messages": ["消息", "Messages"],
+    "nav.catalog": ["目录与血缘", "Catalog & lineage"],
+    "nav.audit": ["审计", "Audit"],
+    "col.offset": ["起始位点", "from offset"],
+    "col.value": ["内容", "value"], "col.type": ["事件类型", "event type"],
+    "col.dataset": ["数据集", "dataset"], "col.classification": ["分级", "classification"],
+    "col.owner": ["责任部门", "owner"], "col.field": ["字段", "field"],
+    "col.client": ["客户端", "client"], "col.endpoint": ["接口", "endpoint"],
+    "col.day": ["日期", "day"], "col.records": ["记录数", "records"],
+    "read": ["读取", "Read"], "search": ["搜索", "Search"],
+    "lineage.up": ["上游（来源）", "upstream (sources)"],
+    "lineage.down": ["下游（去向）", "downstream (uses)"],
+    "messages.info": ["位点 {begin}–{end}，显示 {count} 条", "offsets {begin}–{end}, {count} shown"],
+    "audit.summary": ["审计记录 {records} 条，{chains} 条哈希链，最近 {last}",
+                      "{records} audit records in {chains} hash chains, latest {last}"],
   };
   let lang = localStorage.getItem("rongtong.lang") || "zh";
   const index = () => (lang === "en" ? 1 : 0);

@@ -375,11 +375,77 @@
     }
   }
 
+  // --- message browser -------------------------------------------------------------------
+  async function loadMessages() {
+    if (state.overview && !$("messages-topics").childElementCount) {
+      const topics = await api("/ops/api/topics?size=200&sort=name");
+      $("messages-topics").replaceChildren(...topics.items.map((x) => el("option", {value: x.name})));
+    }
+  }
+  async function readMessages() {
+    const params = {topic: $("messages-topic").value.trim(), partition: $("messages-partition").value || "0",
+                    offset: $("messages-offset").value};
+    try {
+      const body = await api(`/ops/api/messages?${query(params)}`);
+      $("messages-info").textContent = t("messages.info", {begin: body.begin, end: body.end, count: body.items.length})
+        + (body.masked ? ` · ${t("masked")}` : "");
+      table($("messages-table"), [
+        {key: "offset", label: "col.position", num: true},
+        {key: "timestamp_ms", label: "col.time", render: (r) => new Date(r.timestamp_ms).toLocaleString()},
+        {key: "type", label: "col.type", render: (r) => r.headers.ce_type || r.encoding},
+        {key: "key", label: "col.key", render: (r) => JSON.stringify(r.key)},
+        {key: "value", label: "col.value", render: (r) => el("pre", {class: "row"}, JSON.stringify(r.value, null, 1))},
+      ], body.items, {key: (r) => String(r.offset)});
+    } catch (error) {
+      $("messages-info").textContent = error.message;
+      $("messages-table").replaceChildren();
+    }
+  }
+
+  // --- catalog and lineage ---------------------------------------------------------------
+  async function loadCatalog() {
+    const body = await api(`/ops/api/catalog?${query({search: $("catalog-q").value.trim()})}`);
+    const fields = body.datasets.flatMap((d) => d.fields.map((f) => Object.assign({kind: d.kind}, f)));
+    table($("catalog-table"), [
+      {key: "id", label: "col.field"}, {key: "kind", label: "col.kind"},
+      {key: "classification", label: "col.classification"}, {key: "owner", label: "col.owner"},
+    ], fields.slice(0, 200), {key: (r) => r.id, onClick: (r) => loadLineage(r.id)});
+  }
+  async function loadLineage(field) {
+    try {
+      const body = await api(`/ops/api/catalog/lineage?${query({field})}`);
+      $("lineage").hidden = false;
+      $("lineage-field").textContent = `${body.field.id} (${body.field.classification || "–"})`;
+      const item = (f) => el("li", {}, `${f.id}`, el("span", {class: "muted"}, f.classification ? ` · ${f.classification}` : ""));
+      $("lineage-up").replaceChildren(...body.upstream.map(item));
+      $("lineage-down").replaceChildren(...body.downstream.map(item));
+    } catch (error) {
+      $("lineage").hidden = false;
+      $("lineage-field").textContent = error.message;
+    }
+  }
+
+  // --- audit statistics ------------------------------------------------------------------
+  async function loadAudit() {
+    try {
+      const body = await api("/ops/api/audit");
+      $("audit-summary").textContent = t("audit.summary", {records: number(body.records, 0), chains: body.chains,
+        last: body.last_at_ms ? new Date(body.last_at_ms).toLocaleString() : "–"});
+      const counts = (label) => [{key: "name", label}, {key: "records", label: "col.records", num: true}];
+      table($("audit-clients"), counts("col.client"), body.by_client, {key: (r) => r.name});
+      table($("audit-endpoints"), counts("col.endpoint"), body.by_endpoint, {key: (r) => r.name});
+      table($("audit-days"), counts("col.day"), body.by_day, {key: (r) => r.name});
+    } catch (error) {
+      $("audit-summary").textContent = `${t("unavailable")} ${error.message}`;
+    }
+  }
+
   // --- navigation and live updates -------------------------------------------------------
   const loaders = {overview: async () => { if (state.overview) drawTopology(state.overview.topology); },
                    topics: loadTopics, groups: loadGroups, adapters: loadAdapters,
                    projections: loadProjections, quarantine: loadQuarantine,
-                   schemas: loadSchemas, quality: loadQuality};
+                   schemas: loadSchemas, quality: loadQuality, messages: loadMessages,
+                   catalog: loadCatalog, audit: loadAudit};
   async function refresh() {
     if (state.loading) { state.again = true; return; }
     state.loading = true;
@@ -402,16 +468,24 @@
   function connect() {
     const source = new EventSource("/ops/api/stream");
     source.addEventListener("overview", (event) => {
-      $("live").className = "badge"; $("live").textContent = t("live");
+      state.live = true;
+      showLive();
       showOverview(JSON.parse(event.data));
-      if (state.view !== "overview" && state.view !== "schemas") refresh();
+      if (!["overview", "schemas", "messages", "catalog", "audit"].includes(state.view)) refresh();
     });
-    source.onerror = () => { $("live").className = "badge off"; $("live").textContent = t("offline"); };
+    source.onerror = () => { state.live = false; showLive(); };
+  }
+  function showLive() {
+    $("live").className = state.live ? "badge" : "badge off";
+    $("live").textContent = t(state.live ? "live" : "offline");
+  }
+  function showWho() {
+    if (state.me) $("who").textContent = t("who") + state.me.client + ` (${state.me.roles.join(", ")})`;
   }
 
   async function start() {
     I18N.apply();
-    I18N.onChange(() => { if (state.overview) showOverview(state.overview); refresh(); });
+    I18N.onChange(() => { showLive(); showWho(); if (state.overview) showOverview(state.overview); refresh(); });
     $("lang").addEventListener("click", () => I18N.toggle());
     $("logout").addEventListener("click", async () => {
       await fetch("/ops/api/logout", {method: "POST", headers: {"X-Ops-Request": "1"}, credentials: "same-origin"});
@@ -432,10 +506,12 @@
         state.quarantine.page = 1; refresh();
       });
     }
+    $("messages-form").addEventListener("submit", (e) => { e.preventDefault(); readMessages(); });
+    $("catalog-form").addEventListener("submit", (e) => { e.preventDefault(); loadCatalog(); });
     $("q-replay").addEventListener("click", () => replay(false));
     $("q-dry-run").addEventListener("click", () => replay(true));
     state.me = await api("/ops/api/me");
-    $("who").textContent = t("who") + state.me.client + ` (${state.me.roles.join(", ")})`;
+    showWho();
     try { showOverview(await api("/ops/api/overview")); } catch (error) { console.warn(error.message); }
     show(state.view);
     connect();
