@@ -45,7 +45,7 @@ e2e: $(STAMP) system-deps
 	@$(call pytest,tests/e2e -q)
 
 test: $(STAMP) system-deps lint typecheck imports
-	@$(call pytest,tests -q -ra)
+	@$(call pytest,tests -q -ra --durations=25)
 
 bench: $(STAMP)
 	$(BIN)/python bench/capture_throughput.py
