@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,23 @@ BODY = {"url": "https://app.example.gov.cn/hooks",
 Api = tuple[TestClient[Any, Any], dict[str, str]]
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = load_settings(state_dir=tmp_path)
-    keys = {"app": add_client(tmp_path, "app"), "other": add_client(tmp_path, "other"),
-            "public": add_client(tmp_path, "public-only", classifications=("public",)),
-            "no-reader": add_client(tmp_path, "no-reader", roles=())}
+@pytest.fixture(scope="module")
+async def service(tmp_path_factory: pytest.TempPathFactory
+                  ) -> AsyncIterator[tuple[TestClient[Any, Any], Path]]:
+    state = tmp_path_factory.mktemp("webhook-api")
+    settings = load_settings(state_dir=state)
     async with TestClient(TestServer(create_web_app(settings, audit=MemoryAuditLog()))) as client:
-        yield client, keys
+        yield client, state
+
+
+@pytest.fixture
+def api(service: tuple[TestClient[Any, Any], Path]) -> Api:
+    """The service and clients of this test's own (the service is shared by the module)."""
+    client, state = service
+    tag = uuid.uuid4().hex[:8]
+    return client, {"app": add_client(state, f"app-{tag}"), "other": add_client(state, f"other-{tag}"),
+                    "public": add_client(state, f"public-{tag}", classifications=("public",)),
+                    "no-reader": add_client(state, f"no-reader-{tag}", roles=())}
 
 
 async def test_a_registration_answers_201_with_the_secret_once_and_lists_without_it(api: Api) -> None:
