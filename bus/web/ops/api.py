@@ -48,11 +48,16 @@ def _bad(exc: ListingError) -> web.Response:
 
 
 def current_overview(request: web.Request, collector: Collector) -> dict[str, Any]:
+    """The overview of the collector's latest round (computed once per round)."""
     groups: list[str] = request.config_dict[PROJECTION_GROUPS]
-    return overview(collector.history, kafka_error=collector.kafka_error,
-                    adapters=collector.adapters, adapters_error=collector.adapters_error,
-                    positions=collector.positions, projection_groups=groups,
-                    rebuilds=collector.rebuilds)
+
+    def compute() -> dict[str, Any]:
+        return overview(collector.history, kafka_error=collector.kafka_error,
+                        adapters=collector.adapters, adapters_error=collector.adapters_error,
+                        positions=collector.positions, projection_groups=groups,
+                        rebuilds=collector.rebuilds)
+    body: dict[str, Any] = dict(collector.memo("overview", compute))
+    return body
 
 
 async def get_overview(request: web.Request) -> web.Response:

@@ -180,9 +180,17 @@ class Collector:
     positions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rebuilds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     samples_taken: int = 0
+    _memo: dict[str, tuple[int, Any]] = field(default_factory=dict)
     _watched_until: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _sampled: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per round: every dashboard's stream shares one overview."""
+        found = self._memo.get(key)
+        if found is None or found[0] != self.samples_taken:
+            found = self._memo[key] = (self.samples_taken, compute())
+        return found[1]
 
     def watch(self) -> None:
         """Someone looks: keep sampling for ``idle_after`` seconds (wakes an idle collector)."""
