@@ -27,7 +27,8 @@ from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 
 __all__ = ["MAX_TYPES", "PROJECTION_STREAMS", "EventFilter", "EventView", "EventViews",
-           "InvalidFilter", "entity_policy", "parse_filter", "partitions_of", "projection_entity"]
+           "InvalidFilter", "entity_policy", "parse_filter", "partitions_of", "projection_entity",
+           "subscribable_entities"]
 
 _TYPE = re.compile(r"rongtong\.(?:std\.([a-z_]{1,40})\.(?:upserted|deleted)"
                    r"|projection\.([a-z_]{1,40})\.changed)")
@@ -140,6 +141,12 @@ def projection_entity(name: str) -> CanonicalEntity:
                            value_schema=value, key_schema=key)
 
 
+def subscribable_entities() -> dict[str, CanonicalEntity]:
+    """What a filter may name: the canonical entities and the projections in PROJECTION_STREAMS."""
+    entities = {e.entity: e for e in load_entities()}
+    return entities | {name: projection_entity(name) for name in PROJECTION_STREAMS}
+
+
 class EventViews:
     """The canonical entities, their field policies and a serde of its own."""
 
@@ -147,8 +154,7 @@ class EventViews:
         self.bootstrap = bootstrap
         self.registry = RegistryClient(registry_url)
         self.serde = AvroSerde(self.registry)
-        self.entities = {e.entity: e for e in load_entities()}
-        self.entities |= {name: projection_entity(name) for name in PROJECTION_STREAMS}
+        self.entities = subscribable_entities()
         self.policies = {name: entity_policy(e) for name, e in self.entities.items()}
 
     def parse(self, types: Iterable[str], subject: str | None, department: str | None

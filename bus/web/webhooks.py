@@ -13,12 +13,12 @@ import time
 from aiohttp import web
 from pydantic import ValidationError
 
-from bus.governance.sources import CanonicalEntity, load_entities
+from bus.governance.sources import CanonicalEntity
 from bus.problem import problem
 from bus.settings import Settings
 from bus.web.api_models import WebhookCommand
 from bus.web.auth import access_of
-from bus.web.event_views import InvalidFilter, parse_filter
+from bus.web.event_views import InvalidFilter, parse_filter, subscribable_entities
 from bus.webhooks.guard import Destinations, ForbiddenDestination
 from bus.webhooks.store import Webhook, WebhookStore
 
@@ -157,7 +157,7 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     store = WebhookStore(settings.webhooks_path)
     app[STORE] = store
     app[_DESTINATIONS] = Destinations.parse(settings.webhooks_allowed_hosts)
-    app[_ENTITIES] = {e.entity: e for e in load_entities()}
+    app[_ENTITIES] = subscribable_entities()
     app[_GRACE] = settings.webhooks_rotation_grace
 
     async def close(_: web.Application) -> None:

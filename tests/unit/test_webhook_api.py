@@ -161,3 +161,13 @@ async def test_the_delivery_log_is_paged_and_its_parameters_checked(api: Api) ->
     assert [a["event_id"] for a in rest["items"]] == ["e0"] and rest["next"] is None
     bad = await client.get(path, params={"limit": "0"}, headers=headers(keys["app"], None))
     assert bad.status == 400 and (await bad.json())["parameter"] == "limit"
+
+
+async def test_the_types_a_subscription_takes_a_webhook_takes_too(api: Api) -> None:
+    client, keys = api
+    body = {**BODY, "filters": {"types": ["rongtong.projection.newborn_case.changed",
+                                          "rongtong.std.birth_certificate.upserted"]}}
+    response = await client.post("/v1/webhooks", json=body, headers=headers(keys["app"], None))
+    assert response.status == 201, await response.text()
+    assert (await response.json())["filters"]["types"] == [
+        "rongtong.projection.newborn_case.changed", "rongtong.std.birth_certificate.upserted"]
