@@ -363,23 +363,32 @@ def projections_rebuild(ctx: _Context, name: str, no_switch: bool, as_json: bool
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
     from projections.app import profile_projections
+    from projections.newborn_case import rebuild as newborn_rebuild
     from projections.profiles.location import store_location
     from projections.profiles.rebuild import RebuildUnsupported, rebuild
 
     found = {p.name: p for p in profile_projections()}
-    if name not in found:
-        _fail(f"no projection {name!r}; known: {', '.join(sorted(found))}")
+    if name not in found and name != newborn_rebuild.NAME:
+        _fail(f"no projection {name!r}; known: {', '.join(sorted([*found, newborn_rebuild.NAME]))}")
     s = ctx.settings
     _quiet_kafka_client()
     columns = ("{task.description}", BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=as_json) as progress:
         task = progress.add_task(f"rebuilding {name}", total=None)
         location = store_location(name, s.projection_store_path(name).resolve(), s.read_store_url)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
         try:
-            report = asyncio.run(rebuild(
-                found[name], default_path=location,
-                bootstrap=s.kafka_bootstrap, registry_url=s.registry_url, switch=not no_switch,
-                progress=lambda done, total: progress.update(task, completed=done, total=total)))
+            if name == newborn_rebuild.NAME:  # a SQLite store whatever BUS_READ_STORE_URL says
+                report = asyncio.run(newborn_rebuild.rebuild(
+                    default_path=s.projection_store_path(name).resolve(), bootstrap=s.kafka_bootstrap,
+                    registry_url=s.registry_url, switch=not no_switch, progress=advance))
+            else:
+                report = asyncio.run(rebuild(
+                    found[name], default_path=location, bootstrap=s.kafka_bootstrap,
+                    registry_url=s.registry_url, switch=not no_switch, progress=advance))
         except RebuildUnsupported as exc:
             _fail(str(exc))
             return

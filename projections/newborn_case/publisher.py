@@ -6,7 +6,9 @@ The store writes each case version and each command into an outbox in the same t
 the case; this publisher sends them in order and deletes them once Kafka acknowledged them. A
 crash between the two sends a message again — harmless: the case topic is compacted by
 certificate number, and every ``ce_id`` is deterministic, so the sinks (idempotent by event id)
-skip a command they already wrote. One publisher holds the outbox lease at a time.
+skip a command they already wrote. One publisher holds the outbox lease at a time. After a
+rebuild switched readers, the stores left behind are drained before the new one (see
+:class:`CasePublisherService`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
 from projections.newborn_case.commands import COMMAND_TOPICS, IssuedCommand
 from projections.newborn_case.store import CaseStore
+from projections.profiles.location import live_store
 from schemas.avro_schemas import load_avro_schema
 
 __all__ = ["COMMAND_OUTPUT_TOPICS", "OUTPUT_TOPIC", "CasePublisher", "CasePublisherService",
@@ -117,7 +120,12 @@ class CasePublisher:
 
 
 class CasePublisherService(Service):
-    """Runs a :class:`CasePublisher` beside the case agents (a faust app service)."""
+    """Runs a :class:`CasePublisher` beside the case agents (a faust app service).
+
+    It publishes the live store (``store_path``, or the store the pointer file beside it names
+    after a rebuild). When a rebuild switched readers, it keeps draining the stores it published
+    before — first, so a case's versions leave in order — until each is empty and every
+    partition it had applied is covered by the new store (the agents have adopted it)."""
 
     def __init__(self, *, bootstrap: str, registry_url: str, store_path: Path, interval: float = 0.5,
                  **kwargs: Any) -> None:
@@ -128,7 +136,7 @@ class CasePublisherService(Service):
         self.interval = interval
         self._producer: AIOKafkaProducer | None = None
         self._registry: RegistryClient | None = None
-        self._store: CaseStore | None = None
+        self._publishers: list[CasePublisher] = []  # the stores left behind, then the live one
 
     async def on_start(self) -> None:
         await ensure_topics(self.bootstrap, [TopicSpec.compacted(OUTPUT_TOPIC),
@@ -137,16 +145,36 @@ class CasePublisherService(Service):
                                           enable_idempotence=True, linger_ms=20)
         await self._producer.start()
         self._registry = RegistryClient(self.registry_url)
-        self._store = CaseStore(self.store_path)
-        self.add_future(self._run(CasePublisher(self._store, self._producer, AvroSerde(self._registry))))
+        self.add_future(self._run())
 
-    async def _run(self, publisher: CasePublisher) -> None:
+    def _publisher(self, path: Path) -> CasePublisher:
+        assert self._producer is not None and self._registry is not None
+        holder = self._publishers[-1].holder if self._publishers else None
+        publisher = CasePublisher(CaseStore(path), self._producer, AvroSerde(self._registry))
+        if holder is not None:
+            publisher.holder = holder  # one holder: the lease on the old store is still ours
+        return publisher
+
+    async def _run(self) -> None:
+        self._publishers = [self._publisher(live_store(self.store_path))]
         while not self.should_stop:
-            try:
-                sent = await publisher.drain()
-            except Exception:  # Kafka or the registry away: keep the outbox, try again
-                log.warning("publishing the newborn_case outbox failed; retrying", exc_info=True)
-                sent = 0
+            live = live_store(self.store_path)
+            if live != self._publishers[-1].store.path:
+                log.info("newborn_case: publishing the rebuilt store %s", live.name)
+                self._publishers.append(self._publisher(live))
+            sent = 0
+            for publisher in list(self._publishers):
+                try:
+                    drained = await publisher.drain()
+                except Exception:  # Kafka or the registry away: keep the outbox, try again
+                    log.warning("publishing the newborn_case outbox failed; retrying", exc_info=True)
+                    break
+                sent += drained
+                if publisher is self._publishers[-1] or drained:
+                    break  # a store left behind first, until it is empty
+                if self._publishers[-1].store.covers(publisher.store):
+                    publisher.store.close()  # empty, and nothing more will be written to it
+                    self._publishers.remove(publisher)
             if not sent:
                 await self.sleep(self.interval)
 
@@ -155,5 +183,5 @@ class CasePublisherService(Service):
             await self._producer.stop()
         if self._registry is not None:
             await self._registry.close()
-        if self._store is not None:
-            self._store.close()
+        for publisher in self._publishers:
+            publisher.store.close()

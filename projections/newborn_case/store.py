@@ -110,9 +110,12 @@ CREATE TABLE IF NOT EXISTS case_version (
     PRIMARY KEY (certificate_number, version)
 );
 CREATE TABLE IF NOT EXISTS outbox (
-    id    INTEGER PRIMARY KEY AUTOINCREMENT,
-    key   TEXT NOT NULL,
-    body  TEXT NOT NULL
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    key             TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    cause_topic     TEXT NOT NULL DEFAULT '',
+    cause_partition INTEGER NOT NULL DEFAULT -1,
+    cause_offset    INTEGER NOT NULL DEFAULT -1
 );
 CREATE TABLE IF NOT EXISTS command (
     command_id         TEXT PRIMARY KEY,
@@ -125,8 +128,17 @@ CREATE TABLE IF NOT EXISTS command (
 );
 CREATE INDEX IF NOT EXISTS command_by_case ON command (certificate_number, open);
 CREATE TABLE IF NOT EXISTS command_outbox (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    command_id  TEXT NOT NULL
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    command_id      TEXT NOT NULL,
+    cause_topic     TEXT NOT NULL DEFAULT '',
+    cause_partition INTEGER NOT NULL DEFAULT -1,
+    cause_offset    INTEGER NOT NULL DEFAULT -1
+);
+CREATE TABLE IF NOT EXISTS outbox_floor (
+    topic       TEXT NOT NULL,
+    partition   INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
 );
 CREATE TABLE IF NOT EXISTS outbox_lease (
     name       TEXT PRIMARY KEY,
@@ -140,6 +152,22 @@ CREATE TABLE IF NOT EXISTS projection_position (
     PRIMARY KEY (topic, partition)
 );
 """
+#: Columns a store written before they existed gets on open (``ALTER TABLE … ADD COLUMN``).
+_ADDED_COLUMNS = {
+    "outbox": ("cause_topic TEXT NOT NULL DEFAULT ''", "cause_partition INTEGER NOT NULL DEFAULT -1",
+               "cause_offset INTEGER NOT NULL DEFAULT -1"),
+    "command_outbox": ("cause_topic TEXT NOT NULL DEFAULT ''",
+                       "cause_partition INTEGER NOT NULL DEFAULT -1",
+                       "cause_offset INTEGER NOT NULL DEFAULT -1"),
+}
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    for table, columns in _ADDED_COLUMNS.items():
+        present = {str(r["name"]) for r in db.execute(f"PRAGMA table_info({table})")}
+        for column in columns:
+            if column.split()[0] not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
 
 @dataclass(frozen=True)
@@ -202,6 +230,9 @@ class CaseStore:
         self.path = path
         self._db = connect(path)
         self._db.executescript(_SCHEMA)
+        _add_missing_columns(self._db)
+        #: Outbox floors of the batch being applied (see :meth:`take_over_from`).
+        self._floors: dict[tuple[str, int], int] = {}
         #: What the last :meth:`apply` or :meth:`apply_batch` decided (status changes, refusals,
         #: commands), for logs/tests.
         self.messages: list[Message] = []
@@ -220,6 +251,10 @@ class CaseStore:
     def positions(self) -> dict[str, int]:
         return {f"{r['topic']}:{r['partition']}": int(r["next_offset"]) for r in self._db.execute(
             "SELECT topic, partition, next_offset FROM projection_position ORDER BY 1, 2")}
+
+    def position_map(self) -> dict[tuple[str, int], int]:
+        return {(str(r["topic"]), int(r["partition"])): int(r["next_offset"])
+                for r in self._db.execute("SELECT topic, partition, next_offset FROM projection_position")}
 
     # -- applying events ------------------------------------------------------------------
 
@@ -241,6 +276,8 @@ class CaseStore:
         results: list[list[str] | None] = []
         db.execute("BEGIN IMMEDIATE")
         try:
+            self._floors = {(str(r[0]), int(r[1])): int(r[2]) for r in db.execute(
+                "SELECT topic, partition, next_offset FROM outbox_floor")}
             for at, key, event in events:
                 if at.offset < self.next_offset(at.topic, at.partition):
                     results.append(None)
@@ -438,8 +475,15 @@ class CaseStore:
         self._db.execute("INSERT INTO case_version VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
             state.certificate_number, version, at.timestamp_ms, str(state.status), document,
             at.topic, at.partition, at.offset))
-        self._db.execute("INSERT INTO outbox (key, body) VALUES (?, ?)",
-                         (state.certificate_number, document))
+        if self._publishes(at):
+            self._db.execute("INSERT INTO outbox (key, body, cause_topic, cause_partition, "
+                             "cause_offset) VALUES (?, ?, ?, ?, ?)",
+                             (state.certificate_number, document, at.topic, at.partition, at.offset))
+
+    def _publishes(self, at: InputPosition) -> bool:
+        """Whether what ``at`` causes goes to the outboxes: not below the floor another store
+        left, which publishes it itself (:meth:`take_over_from`)."""
+        return at.offset >= self._floors.get((at.topic, at.partition), 0)
 
     def _issue_commands(self, state: CaseState, at: InputPosition) -> None:
         """Open a command for each step that became outstanding, close those no longer are;
@@ -463,7 +507,10 @@ class CaseStore:
                                 at.timestamp_ms)
             db.execute("INSERT INTO command VALUES (?, ?, ?, ?, 1, ?, ?)",
                        (identifier, number, case_id, name, at.timestamp_ms, _dumps(body)))
-            db.execute("INSERT INTO command_outbox (command_id) VALUES (?)", (identifier,))
+            if self._publishes(at):
+                db.execute("INSERT INTO command_outbox (command_id, cause_topic, cause_partition, "
+                           "cause_offset) VALUES (?, ?, ?, ?)",
+                           (identifier, at.topic, at.partition, at.offset))
 
     def _parents_household(self, state: CaseState) -> tuple[str | None, str | None] | None:
         """The mother's household in the register, else the father's (where the newborn goes)."""
@@ -520,6 +567,42 @@ class CaseStore:
     def commands_published(self, up_to_id: int) -> None:
         self._db.execute("DELETE FROM command_outbox WHERE id <= ?", (up_to_id,))
 
+    def take_over_from(self, live: CaseStore) -> int:
+        """Before this store replaces ``live`` (a rebuild switching readers, a worker adopting
+        the rebuilt store): what ``live`` has applied, ``live`` publishes. So drop from both
+        outboxes what events before ``live``'s positions caused — and keep it so when those
+        events are applied here later (a floor per partition) — and every command ``live``
+        issued; and continue each case's versions above ``live``'s, so that no version number
+        already published is used again for another document. How many messages were dropped.
+        """
+        positions = live.position_map()
+        issued = [str(r[0]) for r in live._db.execute("SELECT command_id FROM command")]
+        versions = [(int(r[1]), str(r[0])) for r in live._db.execute(
+            "SELECT certificate_number, version FROM newborn_case")]
+        db = self._db
+        dropped = 0
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for (topic, partition), next_offset in positions.items():
+                db.execute("INSERT INTO outbox_floor VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
+                           "DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
+                           (topic, partition, next_offset))
+            for table in ("outbox", "command_outbox"):
+                dropped += db.execute(
+                    f"DELETE FROM {table} WHERE cause_offset < (SELECT next_offset FROM outbox_floor "
+                    f"f WHERE f.topic = {table}.cause_topic AND f.partition = {table}.cause_partition)"
+                ).rowcount
+            dropped += db.executemany("DELETE FROM command_outbox WHERE command_id = ?",
+                                      [(i,) for i in issued]).rowcount
+            db.executemany(
+                "UPDATE newborn_case SET version = ?1, document = json_set(document, '$.version', ?1) "
+                "WHERE certificate_number = ?2 AND version < ?1", versions)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return dropped
+
     # -- reading --------------------------------------------------------------------------
 
     def case(self, number: str, as_of_ms: int | None = None) -> StoredCase | None:
@@ -536,12 +619,43 @@ class CaseStore:
         return [str(r[0]) for r in self._db.execute(
             "SELECT case_id FROM application WHERE certificate_number IS NULL ORDER BY 1")]
 
+    def covers(self, other: CaseStore) -> bool:
+        """Whether this store's outbox floor covers every position ``other`` applied: whoever
+        wrote to ``other`` has moved here (:meth:`take_over_from`), so ``other``'s outbox, once
+        empty, stays empty."""
+        floors = {(str(r[0]), int(r[1])): int(r[2]) for r in self._db.execute(
+            "SELECT topic, partition, next_offset FROM outbox_floor")}
+        return all(floors.get(key, 0) >= offset for key, offset in other.position_map().items())
+
+    def case_digests(self) -> dict[str, str]:
+        """Per case, a digest of what does not depend on the order its inputs arrived in: its
+        state (status, certificate, application, household and insurance links, anomalies as a
+        set) and the ids of the commands it issued. Not its version count: the four input topics
+        are read concurrently, and a department's row that arrives before the application is
+        held in a version of its own."""
+        commands: dict[str, list[str]] = {}
+        for row in self._db.execute("SELECT certificate_number, command_id FROM command ORDER BY 2"):
+            commands.setdefault(str(row[0]), []).append(str(row[1]))
+        digests = {}
+        for row in self._db.execute("SELECT certificate_number, state FROM newborn_case ORDER BY 1"):
+            state = json.loads(row[1])
+            state["anomalies"] = sorted(state.get("anomalies", []), key=_dumps)
+            number = str(row[0])
+            body = _dumps({"state": state, "commands": commands.get(number, [])})
+            digests[number] = hashlib.sha256(body.encode()).hexdigest()
+        return digests
+
     def checksum(self) -> str:
-        """One digest of every current case's state (to compare a rebuild with the live store)."""
+        """One digest of every case (:meth:`case_digests`) and every fact held (certificates,
+        applications, the register's persons, enrolments), to prove a rebuild equals the live
+        store: the same events, in whatever order, give the same checksum."""
         digest = hashlib.sha256()
-        for row in self._db.execute(
-                "SELECT certificate_number, version, state FROM newborn_case ORDER BY 1"):
-            digest.update(f"{row[0]}={row[1]}:{row[2]};".encode())
+        for number, case in self.case_digests().items():
+            digest.update(f"{number}={case};".encode())
+        for table, key in (("certificate", "certificate_number"), ("application", "case_id"),
+                           ("person", "identity_number"), ("insurance", "insurance_number")):
+            for row in self._db.execute(f"SELECT * FROM {table} ORDER BY {key}"):
+                digest.update(f"{table}:{_dumps(list(row))};".encode())
         return digest.hexdigest()
 
 

@@ -1,7 +1,9 @@
 """The ``newborn_case`` agents, added to a faust app (the one ``bus projections run`` starts).
 
 One agent per input topic (``store.INPUT_TOPICS``), each first catching the store up on a newly
-assigned partition from the store's own position (:mod:`projections.fill`); each event updates
+assigned partition from the store's own position (:mod:`projections.fill`) and adopting a rebuilt
+store when ``bus projections rebuild newborn_case`` switched readers (:mod:`projections.live`,
+:meth:`CaseStore.take_over_from`); each event updates
 the case store — facts, affected cases, their versions and outbox messages — with its input
 position, a batch of events (:mod:`projections.batching`) per transaction. The agents share the
 faust app (and so its consumer group) of the other projections: faust hands each message of a
@@ -19,12 +21,12 @@ from typing import Any
 import faust
 
 from bus.serde.avro import AvroSerde
-from bus.serde.registry_client import RegistryClient
 from projections.batching import event_batches
-from projections.fill import PartitionFills
 from projections.kafka_time import timestamp_ms
+from projections.live import LiveStore
 from projections.newborn_case.publisher import CasePublisherService
 from projections.newborn_case.store import INPUT_TOPICS, CaseStore
+from projections.profiles.location import StoreLocation
 from projections.profiles.store import InputPosition
 
 __all__ = ["INPUT_TOPICS", "add_newborn_case", "project_event", "project_messages"]
@@ -34,31 +36,30 @@ log = logging.getLogger(__name__)
 
 def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store_path: Path) -> faust.App:
     """Register the case agents and the outbox publisher on ``app``; nothing connects until
-    the worker starts."""
-    fills: dict[str, PartitionFills] = {}  # per input topic, while its agent runs
+    the worker starts. ``store_path`` is the default store file; after ``bus projections
+    rebuild newborn_case`` the pointer file beside it names the live one."""
+    lives: dict[str, LiveStore[CaseStore]] = {}  # per input topic, while its agent runs
+
+    def live_for(topic_name: str) -> LiveStore[CaseStore]:
+        if topic_name not in lives:
+            # each agent its own connection; SQLite serializes them
+            lives[topic_name] = LiveStore("newborn_case", store_path, open_store, project_messages,
+                                          bootstrap, registry_url, adopt=take_over)
+        return lives[topic_name]
 
     def agent_for(topic_name: str) -> Callable[[Any], Awaitable[None]]:
         async def project(stream: Any) -> None:
-            store = CaseStore(store_path)  # each agent its own connection; SQLite serializes them
-            registry = RegistryClient(registry_url)
-            serde = AvroSerde(registry)
-
-            async def apply(messages: Sequence[Any]) -> int:
-                return await project_messages(store, serde, messages)
-
-            fills[topic_name] = catch_up = PartitionFills("newborn_case", bootstrap,
-                                                           store.next_offset, apply)
+            live = live_for(topic_name)
             try:
                 async for events in event_batches(stream):
+                    await live.follow()
                     messages = [event.message for event in events]
                     for message in messages:
-                        await catch_up.wait(message.topic, message.partition, message.offset)
-                    await apply(messages)
+                        await live.wait_filled(message.topic, message.partition, message.offset)
+                    await project_messages(live.store, live.serde, messages)
             finally:
-                catch_up.cancel()
-                fills.pop(topic_name, None)
-                await registry.close()
-                store.close()
+                await live.close()
+                lives.pop(topic_name, None)
 
         return project
 
@@ -70,13 +71,25 @@ def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store
         """Catch the store up on each newly assigned partition (``projections.fill``)."""
         assigned: set[Any] = args[0] if args else kwargs.get("assigned", set())
         for tp in assigned:
-            if tp.topic in fills:
-                fills[tp.topic].start(tp.topic, tp.partition)
+            if tp.topic in INPUT_TOPICS:
+                live_for(tp.topic).start_filling(tp.topic, tp.partition)
 
     app.on_partitions_assigned.connect(fill_assigned)
     app.service(CasePublisherService(  # type: ignore[arg-type]  # faust takes instances too
         bootstrap=bootstrap, registry_url=registry_url, store_path=store_path))
     return app
+
+
+def open_store(location: StoreLocation) -> CaseStore:
+    if not isinstance(location, Path):
+        raise ValueError("newborn_case keeps a SQLite store")
+    return CaseStore(location)
+
+
+def take_over(old: CaseStore, new: CaseStore) -> None:
+    """An agent adopting the rebuilt store: what the old store applied, it publishes."""
+    dropped = new.take_over_from(old)
+    log.info("newborn_case: the rebuilt store leaves %d messages to the old store's outbox", dropped)
 
 
 async def project_event(store: CaseStore, serde: AvroSerde, message: Any) -> bool:

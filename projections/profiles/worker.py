@@ -17,11 +17,10 @@ from typing import Any
 import faust
 
 from bus.serde.avro import AvroSerde
-from bus.serde.registry_client import RegistryClient
 from projections.batching import event_batches
-from projections.fill import PartitionFills
 from projections.kafka_time import timestamp_ms
-from projections.profiles.location import LiveLocation, StoreLocation
+from projections.live import LiveStore as SharedLiveStore
+from projections.profiles.location import StoreLocation
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.publisher import OutboxService
 from projections.profiles.store import Change, InputPosition, ProfileStore
@@ -108,56 +107,21 @@ async def project_messages(projection: ProfileProjection, store: ProfileStore, s
     return sum(result is not None for result in store.apply_batch(changes))
 
 
-class LiveStore:
-    """The live read store of one agent: input positions live here, not in the consumer group.
-
-    The group's committed offset may be ahead of the store — a store set aside for an older
-    layout, deleted by an operator, or a rebuilt store adopted after ``bus projections rebuild``
-    switched readers (it stopped reading a moment before the switch). So each partition the
-    worker is assigned is first filled from Kafka, from the store's position to the end of the
-    partition (:mod:`projections.fill`), and the agent waits for that before it applies the
-    partition's next event (which it then skips if the fill already applied it): nothing is
-    skipped, nothing applied twice.
-    """
+class LiveStore(SharedLiveStore[ProfileStore]):
+    """The live read store of one profile agent (:class:`projections.live.LiveStore`): input
+    positions live in the store, each assigned partition is filled from the store's position
+    first, and a rebuilt store is adopted before the next batch."""
 
     def __init__(self, default: StoreLocation, projection: ProfileProjection, bootstrap: str,
                  registry_url: str) -> None:
-        self.default = default
-        self.location = LiveLocation(default)
+        async def apply(store: ProfileStore, serde: AvroSerde, messages: Sequence[Any]) -> int:
+            return await project_messages(projection, store, serde, messages)
+
+        super().__init__(projection.name, default,
+                         lambda location: ProfileStore(location, projection.authority), apply,
+                         bootstrap, registry_url)
         self.projection = projection
-        self.bootstrap = bootstrap
-        self.registry = RegistryClient(registry_url)
-        self.serde = AvroSerde(self.registry)
-        self.store = ProfileStore(self.location.current(), projection.authority)
-        self.fills = PartitionFills(projection.name, bootstrap, self._next_offset, self._apply)
-
-    def _next_offset(self, topic: str, partition: int) -> int:
-        return self.store.next_offset(topic, partition)
-
-    async def _apply(self, messages: Sequence[Any]) -> int:
-        return await project_messages(self.projection, self.store, self.serde, messages)
-
-    async def follow(self) -> None:
-        """Adopt the store a rebuild switched readers to, if it did (a ``stat`` per call)."""
-        path = self.location.current()
-        if path == self.store.path:
-            return
-        log.info("%s: adopting the rebuilt store %s", self.projection.name, path.name)
-        await self.fills.wait_all()
-        self.store.close()
-        self.store = ProfileStore(path, self.projection.authority)
-        self.fills.reset()
-
-    def start_filling(self, topic: str, partition: int) -> None:
-        """Fill ``topic``/``partition`` to its current end in the background (after each
-        assignment: another worker may have held it meanwhile)."""
-        self.fills.start(topic, partition)
 
     async def fill_gap(self, serde: AvroSerde, at: InputPosition) -> None:
         """Before ``at`` is applied: wait for its partition's fill, or fill up to ``at`` now."""
-        await self.fills.wait(at.topic, at.partition, at.offset)
-
-    async def close(self) -> None:
-        self.fills.cancel()
-        await self.registry.close()
-        self.store.close()
+        await self.wait_filled(at.topic, at.partition, at.offset)
