@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from adapters.capture.rows import row_digest
+from adapters.capture.rows import as_text, row_digest
 from adapters.capture.source import CaptureSource, Change, SourceUnavailable, key_text
 from adapters.capture.sql import DbApiConnection, SqlDialect
 
@@ -90,7 +90,8 @@ class LedgerEchoes:
                     f"SELECT record_key, row_hash FROM {quote(LEDGER_ROW_TABLE)} "
                     f"WHERE table_name = {param} AND record_key IN "
                     f"({', '.join([param] * len(chunk))})", (table, *chunk))
-                found.update((str(k), str(h)) for k, h in cursor.fetchall())
+                # as_text: a SQL_ASCII PostgreSQL database hands text over as bytes
+                found.update((as_text(k)[0] or "", as_text(h)[0] or "") for k, h in cursor.fetchall())
             return found
         finally:
             cursor.close()

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from adapters.capture.rows import as_text
 from adapters.capture.source import SourceError
 from adapters.sinks.model import TargetUnavailable
 
@@ -129,7 +130,7 @@ class PostgresEngine:
         with connection.cursor() as cursor:
             cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
                            "AND table_schema = current_schema() ORDER BY ordinal_position", (table,))
-            names = tuple(str(r[0]) for r in cursor.fetchall())
+            names = tuple(as_text(r[0])[0] or "" for r in cursor.fetchall())  # SQL_ASCII: bytes
         connection.rollback()
         return names
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.capture.rows import row_digest, text_row
+from adapters.capture.rows import as_text, row_digest, text_row
 from adapters.sinks.config import SinkConfig
 from adapters.sinks.ledger import LedgerSql, ledger_sql
 from adapters.sinks.model import Applied, Conflict, Outcome, Prepared, TargetUnavailable
@@ -190,7 +190,7 @@ class SqlTarget:
         for start in range(0, len(event_ids), _CHUNK):
             chunk = event_ids[start:start + _CHUNK]
             cursor.execute(f"{self.ledger.seen_events}({', '.join([param] * len(chunk))})", chunk)
-            seen.update(str(r[0]) for r in cursor.fetchall())
+            seen.update(_text(r[0]) for r in cursor.fetchall())
         return seen
 
     def _hashes(self, cursor: Any, keys: list[str]) -> dict[str, str]:
@@ -200,7 +200,7 @@ class SqlTarget:
             chunk = keys[start:start + _CHUNK]
             cursor.execute(f"{self.ledger.row_hashes}({', '.join([param] * len(chunk))})",
                            (self.table, *chunk))
-            found.update((str(k), str(h)) for k, h in cursor.fetchall())
+            found.update((_text(k), _text(h)) for k, h in cursor.fetchall())
         return found
 
     def _images(self, cursor: Any, keys: list[dict[str, str]], *, lock: bool) -> dict[str, Image]:
@@ -224,6 +224,11 @@ class SqlTarget:
                 image, _ = text_row(names, values)
                 found[_key_text(image, self.key_columns)] = image
         return found
+
+
+def _text(value: object) -> str:
+    """A ledger value as text (a SQL_ASCII PostgreSQL database hands text over as bytes)."""
+    return as_text(value)[0] or ""
 
 
 def _key_text(image: Image, key_columns: Sequence[str]) -> str:

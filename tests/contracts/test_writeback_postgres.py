@@ -3,7 +3,8 @@
 Production Public Security runs its register on PostgreSQL; the sink writes it with the very
 mapping the demo's SQLite register uses, and the department's capture reads it from the log
 (pgoutput), whose text the ledger's fingerprints must match. One throw-away server serves the
-module; every test gets a database of its own.
+module; every test gets a ``SQL_ASCII`` database of its own, as legacy ones often are (values,
+ledger ids and catalog names come back as bytes).
 """
 
 from __future__ import annotations
@@ -50,13 +51,20 @@ class PostgresRegister(LegacyTarget):
         super().__init__()
         self.server = server
         self.dbname = f"wb{uuid.uuid4().hex[:10]}"
-        server.execute(f'CREATE DATABASE "{self.dbname}"', dbname="postgres")
+        # SQL_ASCII, as many legacy databases are: the server stores the client's bytes
+        # unchecked, so the sink names the encoding its text is written in (client_encoding).
+        server.execute(f'CREATE DATABASE "{self.dbname}" ENCODING \'SQL_ASCII\' '
+                       "LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0", dbname="postgres")
 
     def connection(self) -> dict[str, Any]:
+        return {"dsn": self.server.dsn_for(self.server.user, self.dbname, client_encoding="UTF8")}
+
+    def capture_connection(self) -> dict[str, Any]:
         return {"dsn": self.server.dsn_for(self.server.user, self.dbname)}
 
     def _execute(self, sql: str, params: Any = ()) -> None:
-        connection = psycopg2.connect(self.server.dsn_for(self.server.user, self.dbname))
+        connection = psycopg2.connect(self.server.dsn_for(self.server.user, self.dbname),
+                                      client_encoding="UTF8")
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:
@@ -68,12 +76,13 @@ class PostgresRegister(LegacyTarget):
         self._execute(HJ_RYXX)
 
     def rows(self) -> Rows:
-        connection = connect(self.server.dsn_for(self.server.user, self.dbname))
+        connection = connect(self.server.dsn_for(self.server.user, self.dbname))  # as the capture
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT * FROM hj_ryxx")
                 names = [d[0] for d in cursor.description]
-                return {str(r[0]): text_row(names, r)[0] for r in cursor.fetchall()}
+                images = [text_row(names, r)[0] for r in cursor.fetchall()]
+                return {str(image["RYBH"]): image for image in images}
         finally:
             connection.close()
 
