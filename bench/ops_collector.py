@@ -62,9 +62,17 @@ async def populate(bootstrap: str, topics: int, groups: int) -> tuple[list[str],
     try:
         await admin.create_topics([NewTopic(t, 1, 1) for t in names])
         node = await coordinator_of(admin, group_ids[0])
-        await asyncio.gather(*(admin._send_request(OffsetCommitRequest(
-            g, -1, "", -1, [(names[n % topics], [(0, 0, "")])]), node)
-            for n, g in enumerate(group_ids)))
+
+        async def commit(n: int, group: str) -> None:
+            request = OffsetCommitRequest(group, -1, "", -1, [(names[n % topics], [(0, 0, "")])])
+            for _ in range(50):  # a coordinator still loading answers with a retriable error
+                response = await admin._send_request(request, node)
+                if all(error == 0 for _, parts in response.topics for _, error in parts):
+                    return
+                await asyncio.sleep(0.2)
+            raise RuntimeError(f"offsets of {group} not committed")
+
+        await asyncio.gather(*(commit(n, g) for n, g in enumerate(group_ids)))
     finally:
         await admin.close()
     return names, group_ids

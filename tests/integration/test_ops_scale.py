@@ -66,7 +66,12 @@ async def crowded(stack: Settings) -> AsyncIterator[str]:
 
         async def commit(n: int) -> None:
             request = OffsetCommitRequest(groups[n], -1, "", -1, [(topics[n % TOPICS], [(0, 0, "")])])
-            await admin._send_request(request, coordinator)
+            for _ in range(50):  # a coordinator still loading answers with a retriable error
+                response = await admin._send_request(request, coordinator)
+                if all(error == 0 for _, partitions in response.topics for _, error in partitions):
+                    return
+                await asyncio.sleep(0.2)
+            raise AssertionError(f"offsets of {groups[n]} not committed: {response}")
 
         await asyncio.gather(*(commit(n) for n in range(GROUPS)))
         yield prefix
