@@ -306,12 +306,12 @@ def sinks_status(ctx: _Context) -> None:
         return
     echoes = _capture_echoes(ctx.settings)
     table = Table(title="write-back sinks")
-    for column in ("sink", "engine", "topic", "state", "position", "lag", "written", "replayed",
+    for column in ("sink", "engine", "state", "position", "lag", "written", "replayed",
                    "echoes", "conflicts", "quarantined", "errors/retries"):
         table.add_column(column, overflow="fold")
     for s in found:
         position = " ".join(f"{p}:{o}" for p, o in s["positions"].items()) or "-"
-        table.add_row(s["sink"], s["engine"], s["topic"], s["state"], position, str(s["lag"]),
+        table.add_row(s["sink"], s["engine"], s["state"], position, str(s["lag"]),
                       str(s["written"]), str(s["replayed"]), echoes.get(s["sink"], "-"),
                       str(s["conflicts"]), str(s["quarantined"]), f"{s['errors']}/{s['retries']}")
     console.print(table)
