@@ -5,7 +5,9 @@ kept for it in the webhook store — so a slow or failing receiver holds back on
 webhook, and what it has not taken yet waits in Kafka, not in memory. A webhook delivers its
 events in log order, one at a time; the POSTs in flight across all webhooks are bounded by
 ``BUS_WEBHOOKS_CONCURRENCY``. A new webhook starts with the events appended after its
-registration (``start: beginning``: at the beginning of the log). The store is checked every
+registration (``start: beginning``: at the beginning of the log); a topic of its filter that
+does not exist yet (no event of that type was ever published) is looked for again every few
+seconds while the others are delivered. The store is checked every
 ``BUS_WEBHOOKS_RELOAD_SECONDS`` for webhooks registered, deleted or disabled meanwhile, and each
 webhook's registration and its client's grants are read again before every batch.
 """
@@ -16,13 +18,14 @@ import asyncio
 import json
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from bus.access.audit import AuditSink, KafkaAuditLog
@@ -33,7 +36,7 @@ from bus.kafka import TopicSpec, ensure_topics
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings
-from bus.web.event_views import EventFilter, EventViews, partitions_of
+from bus.web.event_views import EventFilter, EventViews
 from bus.webhooks.delivery import (
     DeadLetter,
     DeadLetterSink,
@@ -52,6 +55,8 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_TOPIC = "bus.webhooks.dead_letter"
 DEAD_LETTER_TYPE = "rongtong.webhooks.dead_lettered"
 FETCH_RECORDS = 100
+#: Seconds between two looks for a filter's topics that do not exist yet.
+TOPIC_LOOK_SECONDS = 5.0
 
 
 class KafkaDeadLetters:
@@ -166,16 +171,22 @@ class Dispatcher:
                                     max_poll_records=FETCH_RECORDS)
         await consumer.start()
         try:
-            positions = await self._start_positions(consumer, webhook, wanted)
-            await self._deliver_from(consumer, webhook_id, wanted, positions, stop)
+            await self._deliver_from(consumer, webhook, wanted, stop)
         finally:
             await consumer.stop()
 
-    async def _start_positions(self, consumer: AIOKafkaConsumer, webhook: Webhook,
-                               wanted: EventFilter) -> dict[tuple[str, int], int]:
-        partitions = await partitions_of(consumer, wanted.topics)
-        consumer.assign(partitions)
-        positions = self.store.positions(webhook.id)
+    async def _assign(self, consumer: AIOKafkaConsumer, webhook: Webhook, wanted: EventFilter,
+                      positions: dict[tuple[str, int], int]) -> bool:
+        """Assign every partition of the filter's topics that exists by now (a topic appears
+        when its first event is published); whether some are still missing."""
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for topic in wanted.topics
+                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        missing = any(not consumer.partitions_for_topic(topic) for topic in wanted.topics)
+        if set(partitions) == consumer.assignment():
+            return missing
+        if not positions:
+            positions.update(self.store.positions(webhook.id))
         new = [tp for tp in partitions if (tp.topic, tp.partition) not in positions]
         if new:
             if webhook.start == "beginning":
@@ -186,19 +197,29 @@ class Dispatcher:
                 starts = {tp: found.offset if found else ends[tp] for tp, found in after.items()}
             positions.update({(tp.topic, tp.partition): offset for tp, offset in starts.items()})
             self.store.save_positions(webhook.id, positions)
+        consumer.assign(partitions)
         for tp in partitions:
             consumer.seek(tp, positions[(tp.topic, tp.partition)])
-        return positions
+        return missing
 
-    async def _deliver_from(self, consumer: AIOKafkaConsumer, webhook_id: str, wanted: EventFilter,
-                            positions: dict[tuple[str, int], int], stop: asyncio.Event) -> None:
+    async def _deliver_from(self, consumer: AIOKafkaConsumer, webhook: Webhook,
+                            wanted: EventFilter, stop: asyncio.Event) -> None:
+        positions: dict[tuple[str, int], int] = {}
+        look_again: float | None = 0.0
         while not stop.is_set():
+            if look_again is not None and time.monotonic() >= look_again:
+                missing = await self._assign(consumer, webhook, wanted, positions)
+                look_again = time.monotonic() + TOPIC_LOOK_SECONDS if missing else None
+            if not consumer.assignment():
+                await asyncio.sleep(min(1.0, TOPIC_LOOK_SECONDS))
+                continue
             batch = await consumer.getmany(timeout_ms=500)
             if not batch:
                 continue
-            webhook = self.store.get(webhook_id)
-            if webhook is None or webhook.state != "active":
+            found = self.store.get(webhook.id)
+            if found is None or found.state != "active":
                 return
+            webhook = found
             access = self._access(webhook)
             if access is None:
                 return
@@ -223,7 +244,7 @@ class Dispatcher:
                         return
                     skipped = False
             if skipped:
-                self.store.save_positions(webhook_id, positions)
+                self.store.save_positions(webhook.id, positions)
 
 
 @asynccontextmanager

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import string
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +22,17 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bus.access.audit import MemoryAuditLog
+from bus.envelope import CloudEvent
+from bus.events.publisher import EventPublisher
+from bus.serde.avro import AvroSerde
+from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings, load_settings
 from bus.web.app import create_web_app
+from bus.web.event_views import entity_policy
+from bus.webhooks import dispatcher as dispatcher_module
 from bus.webhooks.dispatcher import DEAD_LETTER_TOPIC, dispatcher_from
 from bus.webhooks.signing import verify
+from bus.webhooks.store import WebhookStore
 from tests.access import add_client, headers
 from tests.conftest import free_port
 from tests.integration.test_subscribe_sse import a_number
@@ -195,3 +205,56 @@ async def test_webhooks_deliver_signed_masked_retried_dead_lettered_and_resume_a
     assert readers[("watcher", f"webhook {masked['id']}")] == 5, "masked personal fields audited"
     assert readers[("desk", f"webhook {full['id']}")] == 5
     assert readers[("desk", f"webhook {flaky['id']}")] == 5, "once per event, not per attempt"
+
+
+async def test_a_webhook_whose_topic_does_not_exist_yet_waits_for_it_without_failing(
+        stack: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dispatcher_module, "TOPIC_LOOK_SECONDS", 0.3)
+    settings = load_settings(
+        state_dir=tmp_path, kafka_bootstrap=stack.kafka_bootstrap, registry_url=stack.registry_url,
+        webhooks_allowed_hosts="127.0.0.1", webhooks_reload_seconds=0.2, webhooks_port=free_port())
+    add_client(tmp_path, "desk")
+    name = "later_" + "".join(random.choices(string.ascii_lowercase, k=10))
+    event_type = f"rongtong.std.{name}.upserted"
+    stop = asyncio.Event()
+    async with Receiver().running() as receiver, \
+            dispatcher_from(settings, audit=MemoryAuditLog()) as dispatcher:
+        entity = replace(dispatcher.views.entities["person"], entity=name)  # topic std.<name>
+        dispatcher.views.entities[name] = entity
+        dispatcher.views.policies[name] = entity_policy(entity)
+        store = WebhookStore(settings.webhooks_path)
+        store.register("desk", receiver.url + "/ok", [event_type], None, None,
+                       purpose="service-desk", start="beginning")
+        store.close()
+        task = asyncio.create_task(dispatcher.run(stop))
+        await asyncio.sleep(1.5)
+        assert not task.done() and receiver.requests == [], "waiting, not failing"
+        number = a_number(random.Random())
+        registry = RegistryClient(stack.registry_url)
+        publisher = EventPublisher(stack.kafka_bootstrap, AvroSerde(registry))
+        try:
+            await publisher.publish(entity, {"identity_number": number}, {
+                "identity_number": number, "name": "林一", "sex_code": "2",
+                "birth_date": date(int(number[6:10]), int(number[10:12]), int(number[12:14])),
+                "division_code": "330106", "household_address": None,
+                "source": {"department": "gongan", "table": "hj_ryxx", "record_key": "R1",
+                           "event_id": "e1", "op": "c", "updated_at": datetime.now(UTC)}},
+                CloudEvent(event_type, "/test", subject=f"{name}/{number}"))
+        finally:
+            await publisher.close()
+            await registry.close()
+        await until(lambda: len(receiver.to("/ok")) == 1, "the first event of the new topic")
+        stop.set()
+        await task
+    [(sent, body)] = receiver.to("/ok")
+    assert sent["ce-type"] == event_type and json.loads(body)["data"]["name"] == "林一"
+    assert await asyncio.to_thread(retention, stack.kafka_bootstrap, entity.topic) == "-1", \
+        "the topic was created by its publisher (history), not by a waiting webhook's consumer"
+
+
+def retention(bootstrap: str, topic: str) -> str:
+    from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
+    return str(next(iter(futures.values())).result(timeout=30)["retention.ms"].value)
