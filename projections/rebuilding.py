@@ -19,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,7 +105,12 @@ def snapshot(live: Path, open_store: Callable[[Path], S]) -> tuple[Positions, st
 
 
 class LogReader:
-    """Every partition of a projection's inputs, from the beginning, in time order."""
+    """Every partition of a projection's inputs, from the beginning, merged in Kafka time order.
+
+    A record is applied only when every partition that still has records to give holds one
+    ahead of it, and the earliest of those heads — by (timestamp, topic, partition, offset) —
+    goes first: the order does not depend on how the fetches happened to be cut, so two
+    rebuilds of the same log apply it in the same order."""
 
     def __init__(self, consumer: AIOKafkaConsumer, topics: tuple[str, ...],
                  apply: Callable[[list[ConsumerRecord[Any, Any]]], Any],
@@ -114,7 +120,7 @@ class LogReader:
         self.apply = apply
         self.progress = progress
         self.events = 0
-        self.held: dict[TopicPartition, list[ConsumerRecord[Any, Any]]] = {}
+        self.buffers: dict[TopicPartition, deque[ConsumerRecord[Any, Any]]] = {}
 
     async def partitions(self) -> list[TopicPartition]:
         await self.consumer._client.force_metadata_update()
@@ -122,33 +128,42 @@ class LogReader:
                 for p in sorted(self.consumer.partitions_for_topic(topic) or ())]
 
     async def read_until(self, limits: Mapping[TopicPartition, int], total: int) -> None:
-        """Apply every record below ``limits`` (records at or past a limit are held back)."""
-        for tp, held in list(self.held.items()):
-            await self._apply([r for r in held if r.offset < limits[tp]])
-            self.held[tp] = [r for r in held if r.offset >= limits[tp]]
-        open_ = {tp for tp, limit in limits.items()
-                 if await self.consumer.position(tp) < limit and not self.held.get(tp)}
-        while open_:
-            batches = await self.consumer.getmany(*open_, timeout_ms=1000)
-            records = sorted((r for rs in batches.values() for r in rs),
-                             key=lambda r: (r.timestamp, r.topic, r.partition, r.offset))
-            await self._apply([r for r in records if r.offset < limits[TopicPartition(r.topic, r.partition)]])
-            for record in records:
-                tp = TopicPartition(record.topic, record.partition)
-                if record.offset >= limits[tp]:
-                    self.held.setdefault(tp, []).append(record)
-            for tp in list(open_):
-                if self.held.get(tp) or await self.consumer.position(tp) >= limits[tp]:
-                    open_.discard(tp)
-            if self.progress is not None:
-                self.progress(self.events, total)
+        """Apply every record below ``limits`` (records at or past a limit stay buffered)."""
+        batch: list[ConsumerRecord[Any, Any]] = []
+        while True:
+            empty = [tp for tp, limit in limits.items() if not self.buffers.get(tp)
+                     and await self.consumer.position(tp) < limit]
+            if empty:  # a partition may hold the next record in time: fetch before choosing
+                await self._apply(batch, total)
+                batch = []
+                fetched = await self.consumer.getmany(*empty, timeout_ms=1000)
+                for tp, records in fetched.items():
+                    self.buffers.setdefault(tp, deque()).extend(records)
+                continue
+            while True:
+                heads = [buffer[0] for tp, buffer in self.buffers.items()
+                         if buffer and tp in limits and buffer[0].offset < limits[tp]]
+                if not heads:
+                    await self._apply(batch, total)
+                    return
+                first = min(heads, key=lambda r: (r.timestamp, r.topic, r.partition, r.offset))
+                tp = TopicPartition(first.topic, first.partition)
+                batch.append(self.buffers[tp].popleft())
+                if len(batch) >= BATCH_SIZE:
+                    await self._apply(batch, total)
+                    batch = []
+                if not self.buffers[tp]:
+                    break  # its next record may come before the other heads: fetch first
 
-    async def _apply(self, records: list[ConsumerRecord[Any, Any]]) -> None:
-        """Apply ``records`` in their order, a transaction per :data:`BATCH_SIZE` of them (the
+    async def _apply(self, records: list[ConsumerRecord[Any, Any]], total: int) -> None:
+        """Apply ``records`` in their order in one transaction (at most :data:`BATCH_SIZE`, the
         live worker's batches: the same history, whichever way the events were grouped)."""
-        for start in range(0, len(records), BATCH_SIZE):
-            await self.apply(records[start:start + BATCH_SIZE])
+        if not records:
+            return
+        await self.apply(records)
         self.events += len(records)
+        if self.progress is not None:
+            self.progress(self.events, total)
 
 
 async def rebuild_beside(name: str, topics: tuple[str, ...], *, default_path: Path,
