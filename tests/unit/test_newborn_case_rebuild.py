@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from aiokafka import TopicPartition
 
 from projections.newborn_case.store import CaseStore
 from projections.profiles.store import InputPosition
+from projections.rebuilding import LogReader
 from tests.unit.test_newborn_case_store import (
     APPLICATION,
     CERTIFICATE,
@@ -136,3 +139,51 @@ def test_a_store_of_the_earlier_layout_gets_the_outbox_cause_columns(tmp_path: P
     assert store.take_over_from(built(tmp_path, "live", ["certificate"])) == 1  # the new row only
     assert [row[1] for row in store.pending()] == ["X"]
 
+
+
+class _Record(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+
+
+class _Consumer:
+    """An in-memory stand-in for the rebuild's consumer: each fetch gives at most ``cut``
+    records of each partition asked for, as unevenly as Kafka may."""
+
+    def __init__(self, log: dict[TopicPartition, list[int]], cut: dict[TopicPartition, int]) -> None:
+        self.records = {tp: [_Record(tp.topic, tp.partition, o, t) for o, t in enumerate(times)]
+                        for tp, times in log.items()}
+        self.cut = cut
+        self.positions = dict.fromkeys(log, 0)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.positions[tp]
+
+    async def getmany(self, *tps: TopicPartition, timeout_ms: int) -> dict[TopicPartition, list[_Record]]:
+        fetched = {}
+        for tp in tps:
+            start = self.positions[tp]
+            fetched[tp] = self.records[tp][start:start + self.cut[tp]]
+            self.positions[tp] += len(fetched[tp])
+        return {tp: records for tp, records in fetched.items() if records}
+
+
+async def test_the_rebuild_applies_the_topics_merged_in_kafka_time_order_however_fetches_are_cut() -> None:
+    person, certificate = TopicPartition("std.person", 0), TopicPartition("std.birth_certificate", 0)
+    log = {person: [1, 2, 5, 6, 9], certificate: [3, 4, 7, 8]}
+    applied: list[int] = []
+
+    async def apply(records: list[Any]) -> None:
+        applied.extend(r.timestamp for r in records)
+
+    for cut in ({person: 5, certificate: 1}, {person: 1, certificate: 4}, {person: 2, certificate: 3}):
+        applied.clear()
+        reader = LogReader(_Consumer(log, cut), ("std.person", "std.birth_certificate"),
+                           apply, None)
+        await reader.read_until({person: 3, certificate: 2}, 9)  # a live store's positions
+        assert applied == [1, 2, 3, 4, 5]
+        await reader.read_until({person: 5, certificate: 4}, 9)  # then on to the end
+        assert applied == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        assert reader.events == 9
