@@ -286,6 +286,13 @@ async def test_an_operator_watches_the_bus_and_replays_a_quarantined_row_from_th
             assert await page.inner_text("#schema-compat")
             await page.screenshot(path=str(SHOTS / "schemas.png"))
 
+            # adapters (none run here: the page says so) and projections with their rebuild
+            await page.click("#tabs button[data-view=adapters]")
+            await page.wait_for_function("document.getElementById('adapters-error').textContent")
+            await page.click("#tabs button[data-view=projections]")
+            await page.wait_for_selector("#projections-table button[data-rebuild='citizen_profile']")
+            await page.screenshot(path=str(SHOTS / "projections.png"))
+
             # the message browser decodes the quarantine topic through the registry
             await page.click("#tabs button[data-view=messages]")
             await page.fill("#messages-topic", f"quarantine.{service.department}.hj_ryxx")

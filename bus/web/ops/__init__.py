@@ -16,7 +16,7 @@ from aiohttp import web
 from bus.settings import Settings
 from bus.web.citizens import QUERIES as CITIZEN_QUERIES
 from bus.web.enterprises import QUERIES as ENTERPRISE_QUERIES
-from bus.web.ops import api, governance, messages, quarantine, schemas
+from bus.web.ops import api, governance, messages, quarantine, rebuild_jobs, schemas
 from bus.web.ops.collector import Collector, KafkaSampler, PositionsReader
 from bus.web.ops.metrics import METRICS, get_metrics, metrics_registry
 from bus.web.ops.rebuilds import rebuild_reader
@@ -83,5 +83,6 @@ def add_ops(app: web.Application, settings: Settings) -> None:
     schemas.add_routes(ops, settings)
     messages.add_routes(ops, settings)
     governance.add_routes(ops, settings)
+    rebuild_jobs.add_routes(ops, settings, list(readers))
     ops.router.add_static("/static/", STATIC, append_version=True)
     app.add_subapp("/ops/", ops)

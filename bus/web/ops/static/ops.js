@@ -256,8 +256,29 @@
       el("progress", {max: "1", value: r.progress === null ? "0" : String(r.progress)}),
       ` ${r.progress === null ? "–" : (r.progress * 100).toFixed(0) + "%"} ${number(r.events, 0)}/${number(r.total, 0)} ${r.store}`)));
   }
+  function rebuildAction(row, jobs) {
+    const job = jobs[row.name];
+    const operator = state.me && state.me.operator;
+    const status = job ? el("span", {class: job.state === "failed" ? "error" : "muted", "data-job": job.state},
+      ` ${t(`job.${job.state}`)}` + (job.error ? `: ${job.error}` : "")) : null;
+    const button = el("button", {disabled: !operator || (job && job.state === "running") ? "" : null,
+                                 title: operator ? "" : t("replay.operator"), "data-rebuild": row.name,
+                                 onclick: () => startRebuild(row.name)}, t("rebuild.start"));
+    return el("span", {}, button, status);
+  }
+  async function startRebuild(name) {
+    try {
+      await api(`/ops/api/projections/${encodeURIComponent(name)}/rebuild`, {
+        method: "POST", headers: {"Content-Type": "application/json", "X-Ops-Request": "1"},
+        body: JSON.stringify({switch: true})});
+    } catch (error) {
+      console.warn(error.message);
+    }
+    refresh();
+  }
   async function loadProjections() {
     const body = await api("/ops/api/projections");
+    const jobs = Object.fromEntries((await api("/ops/api/rebuilds")).items.map((j) => [j.projection, j]));
     table($("projections-table"), [
       {label: "col.health", key: "health", render: (r) => health(r.health)},
       {key: "name", label: "col.name"},
@@ -266,6 +287,7 @@
       {label: "col.lagseconds", key: "lag_seconds", num: true, render: (r) => number(r.lag_seconds)},
       {label: "col.partitions", key: "partitions", render: (r) => r.partitions.map((p) => `${p.topic}/${p.partition}@${p.position}`).join(", ")},
       {label: "rebuild", key: "rebuilds", render: (r) => rebuildBars(r.rebuilds)},
+      {label: "col.action", key: "action", render: (r) => rebuildAction(r, jobs)},
     ], body.items, {key: (r) => r.name});
     table($("projection-groups-table"), [
       {key: "group", label: "col.group"}, {key: "state", label: "col.state"},
