@@ -128,6 +128,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", default=",".join(ALL_RUNS),
                         help=f"comma-separated subset of {','.join(ALL_RUNS)}")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw baselines")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="read ahead while batches are built and committed (BUS_CAPTURE_PIPELINE)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="worker processes building the records (BUS_CAPTURE_WORKERS)")
     parser.add_argument("--bootstrap", default=os.environ.get("BUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--registry",
                         default=os.environ.get("BUS_REGISTRY_URL", "http://127.0.0.1:8081"))
@@ -278,10 +282,12 @@ def build_source(department: str, engine: str, connection: dict[str, Any], strat
 class LiveCapture:
     """A CaptureRunner running in the background; wait until it has published N rows."""
 
-    def __init__(self, source: CaptureSource, bootstrap: str, serde: AvroSerde) -> None:
+    def __init__(self, source: CaptureSource, bootstrap: str, serde: AvroSerde, *,
+                 pipeline: bool = False, workers: int = 0) -> None:
         self.runner = CaptureRunner(
             source, bootstrap=bootstrap, serde=serde,
-            producer_factory=lambda owner: transactional_producer(bootstrap, owner))
+            producer_factory=lambda owner: transactional_producer(bootstrap, owner),
+            pipeline=pipeline, workers=workers)
         self.stop_event = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.started = 0.0
@@ -396,7 +402,8 @@ class Bench:
         topic = await self.topic_for(department)
         source = build_source(department, engine, connection, strategy, args,
                               self.tmp / "state" / department, options=options)
-        live = LiveCapture(source, args.bootstrap, self.serde)
+        live = LiveCapture(source, args.bootstrap, self.serde, pipeline=args.pipeline,
+                           workers=args.workers)
         changes = args.changes if f"{engine}-{strategy}" in CHANGE_RUNS and server else 0
         try:
             live.start()
@@ -471,7 +478,9 @@ async def run(args: argparse.Namespace) -> list[Result]:
         tmp = Path(name)
         bench = Bench(args, tmp, AvroSerde(registry))
         console.print(f"run {bench.run_id}: {args.rows:,} rows per engine, {args.changes:,} "
-                      f"changes, batch {args.batch_size}; Kafka {args.bootstrap}")
+                      f"changes, batch {args.batch_size}; Kafka {args.bootstrap}; "
+                      f"pipeline {'on' if args.pipeline else 'off'}, {args.workers} workers; "
+                      f"load average {os.getloadavg()[0]:.1f}")
         try:
             if "sqlite-incremental" in args.runs:
                 db = tmp / "legacy.sqlite"

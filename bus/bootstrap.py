@@ -61,7 +61,8 @@ async def adapter_pipeline(settings: Settings) -> AsyncIterator[
     metrics = CaptureMetrics(metrics_registry)
     standardize_metrics = StandardizeMetrics(metrics_registry)
     runners = [CaptureRunner(source, bootstrap=bootstrap, serde=serde, metrics=metrics,
-                             producer_factory=lambda owner: transactional_producer(bootstrap, owner))
+                             producer_factory=lambda owner: transactional_producer(bootstrap, owner),
+                             pipeline=settings.capture_pipeline, workers=settings.capture_workers)
                for source in sources]
     stages: list[StandardizeStage] = []
     cleanups: list[Callable[[], Awaitable[None]]] = []

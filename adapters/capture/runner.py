@@ -10,11 +10,13 @@ backoff and jitter; a misconfigured source fails at once with a message naming t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from concurrent.futures import BrokenExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -30,6 +32,15 @@ from adapters.capture.change_event import (
     change_value_schema,
 )
 from adapters.capture.echo import EchoFilter, echo_filter_for
+from adapters.capture.record_workers import (
+    Built,
+    RecordPlan,
+    RecordWorkers,
+    build_records,
+    key_record,
+    shared_workers,
+    wire,
+)
 from adapters.capture.source import (
     Batch,
     CaptureSource,
@@ -46,9 +57,14 @@ from bus.positions import read_position, send_position
 from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.encoder import Encoder
 from bus.serde.registry_client import RegistryError
+from bus.serde.wire import header, schema_id_of
 from schemas.avro_schemas import load_avro_schema
 
 log = logging.getLogger(__name__)
+#: Batches read ahead of the last committed one when the source allows it (``pipeline``).
+PIPELINE_DEPTH = 2
+#: Batches smaller than this are built in-process: shipping them costs more than it saves.
+WORKER_MIN_BATCH = 32
 CHANGE_EVENT_TYPE = "rongtong.legacy.row.changed"
 QUARANTINE_EVENT_TYPE = "rongtong.quarantine.record.rejected"
 
@@ -59,6 +75,8 @@ class _Encoding:
 
     value: Encoder
     records: ChangeRecords
+    #: What a worker process needs to build the same records (None: in-process only).
+    plan: RecordPlan | None = None
 
 
 class Backoff:
@@ -80,7 +98,7 @@ class CaptureRunner:
         self, source: CaptureSource, *, bootstrap: str, serde: AvroSerde,
         producer_factory: Callable[[str], AIOKafkaProducer],
         metrics: CaptureMetrics | None = None, publish_timeout: float = 30.0,
-        echoes: EchoFilter | None = None,
+        echoes: EchoFilter | None = None, pipeline: bool = False, workers: int = 0,
     ) -> None:
         self.source = source
         #: Drops the rows write-back sinks wrote (adapters/capture/echo.py); SQL sources only.
@@ -107,7 +125,13 @@ class CaptureRunner:
                               f"{self.spec.table}")
         self._event_ids = ChangeEventIds(self.spec.department, self.spec.table)
         self._subject_prefix = f"{self.spec.table}/"
-        self._key_record = _key_record(self.spec.key_columns)
+        self._key_record = key_record(self.spec.key_columns)
+        #: Read the next batches while earlier ones are built and committed — only for sources
+        #: whose next read does not wait for the previous acknowledgement (``reads_ahead``).
+        self.pipeline = pipeline and bool(getattr(source, "reads_ahead", False))
+        #: Worker processes building the records (``BUS_CAPTURE_WORKERS``; Avro serde only).
+        self.workers: RecordWorkers | None = (
+            shared_workers(workers) if workers > 0 and isinstance(serde, AvroSerde) else None)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Capture until ``stop`` is set; raises only for a misconfigured source."""
@@ -121,7 +145,10 @@ class CaptureRunner:
                 self.status.last_error = str(exc)
                 log.error("%s cannot run: %s", self.spec.owner, exc)
                 raise
-            except (TimeoutError, SourceError, KafkaError, RegistryError, OSError) as exc:
+            except (TimeoutError, SourceError, KafkaError, RegistryError, OSError,
+                    BrokenExecutor) as exc:
+                if isinstance(exc, BrokenExecutor) and self.workers is not None:
+                    self.workers.reset()  # a worker process died: start a new pool
                 self._record_error(exc)
                 delay = backoff.next_delay()
                 log.warning("%s: %s; retrying in %.1fs", self.spec.owner, exc, delay)
@@ -142,6 +169,9 @@ class CaptureRunner:
             await self.source.check()
             self.status.source_reachable = True
             async with aclosing(self.source.read(checkpoint)) as batches:
+                if self.pipeline:
+                    await self._pipelined(producer, batches, checkpoint, stop, backoff)
+                    return
                 async for batch in batches:
                     if batch.changes or batch.checkpoint != checkpoint:
                         await self._publish_in_time(producer, batch)
@@ -160,6 +190,62 @@ class CaptureRunner:
             if self.echoes is not None:
                 self.echoes.close()
 
+    async def _pipelined(self, producer: AIOKafkaProducer, batches: AsyncGenerator[Batch, None],
+                         checkpoint: Checkpoint | None, stop: asyncio.Event,
+                         backoff: Backoff) -> None:
+        """The loop of :meth:`_run_once` with reading, building and committing overlapped.
+
+        Each batch gets a task that waits for the batch before it to be committed and
+        acknowledged, then commits its own records with its checkpoint: transactions stay in
+        reading order, one at a time, so a checkpoint is never stored before the batches it
+        follows. Meanwhile the loop reads up to :data:`PIPELINE_DEPTH` batches ahead and their
+        records are built (in worker processes when configured). A failed batch fails the
+        ones after it; the runner then restarts from the last committed checkpoint.
+        """
+        in_flight: deque[asyncio.Task[None]] = deque()
+        previous: asyncio.Task[None] | None = None
+        try:
+            async for batch in batches:
+                while in_flight and in_flight[0].done():
+                    in_flight.popleft().result()  # raises what the batch raised
+                if batch.changes or batch.checkpoint != checkpoint:
+                    batch = await self._without_echoes(batch)
+                    records = asyncio.ensure_future(self._records(batch))
+                    previous = asyncio.create_task(
+                        self._commit_after(previous, producer, batch, records))
+                    in_flight.append(previous)
+                    checkpoint = batch.checkpoint
+                    while len(in_flight) > PIPELINE_DEPTH:
+                        await in_flight.popleft()
+                else:  # nothing new: report liveness once everything read is committed
+                    while in_flight:
+                        await in_flight.popleft()
+                    self._observe(batch)
+                backoff.reset()
+                if stop.is_set():
+                    break
+            while in_flight:
+                await in_flight.popleft()
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _commit_after(self, previous: Awaitable[None] | None, producer: AIOKafkaProducer,
+                            batch: Batch, records: Awaitable[list[OutgoingRecord]]) -> None:
+        try:
+            if previous is not None:
+                await previous
+            built = await records
+        except BaseException:
+            if not isinstance(records, asyncio.Future) or records.done():
+                raise
+            records.cancel()
+            raise
+        await self._commit_in_time(producer, batch, built)
+        await self.source.acknowledge(batch.checkpoint)
+        self._observe(batch)
+
     async def _publish_in_time(self, producer: AIOKafkaProducer, batch: Batch) -> None:
         try:
             await asyncio.wait_for(self._publish(producer, batch), self.publish_timeout)
@@ -167,13 +253,29 @@ class CaptureRunner:
             raise KafkaTimeoutError(
                 f"Kafka did not commit a batch within {self.publish_timeout:.0f}s") from exc
 
+    async def _commit_in_time(self, producer: AIOKafkaProducer, batch: Batch,
+                              records: list[OutgoingRecord]) -> None:
+        try:
+            await asyncio.wait_for(self._commit(producer, batch, records), self.publish_timeout)
+        except TimeoutError as exc:
+            raise KafkaTimeoutError(
+                f"Kafka did not commit a batch within {self.publish_timeout:.0f}s") from exc
+
     async def _publish(self, producer: AIOKafkaProducer, batch: Batch) -> None:
+        batch = await self._without_echoes(batch)
+        await self._commit(producer, batch, await self._records(batch))
+
+    async def _without_echoes(self, batch: Batch) -> Batch:
         if self.echoes is not None and batch.changes:
             kept = await self.echoes.drop_echoes(self.spec.table, batch.changes)
             if len(kept) < len(batch.changes):
                 self._count_echoes(len(batch.changes) - len(kept))
                 batch = replace(batch, changes=kept)
-        records = await self._records(batch)
+        return batch
+
+    async def _commit(self, producer: AIOKafkaProducer, batch: Batch,
+                      records: list[OutgoingRecord]) -> None:
+        """One transaction: the batch's records, then its checkpoint."""
         async with producer.transaction():
             await send_batched(producer, records)
             await send_position(producer, self.spec.owner, batch.checkpoint)
@@ -203,6 +305,15 @@ class CaptureRunner:
         build, encode_value = encoding.records.record, encoding.value
         event_id, subject_prefix = self._event_ids.of_change, self._subject_prefix
         records: list[OutgoingRecord] = []
+        if self.workers is not None and len(batch.changes) >= WORKER_MIN_BATCH and not any(
+                change.undecodable for change in batch.changes):
+            built = await self._built_by_workers(batch.changes, encoding, encode_key, captured_ms)
+            for change, (key, value, ce_id, key_string) in zip(batch.changes, built, strict=True):
+                event_headers = headers(ce_id, subject_prefix + key_string)
+                records.append((topic, key, value, event_headers))
+                if change.op == "d":
+                    records.append((topic, key, None, event_headers))
+            return records
         for change in batch.changes:
             if change.undecodable:
                 records.append(await self._quarantine(change))
@@ -219,6 +330,42 @@ class CaptureRunner:
             if op == "d":  # compacted consumers forget the row
                 records.append((topic, key, None, event_headers))
         return records
+
+    async def _built_by_workers(self, changes: Sequence[Change], encoding: _Encoding,
+                                encode_key: Encoder, captured_ms: int) -> list[Built]:
+        """Keys, values, event ids and key texts of ``changes``, built by the worker processes.
+
+        In pipeline mode the whole batch goes to the workers (the event loop reads the next
+        one meanwhile); otherwise the event loop builds the last part itself while they build
+        the rest.
+        """
+        assert self.workers is not None
+        plan = encoding.plan
+        if plan is None:
+            plan = self._plan(encoding, encode_key)
+            self._encodings[encoding.records.columns] = replace(encoding, plan=plan)
+        wired = [wire(change) for change in changes]
+        if self.pipeline:
+            return await self.workers.build(plan, wired, captured_ms)
+        share = len(wired) * self.workers.size // (self.workers.size + 1)
+        theirs = asyncio.ensure_future(self.workers.build(plan, wired[:share], captured_ms))
+        await asyncio.sleep(0)  # hand their part over before building ours
+        ours = build_records(plan, wired[share:], captured_ms)
+        return [*await theirs, *ours]
+
+    def _plan(self, encoding: _Encoding, encode_key: Encoder) -> RecordPlan:
+        """The worker's copy of this column set's encoding: schemas and wire headers."""
+        columns, spec = encoding.records.columns, self.spec
+        value_schema = change_value_schema(spec.department, spec.table, columns)
+        probe = encoding.records.record("r", None, None, position="", snapshot=True, ts_ms=0,
+                                        captured_ms=0)
+        value_prefix = header(schema_id_of(encoding.value(probe)))
+        key_prefix = header(schema_id_of(encode_key(self._key_record({}))))
+        return RecordPlan(spec.department, spec.table, self.source.engine, self.source.database,
+                          columns, spec.key_columns,
+                          json.dumps(value_schema, ensure_ascii=False, sort_keys=True),
+                          value_prefix, json.dumps(self._key_schema, ensure_ascii=False,
+                                                   sort_keys=True), key_prefix)
 
     async def _encoding(self, columns: tuple[str, ...]) -> _Encoding:
         """Encoder and record builder of a column set, built (and registered) once."""
@@ -277,14 +424,6 @@ class CaptureRunner:
 
     def _labels(self) -> tuple[str, str, str, str]:
         return (self.spec.department, self.spec.table, self.source.engine, self.spec.strategy)
-
-
-def _key_record(key_columns: tuple[str, ...]) -> Callable[[Mapping[str, str | None]], dict[str, str]]:
-    """What the key schema encodes of a change's key: every key column, missing ones empty."""
-    if len(key_columns) == 1:
-        (column,) = key_columns
-        return lambda key: {column: key.get(column) or ""}
-    return lambda key: {column: key.get(column) or "" for column in key_columns}
 
 
 def _columns_of(changes: Sequence[Change]) -> tuple[str, ...]:

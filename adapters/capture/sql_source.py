@@ -40,6 +40,10 @@ class SqlTableSource:
         self.state_dir = state_dir
         self._diff_state: DiffState | None = None
         self._throttle = Throttle(spec.max_rows_per_second)
+        #: The next snapshot chunk or incremental poll depends only on what the strategy read
+        #: before, never on the acknowledgement of the previous batch, so the runner may read
+        #: ahead (``BUS_CAPTURE_PIPELINE``). ``diff`` applies its hashes on acknowledgement.
+        self.reads_ahead = spec.strategy in ("snapshot", "incremental")
 
     async def _connect(self) -> DbApiConnection:
         return await call(self.dialect, self.dialect.connect)

@@ -169,7 +169,8 @@ class CaptureContract:
             runner = CaptureRunner(
                 source, bootstrap=stack.kafka_bootstrap, serde=AvroSerde(registry),
                 producer_factory=lambda owner: transactional_producer(stack.kafka_bootstrap, owner),
-                publish_timeout=publish_timeout)
+                publish_timeout=publish_timeout, pipeline=stack.capture_pipeline,
+                workers=stack.capture_workers)
             stop = asyncio.Event()
             task = asyncio.create_task(runner.run(stop))
             try:

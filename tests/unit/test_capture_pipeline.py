@@ -1,0 +1,139 @@
+"""The runner's pipeline (read ahead, commit in order) and records built in a worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.capture import runner as runner_module
+from adapters.capture.runner import CaptureRunner
+from adapters.capture.source import Batch, Checkpoint
+from bus.kafka import OutgoingRecord
+from bus.positions import POSITIONS_TOPIC
+from bus.serde.avro import AvroSerde
+from tests.unit.test_capture_runner import (
+    COLUMNS,
+    SPEC,
+    FakeProducer,
+    JsonSerde,
+    ScriptedSource,
+    change,
+)
+from tests.unit.test_serde import FakeRegistry
+
+
+class ReadingAheadSource(ScriptedSource):
+    """A source that allows reading ahead; notes how far it read before each acknowledgement."""
+
+    reads_ahead = True
+
+    def __init__(self, batches: list[Batch], stop: asyncio.Event) -> None:
+        super().__init__(batches, stop)
+        self.ahead: list[int] = []  # batches handed out but not yet acknowledged, per read
+
+    async def read(self, checkpoint: Checkpoint | None) -> AsyncGenerator[Batch, None]:
+        self.read_from.append(checkpoint)
+        done = 0 if checkpoint is None else int(checkpoint["seq"])
+        for handed, batch in enumerate(self.batches[done:], start=done + 1):
+            self.ahead.append(handed - len(self.acknowledged))
+            yield batch
+            await asyncio.sleep(0)
+
+
+def batches(count: int) -> list[Batch]:
+    return [Batch([change("c", f"R{n}-{i}") for i in range(3)], {"seq": n}, COLUMNS)
+            for n in range(1, count + 1)]
+
+
+async def run_pipelined(source_batches: list[Batch], producer: FakeProducer,
+                        monkeypatch: pytest.MonkeyPatch) -> ReadingAheadSource:
+    async def stored_position(_bootstrap: str, _owner: str) -> Checkpoint | None:
+        return producer.last_position()
+
+    monkeypatch.setattr(runner_module, "read_position", stored_position)
+    monkeypatch.setattr(runner_module.Backoff, "next_delay", lambda self: 0.0)
+    stop = asyncio.Event()
+    source = ReadingAheadSource(source_batches, stop)
+    runner = CaptureRunner(source, bootstrap="127.0.0.1:1", serde=JsonSerde(),  # type: ignore[arg-type]
+                           producer_factory=lambda owner: producer,
+                           pipeline=True)
+    assert runner.pipeline
+    await asyncio.wait_for(runner.run(stop), 10)
+    return source
+
+
+async def test_pipelined_batches_commit_in_reading_order_each_with_its_checkpoint_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    producer = FakeProducer()
+
+    source = await run_pipelined(batches(6), producer, monkeypatch)
+
+    assert max(source.ahead) > 1, "the runner never read ahead of the acknowledgements"
+    assert max(source.ahead) <= runner_module.PIPELINE_DEPTH + 1
+    assert [json.loads(t[-1].value or b"") for t in producer.committed] == [
+        {"seq": n} for n in range(1, 7)]
+    assert all(t[-1].topic == POSITIONS_TOPIC for t in producer.committed)
+    assert source.acknowledged == [{"seq": n} for n in range(1, 7)]
+    keys = [json.loads(m.key or b"")["RYBH"] for m in producer.messages(SPEC.topic)]
+    assert keys == [f"R{n}-{i}" for n in range(1, 7) for i in range(3)]
+
+
+async def test_a_failed_commit_fails_the_batches_read_after_it_and_resumes_from_its_checkpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    producer = FakeProducer()
+    producer.fail_on_topic = SPEC.topic  # the first batch's records: the broker is away
+
+    source = await run_pipelined(batches(5), producer, monkeypatch)
+
+    assert producer.aborted == 1
+    assert source.read_from == [None, None]  # nothing was committed before the failure
+    assert [json.loads(t[-1].value or b"") for t in producer.committed] == [
+        {"seq": n} for n in range(1, 6)]
+    keys = [m.key for m in producer.messages(SPEC.topic)]
+    assert len(keys) == len(set(keys)) == 15
+
+
+async def test_sources_that_wait_for_acknowledgements_are_not_read_ahead() -> None:
+    source = ScriptedSource([], asyncio.Event())
+    runner = CaptureRunner(source, bootstrap="127.0.0.1:1", serde=JsonSerde(),  # type: ignore[arg-type]
+                           producer_factory=lambda owner: FakeProducer(),
+                           pipeline=True)
+    assert not runner.pipeline
+
+
+async def records_of(batch: Batch, *, pipeline: bool, workers: int,
+                     monkeypatch: pytest.MonkeyPatch) -> list[OutgoingRecord]:
+    class FixedClock(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> FixedClock:
+            return cls(2024, 3, 7, 1, 2, 3, 456000, tzinfo=UTC)
+
+    monkeypatch.setattr(runner_module, "datetime", FixedClock)
+    source = ScriptedSource([], asyncio.Event())
+    source.reads_ahead = True  # type: ignore[attr-defined]
+    runner = CaptureRunner(source, bootstrap="127.0.0.1:1", serde=AvroSerde(FakeRegistry()),  # type: ignore[arg-type]
+                           producer_factory=lambda owner: FakeProducer(),
+                           pipeline=pipeline, workers=workers)
+    return await runner._records(batch)
+
+
+async def test_records_built_by_a_worker_process_are_byte_identical(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    changes = [change("c" if i % 3 else "u", f"R{i}", f"名{i}") for i in range(40)]
+    changes[7] = change("d", "R7")
+    batch = Batch(changes, {"seq": 1}, COLUMNS)
+
+    here = await records_of(batch, pipeline=False, workers=0, monkeypatch=monkeypatch)
+    whole = await records_of(batch, pipeline=True, workers=1, monkeypatch=monkeypatch)
+    split = await records_of(batch, pipeline=False, workers=1, monkeypatch=monkeypatch)
+
+    assert len(here) == 41  # the delete's tombstone
+    assert whole == here
+    assert split == here
