@@ -128,17 +128,20 @@ async def stream(request: web.Request) -> web.StreamResponse:
                                            "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     await response.prepare(request)
     seen = -1
-    while True:
-        collector.watch()
-        if collector.samples_taken != seen:
-            seen = collector.samples_taken
-            body = current_overview(request, collector)
-            body["samples"] = seen
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-            await response.write(f"id: {seen}\nevent: overview\ndata: {data}\n\n".encode())
-        else:
-            await response.write(b": keep-alive\n\n")
-        await collector.next_sample(seen, timeout=15.0)
+    try:
+        while True:
+            collector.watch()
+            if collector.samples_taken != seen:
+                seen = collector.samples_taken
+                body = current_overview(request, collector)
+                body["samples"] = seen
+                data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+                await response.write(f"id: {seen}\nevent: overview\ndata: {data}\n\n".encode())
+            else:
+                await response.write(b": keep-alive\n\n")
+            await collector.next_sample(seen, timeout=15.0)
+    except ConnectionResetError:  # the dashboard was closed
+        return response
 
 
 async def run_collector(app: web.Application) -> AsyncIterator[None]:
