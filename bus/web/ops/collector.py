@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from bus.web.ops.logdirs import topic_sizes
 from bus.web.ops.samples import GroupSample, History, PartitionOffsets, Sample
@@ -78,7 +79,8 @@ class KafkaSampler:
         try:
             return await self._sample()
         except BaseException:
-            await self.close()  # a fresh connection next time
+            await self.close()  # a fresh connection and fresh coordinators next time
+            self._coordinators.clear()
             raise
 
     async def _sample(self) -> Sample:
@@ -111,16 +113,21 @@ class KafkaSampler:
         described = await self._described(admin, listed)
         limit = asyncio.Semaphore(_CONCURRENT_FETCHES)
 
-        async def committed(group: str) -> tuple[str, dict[tuple[str, int], int]]:
+        async def committed(group: str) -> tuple[str, dict[tuple[str, int], int] | None]:
             async with limit:
-                coordinator = await self._coordinator(admin, group)
-                offsets = await admin.list_consumer_group_offsets(group, coordinator)
+                try:
+                    coordinator = await self._coordinator(admin, group)
+                    offsets = await admin.list_consumer_group_offsets(group, coordinator)
+                except KafkaError as exc:  # moved or deleted meanwhile: next round
+                    log.debug("offsets of group %s not read: %s", group, exc)
+                    self._coordinators.pop(group, None)
+                    return group, None
             return group, {(tp.topic, tp.partition): int(meta.offset)
                            for tp, meta in offsets.items() if meta.offset >= 0}
 
         found = await asyncio.gather(*(committed(g) for g in listed))
         return {group: GroupSample(group, offsets, *described.get(group, ("", 0)))
-                for group, offsets in found}
+                for group, offsets in found if offsets is not None}
 
     async def _coordinator(self, admin: AIOKafkaAdminClient, group: str) -> int:
         node = self._coordinators.get(group)
@@ -144,8 +151,13 @@ class KafkaSampler:
 
         async def describe(group: str) -> tuple[str, tuple[str, int]]:
             async with limit:
-                node = await self._coordinator(admin, group)
-                [response] = await admin.describe_consumer_groups([group], node)
+                try:
+                    node = await self._coordinator(admin, group)
+                    [response] = await admin.describe_consumer_groups([group], node)
+                except KafkaError as exc:  # state unknown this round
+                    log.debug("group %s not described: %s", group, exc)
+                    self._coordinators.pop(group, None)
+                    return group, ("", 0)
             [entry] = response.groups
             return group, (str(entry[2]), len(entry[5]))
 
