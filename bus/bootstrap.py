@@ -33,6 +33,7 @@ from bus.web.app import create_web_app
 from projections.app import create_projections_app, profile_projections
 from projections.newborn_case.worker import INPUT_TOPICS as NEWBORN_INPUTS
 from projections.newborn_case.worker import add_newborn_case
+from projections.profiles.location import store_location
 from projections.resolution.live import INPUT_TOPICS as RESOLUTION_INPUTS
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,9 @@ def run_projections(settings: Settings) -> None:
         read_store_url=settings.read_store_url,
     )
     add_newborn_case(app, bootstrap=settings.kafka_bootstrap, registry_url=settings.registry_url,
-                     store_path=settings.projection_store_path("newborn_case").resolve())
+                     store_path=store_location("newborn_case",
+                                               settings.projection_store_path("newborn_case").resolve(),
+                                               settings.read_store_url))
     Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
 
 

@@ -381,9 +381,9 @@ def projections_rebuild(ctx: _Context, name: str, no_switch: bool, as_json: bool
             progress.update(task, completed=done, total=total)
 
         try:
-            if name == newborn_rebuild.NAME:  # a SQLite store whatever BUS_READ_STORE_URL says
+            if name == newborn_rebuild.NAME:
                 report = asyncio.run(newborn_rebuild.rebuild(
-                    default_path=s.projection_store_path(name).resolve(), bootstrap=s.kafka_bootstrap,
+                    default_path=location, bootstrap=s.kafka_bootstrap,
                     registry_url=s.registry_url, switch=not no_switch, progress=advance))
             else:
                 report = asyncio.run(rebuild(

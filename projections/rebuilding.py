@@ -34,10 +34,15 @@ from projections.batching import BATCH_SIZE
 from projections.live import ApplyMessages
 from projections.profiles.location import live_store, switch_to
 
-__all__ = ["Positions", "Progress", "RebuildReport", "RebuildableStore", "rebuild_beside"]
+__all__ = ["Positions", "Progress", "RebuildReport", "RebuildUnsupported", "RebuildableStore",
+           "rebuild_beside"]
 
 Progress = Callable[[int, int], None]
 Positions = dict[tuple[str, int], int]
+
+
+class RebuildUnsupported(ValueError):
+    """The store cannot be rebuilt beside the live one (a PostgreSQL read store)."""
 
 
 class RebuildableStore(Protocol):

@@ -18,7 +18,6 @@ import json
 import logging
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -30,7 +29,7 @@ from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
 from projections.newborn_case.commands import COMMAND_TOPICS, IssuedCommand
 from projections.newborn_case.store import CaseStore
-from projections.profiles.location import live_store
+from projections.profiles.location import StoreLocation, live_store
 from schemas.avro_schemas import load_avro_schema
 
 __all__ = ["COMMAND_OUTPUT_TOPICS", "OUTPUT_TOPIC", "CasePublisher", "CasePublisherService",
@@ -127,7 +126,8 @@ class CasePublisherService(Service):
     before — first, so a case's versions leave in order — until each is empty and every
     partition it had applied is covered by the new store (the agents have adopted it)."""
 
-    def __init__(self, *, bootstrap: str, registry_url: str, store_path: Path, interval: float = 0.5,
+    def __init__(self, *, bootstrap: str, registry_url: str, store_path: StoreLocation,
+                 interval: float = 0.5,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bootstrap = bootstrap
@@ -147,7 +147,7 @@ class CasePublisherService(Service):
         self._registry = RegistryClient(self.registry_url)
         self.add_future(self._run())
 
-    def _publisher(self, path: Path) -> CasePublisher:
+    def _publisher(self, path: StoreLocation) -> CasePublisher:
         assert self._producer is not None and self._registry is not None
         holder = self._publishers[-1].holder if self._publishers else None
         publisher = CasePublisher(CaseStore(path), self._producer, AvroSerde(self._registry))

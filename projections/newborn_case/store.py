@@ -49,7 +49,9 @@ from projections.newborn_case.model import (
     decide,
     outstanding,
 )
-from projections.profiles.store import InputPosition, connect
+from projections.profiles.location import StoreLocation
+from projections.profiles.pg import PostgresDatabase, PostgresSchema
+from projections.profiles.store import Database, InputPosition, connect
 
 __all__ = ["INPUT_TOPICS", "CaseStore", "StoredCase", "read_case"]
 
@@ -162,12 +164,49 @@ _ADDED_COLUMNS = {
 }
 
 
-def _add_missing_columns(db: sqlite3.Connection) -> None:
-    for table, columns in _ADDED_COLUMNS.items():
-        present = {str(r["name"]) for r in db.execute(f"PRAGMA table_info({table})")}
-        for column in columns:
-            if column.split()[0] not in present:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+#: Layout of the PostgreSQL schema (a schema of another layout is set aside and rebuilt).
+FORMAT = 1
+
+
+class _SqliteFile:
+    """A case store file (:class:`~projections.profiles.store.Database`): one connection;
+    ``BEGIN IMMEDIATE`` takes the file's write lock at once."""
+
+    not_ready: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+
+    def __init__(self, path: Path) -> None:
+        self.connection = connect(path)
+        self.connection.executescript(_SCHEMA)
+        for table, columns in _ADDED_COLUMNS.items():
+            present = {str(r["name"]) for r in self.connection.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column.split()[0] not in present:
+                    self.connection.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.connection.execute(sql, tuple(params))
+
+    def begin(self) -> None:
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.connection.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.connection.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def open_case_database(location: StoreLocation) -> Database:
+    """A writer's connection to the case store at ``location`` (a SQLite file, or the schema
+    ``newborn_case`` in the PostgreSQL database of ``BUS_READ_STORE_URL``), tables created."""
+    if isinstance(location, PostgresSchema):
+        postgres = PostgresDatabase(location)
+        postgres.prepare(_SCHEMA, FORMAT)
+        return postgres
+    return _SqliteFile(location)
 
 
 @dataclass(frozen=True)
@@ -226,11 +265,9 @@ def case_document(state: CaseState, version: int, at: InputPosition, cause: Sour
 class CaseStore:
     """Writes the ``newborn_case`` projection; one writer connection per agent."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.path = path
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        _add_missing_columns(self._db)
+        self._db = open_case_database(path)
         #: Outbox floors of the batch being applied (see :meth:`take_over_from`).
         self._floors: dict[tuple[str, int], int] = {}
         #: What the last :meth:`apply` or :meth:`apply_batch` decided (status changes, refusals,
@@ -274,7 +311,7 @@ class CaseStore:
         db = self._db
         self.messages = []
         results: list[list[str] | None] = []
-        db.execute("BEGIN IMMEDIATE")
+        db.begin()
         try:
             self._floors = {(str(r[0]), int(r[1])): int(r[2]) for r in db.execute(
                 "SELECT topic, partition, next_offset FROM outbox_floor")}
@@ -292,10 +329,10 @@ class CaseStore:
                     "DO UPDATE SET next_offset = excluded.next_offset",
                     (at.topic, at.partition, at.offset + 1))
                 results.append(changed)
-            db.execute("COMMIT")
+            db.commit()
             return results
         except BaseException:
-            db.execute("ROLLBACK")
+            db.rollback()
             raise
 
     def _record_fact(self, topic: str, key: Mapping[str, Any], event: Mapping[str, Any] | None
@@ -535,7 +572,7 @@ class CaseStore:
     def lease(self, holder: str, now_ms: int, ttl_ms: int) -> bool:
         """Whether ``holder`` may publish the outbox now (one publisher at a time, in order)."""
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        db.begin()
         try:
             row = db.execute("SELECT holder, expires_ms FROM outbox_lease WHERE name = 'outbox'"
                              ).fetchone()
@@ -544,10 +581,10 @@ class CaseStore:
                 db.execute("INSERT INTO outbox_lease VALUES ('outbox', ?, ?) ON CONFLICT (name) "
                            "DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms",
                            (holder, now_ms + ttl_ms))
-            db.execute("COMMIT")
+            db.commit()
             return mine
         except BaseException:
-            db.execute("ROLLBACK")
+            db.rollback()
             raise
 
     def pending(self, limit: int = 500) -> list[tuple[int, str, str]]:
@@ -581,25 +618,34 @@ class CaseStore:
             "SELECT certificate_number, version FROM newborn_case")]
         db = self._db
         dropped = 0
-        db.execute("BEGIN IMMEDIATE")
+        db.begin()
         try:
+            floors = {(str(r[0]), int(r[1])): int(r[2]) for r in db.execute(
+                "SELECT topic, partition, next_offset FROM outbox_floor")}
             for (topic, partition), next_offset in positions.items():
-                db.execute("INSERT INTO outbox_floor VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
-                           "DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
-                           (topic, partition, next_offset))
+                if next_offset > floors.get((topic, partition), -1):
+                    db.execute("INSERT INTO outbox_floor VALUES (?, ?, ?) ON CONFLICT (topic, "
+                               "partition) DO UPDATE SET next_offset = excluded.next_offset",
+                               (topic, partition, next_offset))
             for table in ("outbox", "command_outbox"):
                 dropped += db.execute(
                     f"DELETE FROM {table} WHERE cause_offset < (SELECT next_offset FROM outbox_floor "
                     f"f WHERE f.topic = {table}.cause_topic AND f.partition = {table}.cause_partition)"
                 ).rowcount
-            dropped += db.executemany("DELETE FROM command_outbox WHERE command_id = ?",
-                                      [(i,) for i in issued]).rowcount
-            db.executemany(
-                "UPDATE newborn_case SET version = ?1, document = json_set(document, '$.version', ?1) "
-                "WHERE certificate_number = ?2 AND version < ?1", versions)
-            db.execute("COMMIT")
+            for identifier in issued:
+                dropped += db.execute("DELETE FROM command_outbox WHERE command_id = ?",
+                                      (identifier,)).rowcount
+            for version, number in versions:
+                row = db.execute("SELECT version, document FROM newborn_case WHERE "
+                                 "certificate_number = ?", (number,)).fetchone()
+                if row is not None and int(row["version"]) < version:
+                    document = json.loads(row["document"])
+                    db.execute("UPDATE newborn_case SET version = ?, document = ? "
+                               "WHERE certificate_number = ?",
+                               (version, _dumps({**document, "version": version}), number))
+            db.commit()
         except BaseException:
-            db.execute("ROLLBACK")
+            db.rollback()
             raise
         return dropped
 
@@ -659,12 +705,13 @@ class CaseStore:
         return digest.hexdigest()
 
 
-def _issued(row: sqlite3.Row) -> IssuedCommand:
+def _issued(row: Any) -> IssuedCommand:
     name = str(row["name"])
     return IssuedCommand(str(row["command_id"]), name, COMMAND_TOPICS[name][1], json.loads(row["body"]))
 
 
-def read_case(db: sqlite3.Connection, number: str, as_of_ms: int | None = None) -> StoredCase | None:
+def read_case(db: sqlite3.Connection | Database, number: str, as_of_ms: int | None = None
+              ) -> StoredCase | None:
     """The current case of certificate ``number``, or what the store held at ``as_of_ms``."""
     if as_of_ms is None:
         row = db.execute("SELECT version, believed_at_ms, document FROM newborn_case "

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -34,10 +33,12 @@ __all__ = ["INPUT_TOPICS", "add_newborn_case", "project_event", "project_message
 log = logging.getLogger(__name__)
 
 
-def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store_path: Path) -> faust.App:
+def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str,
+                     store_path: StoreLocation) -> faust.App:
     """Register the case agents and the outbox publisher on ``app``; nothing connects until
-    the worker starts. ``store_path`` is the default store file; after ``bus projections
-    rebuild newborn_case`` the pointer file beside it names the live one."""
+    the worker starts. ``store_path`` is the default store file (after ``bus projections
+    rebuild newborn_case`` the pointer file beside it names the live one) or the schema
+    ``newborn_case`` in the PostgreSQL read store (``store_location``)."""
     lives: dict[str, LiveStore[CaseStore]] = {}  # per input topic, while its agent runs
 
     def live_for(topic_name: str) -> LiveStore[CaseStore]:
@@ -81,8 +82,6 @@ def add_newborn_case(app: faust.App, *, bootstrap: str, registry_url: str, store
 
 
 def open_store(location: StoreLocation) -> CaseStore:
-    if not isinstance(location, Path):
-        raise ValueError("newborn_case keeps a SQLite store")
     return CaseStore(location)
 
 

@@ -22,13 +22,9 @@ from projections.profiles.pg import PostgresSchema
 from projections.profiles.projection import ProfileProjection
 from projections.profiles.store import ProfileStore
 from projections.profiles.worker import project_messages
-from projections.rebuilding import Progress, RebuildReport, rebuild_beside
+from projections.rebuilding import Progress, RebuildReport, RebuildUnsupported, rebuild_beside
 
 __all__ = ["RebuildReport", "RebuildUnsupported", "rebuild"]
-
-
-class RebuildUnsupported(ValueError):
-    """The store cannot be rebuilt beside the live one (a PostgreSQL read store)."""
 
 
 async def rebuild(projection: ProfileProjection, *, default_path: StoreLocation, bootstrap: str,

@@ -9,11 +9,14 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import pytest
 from aiokafka import TopicPartition
 
+from projections.newborn_case.rebuild import rebuild
 from projections.newborn_case.store import CaseStore
+from projections.profiles.pg import PostgresSchema
 from projections.profiles.store import InputPosition
-from projections.rebuilding import LogReader
+from projections.rebuilding import LogReader, RebuildUnsupported
 from tests.unit.test_newborn_case_store import (
     APPLICATION,
     CERTIFICATE,
@@ -187,3 +190,9 @@ async def test_the_rebuild_applies_the_topics_merged_in_kafka_time_order_however
         await reader.read_until({person: 5, certificate: 4}, 9)  # then on to the end
         assert applied == [1, 2, 3, 4, 5, 6, 7, 8, 9]
         assert reader.events == 9
+
+
+async def test_a_rebuild_on_the_postgresql_read_store_is_refused_in_one_line() -> None:
+    with pytest.raises(RebuildUnsupported, match="SQLite read store only"):
+        await rebuild(default_path=PostgresSchema("postgresql://nowhere/rongtong", "newborn_case"),
+                      bootstrap="127.0.0.1:1", registry_url="http://127.0.0.1:1")
