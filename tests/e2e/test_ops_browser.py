@@ -1,8 +1,10 @@
 """The ops dashboard in headless Chromium against the real broker and registry.
 
 One walk through the pages, as an operator would: sign in with an API key; the overview goes
-live; a topic's message count moves while events flow; a consumer group's lag appears when
-its consumer stops (as a stopped projection's would) and drains when it starts again; the
+live; a topic's message count moves while events flow; the lag of the service's projection
+workers' group (``BUS_PROJECTIONS_APP_ID``; here a plain consumer stands in for the faust
+workers, whose start-up would cost the suite half a minute) appears on the groups and
+projections pages when its consumer stops and drains when it starts again; the
 rows a strict mapping quarantined are listed with their reason and replayed from the page
 through the fixed mapping, audited; a schema's versions are compared; the labels switch to
 English. No console error on the way. Screenshots land in ``test-artifacts/ops/``.
@@ -149,7 +151,7 @@ class Service:
 
 
 @pytest.fixture
-async def service(stack: Settings, tmp_path: Path) -> AsyncIterator[Service]:
+async def service(stack: Settings, flow: Flow, tmp_path: Path) -> AsyncIterator[Service]:
     """The web service on a real port, with a table whose strict mapping quarantined rows and
     whose fixed mapping waits in BUS_REPLAY_MAPPINGS_DIR."""
     department = f"ops{uuid.uuid4().hex[:8]}"
@@ -165,7 +167,7 @@ async def service(stack: Settings, tmp_path: Path) -> AsyncIterator[Service]:
     settings = load_settings(state_dir=tmp_path / "state", kafka_bootstrap=stack.kafka_bootstrap,
                              registry_url=stack.registry_url, web_port=port,
                              adapters_port=free_port(), replay_mappings_dir=fixed_dir,
-                             ops_sample_interval=1.0)
+                             ops_sample_interval=1.0, projections_app_id=flow.group)
     key = add_client(settings.state_dir, "ops-operator")
     audit = MemoryAuditLog()
     runner = web.AppRunner(create_web_app(settings, audit=audit), access_log=None)
@@ -241,12 +243,19 @@ async def test_an_operator_watches_the_bus_and_replays_a_quarantined_row_from_th
             await page.click(f"#groups-table tr[data-key='{flow.group}']")
             await page.wait_for_selector(f"#group-partitions tr[data-key='{flow.topic}/0']")
             await page.screenshot(path=str(SHOTS / "groups-lagging.png"))
+            # the group is the service's projection workers' group: the projections page too
+            await page.click("#tabs button[data-view=projections]")
+            workers = f"#projection-groups-table tr[data-key='{flow.group}'] td[data-col=lag]"
+            await page.wait_for_selector(workers)
+            assert await number_in(page, workers) >= 20
             flow.producing.clear()
             flow.consuming.set()
 
             async def drained() -> bool:
-                return await number_in(page, lag) == 0
-            await until(drained, "the restarted group's lag drains to 0")
+                return await number_in(page, workers) == 0
+            await until(drained, "the restarted workers' lag drains to 0")
+            await page.click("#tabs button[data-view=groups]")
+            assert await number_in(page, lag) == 0
 
             # quarantine: the rows and their reasons, a replay through the fixed mapping
             await page.click("#tabs button[data-view=quarantine]")
