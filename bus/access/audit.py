@@ -110,6 +110,10 @@ class AuditSink(Protocol):
     async def append(self, entry: AuditEntry) -> AuditRecord:
         """Record ``entry``; returns once it is stored (raises when it cannot be)."""
 
+    async def append_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Record ``entries`` in their order; returns once all are stored (raises when any
+        cannot be: then none of the reads they record may be answered)."""
+
     async def for_subject(self, subject: str) -> list[AuditRecord]:
         """The records about ``subject``, oldest first (the citizen's access log)."""
 
@@ -146,6 +150,9 @@ class MemoryAuditLog:
         self.records.append(record)
         return record
 
+    async def append_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        return [await self.append(entry) for entry in entries]
+
     async def for_subject(self, subject: str) -> list[AuditRecord]:
         return [r for r in self.records if r.subject == subject]
 
@@ -177,33 +184,44 @@ class KafkaAuditLog:
         self._follower = asyncio.create_task(self._follow(), name="audit-follower")
 
     async def append(self, entry: AuditEntry) -> AuditRecord:
+        return (await self.append_many([entry]))[0]
+
+    async def append_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Link and send ``entries`` in one go (one lock, the producer batches them), then wait
+        for every acknowledgement: a subscription's batch of events costs one round trip."""
         if self._producer is None:
             raise RuntimeError("the audit log is not started")
+        if not entries:
+            return []
         encode = await self.serde.encoder(subject_for(self.topic), self._schema)
+        records, deliveries = [], []
         async with self._lock:  # links and sends in one order
             if self._chain is None:
                 last = await _last_record(self.bootstrap, self.serde, self.topic)
                 self._chain = _Chain(last.hash if last else GENESIS)
             chain = self._chain
-            record = chain.next(entry)
             try:
-                event = CloudEvent(AUDIT_EVENT_TYPE, "/api/audit", id=record.hash,
-                                   dataclassification="sensitive_personal",
-                                   correlationid=record.request_id or None)
-                delivery = await self._producer.send(self.topic, encode(record.as_avro()),
-                                                     key=chain.id.encode(),
-                                                     headers=event.to_headers())
+                for entry in entries:
+                    record = chain.next(entry)
+                    event = CloudEvent(AUDIT_EVENT_TYPE, "/api/audit", id=record.hash,
+                                       dataclassification="sensitive_personal",
+                                       correlationid=record.request_id or None)
+                    deliveries.append(await self._producer.send(
+                        self.topic, encode(record.as_avro()), key=chain.id.encode(),
+                        headers=event.to_headers()))
+                    records.append(record)
             except Exception:
                 self._chain = None  # the next record starts a new chain instead of a gap
                 raise
         try:
-            await delivery
+            for delivery in deliveries:
+                await delivery
         except Exception:
             async with self._lock:
                 if self._chain is chain:
                     self._chain = None
             raise
-        return record
+        return records
 
     async def for_subject(self, subject: str) -> list[AuditRecord]:
         return list(self._by_subject.get(subject, ()))

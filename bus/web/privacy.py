@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -49,15 +49,28 @@ def policies_from(catalog: Catalog) -> dict[str, FieldPolicy]:
     }
 
 
+def audit_entry(request: web.Request, access: Access, *, subject_kind: str, subject: str,
+                endpoint: str, view: View | None, status: int) -> AuditEntry:
+    """The audit record of one read, before it is linked into the chain."""
+    result = "ok" if status < 300 else "not_found" if status == 404 else "denied"
+    return AuditEntry(request_id_of(request), access.client.id, access.purpose, subject_kind,
+                      subject, endpoint, tuple(view.revealed) if view else (),
+                      tuple(view.masked) if view else (), result, status)
+
+
 async def audit_read(request: web.Request, access: Access, *, subject_kind: str, subject: str,
                      endpoint: str, view: View | None, status: int) -> web.Response | None:
     """Append the audit record of a read; a 503 response when it could not be stored."""
-    result = "ok" if status < 300 else "not_found" if status == 404 else "denied"
-    entry = AuditEntry(request_id_of(request), access.client.id, access.purpose, subject_kind,
-                       subject, endpoint, tuple(view.revealed) if view else (),
-                       tuple(view.masked) if view else (), result, status)
+    return await audit_reads(request, [audit_entry(
+        request, access, subject_kind=subject_kind, subject=subject, endpoint=endpoint, view=view,
+        status=status)])
+
+
+async def audit_reads(request: web.Request, entries: Sequence[AuditEntry]) -> web.Response | None:
+    """Append the audit records of several reads at once (a subscription's batch of events);
+    a 503 response when any could not be stored — then none of them may be answered."""
     try:
-        await request.app[AUDIT].append(entry)
+        await request.app[AUDIT].append_many(entries)
     except Exception as exc:
         log.error("audit record not stored, read refused: %s", exc)
         response = problem(503, "audit-unavailable", "Audit log unavailable",

@@ -29,8 +29,8 @@ from bus.problem import problem
 from bus.settings import Settings
 from bus.web.auth import access_of
 from bus.web.consistency import InvalidPosition, format_positions, parse_positions
-from bus.web.event_views import EventFilter, EventViews, InvalidFilter, partitions_of
-from bus.web.privacy import audit_read
+from bus.web.event_views import EventFilter, EventView, EventViews, InvalidFilter, partitions_of
+from bus.web.privacy import audit_entry, audit_reads
 
 __all__ = ["add_routes"]
 
@@ -174,20 +174,23 @@ async def _stream(request: web.Request, channel: _Channel, consumer: AIOKafkaCon
         if not batch:
             await channel.keepalive()
             continue
+        # the whole fetch is viewed, then audited in one go (one round trip to Kafka for the
+        # batch's records), then written out: nothing is delivered before it is recorded
+        ready: list[tuple[str, EventView]] = []
         for tp, messages in batch.items():
             for message in messages:
                 positions[(tp.topic, tp.partition)] = message.offset + 1
                 event = await hub.view(message, wanted, access)
-                if event is None:
-                    continue
-                if event.personal:
-                    refused = await audit_read(request, access, subject_kind=event.entity,
-                                               subject=event.subject_key,
-                                               endpoint="GET /v1/subscribe", view=event.view,
-                                               status=200)
-                    if refused is not None:
-                        return  # not recorded, not delivered: the client reconnects later
-                await channel.send(format_positions(positions), event.type, event.body)
+                if event is not None:
+                    ready.append((format_positions(positions), event))
+        refused = await audit_reads(request, [
+            audit_entry(request, access, subject_kind=event.entity, subject=event.subject_key,
+                        endpoint="GET /v1/subscribe", view=event.view, status=200)
+            for _cursor, event in ready if event.personal])
+        if refused is not None:
+            return  # not recorded, not delivered: the client reconnects later
+        for cursor, event in ready:
+            await channel.send(cursor, event.type, event.body)
 
 
 def add_routes(app: web.Application, settings: Settings) -> None:
