@@ -7,6 +7,7 @@ Two samples ``--interval`` seconds apart give the rates; the same collector and 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +25,9 @@ _STYLE = {"ok": "green", "warn": "yellow", "bad": "red", "unknown": "dim"}
 
 
 async def collect(settings: Settings, interval: float) -> Collector:
-    """A collector after two rounds ``interval`` seconds apart."""
+    """A collector after two rounds ``interval`` seconds apart (failures go in the tables, not
+    in the log)."""
+    logging.getLogger("bus.web.ops.collector").setLevel(logging.ERROR)
     from bus.web.ops import positions_reader
     from bus.web.ops.rebuilds import rebuild_reader
     from projections.citizen_profile.queries import CitizenProfileQueries

@@ -54,7 +54,7 @@ def projection_rows(history: History, positions: Mapping[str, Sequence[Mapping[s
     latest = history.latest
     rows = []
     for name, stored in sorted(positions.items()):
-        lag: int | None = 0
+        lag: int | None = 0 if stored else None  # no positions: no store yet
         seconds = 0.0
         parts: list[dict[str, Any]] = []
         for p in stored:
