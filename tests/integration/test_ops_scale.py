@@ -26,6 +26,7 @@ from bus.access.audit import MemoryAuditLog
 from bus.settings import Settings, load_settings
 from bus.web.app import create_web_app
 from tests.access import add_client
+from tests.e2e.test_ops_browser import CHROMIUM_ARGS, SHOTS, chromium
 
 pytestmark = pytest.mark.integration
 
@@ -133,3 +134,35 @@ async def test_200_topics_and_500_groups_are_paged_filtered_and_sorted_by_the_se
         metrics = await (await client.get("/metrics")).text()
         assert f'bus_consumer_group_lag{{group="{crowded}.g000"}} {float(BEHIND)}' in metrics
         assert f'bus_topic_messages{{kind="other",topic="{crowded}.t000"}} {float(BEHIND)}' in metrics
+
+        await the_page_pages_them(str(client.make_url("/ops/")), key, crowded)
+
+
+async def the_page_pages_them(url: str, key: str, prefix: str) -> None:
+    """In Chromium: the groups page shows one page of 25 of the 500, the busiest first."""
+    path = chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1360, "height": 900})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            await page.goto(url)
+            await page.fill("#api-key", key)
+            await page.click("#sign-in")
+            await page.wait_for_url(url)
+            await page.click("#tabs button[data-view=groups]")
+            await page.fill("#groups-q", prefix)
+            await page.wait_for_selector(f"#groups-table tr[data-key='{prefix}.g000']")
+            rows = await page.eval_on_selector_all("#groups-table tbody tr[data-key]", "r => r.length")
+            assert rows == 25
+            assert "500" in await page.inner_text("#groups-pager")
+            await page.click("#groups-pager button:last-child")
+            await page.wait_for_selector(f"#groups-table tr[data-key='{prefix}.g000']", state="detached")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SHOTS / "groups-500.png"))
+            assert errors == []
+        finally:
+            await browser.close()
