@@ -33,7 +33,7 @@ const I18N = (function () {
     "kind.all": ["全部类型", "all kinds"],
     "prev": ["上一页", "previous"],
     "next": ["下一页", "next"],
-    "page": ["第 {page} 页，共 {total} 条", "page {page} of {total} rows"],
+    "page": ["第 {page} 页 · 共 {total} 条", "page {page} · {total} rows"],
     "col.name": ["名称", "name"], "col.kind": ["类型", "kind"],
     "col.partitions": ["分区", "partitions"], "col.messages": ["消息数", "messages"],
     "col.rate": ["消息/秒", "msg/s"], "col.bytes": ["大小", "size"],
