@@ -21,9 +21,9 @@ from projections.profiles.pg import PostgresDatabase, PostgresSchema
 from projections.profiles.store import InputPosition
 from tests.conftest import bus_environment
 from tests.e2e.harness import BusProcess, wait_for
+from tests.integration.test_newborn_case import certificate as canonical_certificate
 from tests.integration.test_newborn_case import publish
-from tests.integration.test_newborn_case_rebuild import BIRTH
-from tests.integration.test_newborn_case_rebuild import NUMBER as RUN_NUMBER
+from tests.integration.test_newborn_case_rebuild import BORN, FATHER, MOTHER
 from tests.servers.postgres import PostgresServer, postgres_server
 from tests.unit.test_newborn_case_rebuild import CERTIFICATE_FIRST, IN_TIME_ORDER, LOG, apply
 from tests.unit.test_newborn_case_store import CERTIFICATE_NO, certificate
@@ -31,6 +31,7 @@ from tests.unit.test_newborn_case_store import CERTIFICATE_NO, certificate
 pytestmark = pytest.mark.integration
 
 _schemas = itertools.count()
+RUN_NUMBER = "NBP0000001"  # a certificate of this test's own (the topics are the session's)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def test_bus_projections_run_keeps_the_cases_in_the_postgresql_read_store(
     pg.execute(f"CREATE DATABASE {database}", dbname="postgres")
     env = bus_environment(stack, tmp_path / "state")
     env["BUS_READ_STORE_URL"] = url_of(pg, database)
-    asyncio.run(publish(stack, BIRTH))
+    asyncio.run(publish(stack, [canonical_certificate(RUN_NUMBER, MOTHER, FATHER, "郑小月", BORN)]))
     worker = BusProcess("projections", ["projections", "run"], env, tmp_path / "logs").start()
     schema = PostgresSchema(url_of(pg, database), "newborn_case")
 
