@@ -16,6 +16,7 @@ and hand over from the live store (:func:`rebuild_beside`):
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 import tempfile
 import time
@@ -145,20 +146,24 @@ class LogReader:
                 for tp, records in fetched.items():
                     self.buffers.setdefault(tp, deque()).extend(records)
                 continue
-            while True:
-                heads = [buffer[0] for tp, buffer in self.buffers.items()
-                         if buffer and tp in limits and buffer[0].offset < limits[tp]]
-                if not heads:
-                    await self._apply(batch, total)
-                    return
-                first = min(heads, key=lambda r: (r.timestamp, r.topic, r.partition, r.offset))
-                tp = TopicPartition(first.topic, first.partition)
-                batch.append(self.buffers[tp].popleft())
+            heads = [(b[0].timestamp, tp.topic, tp.partition, b[0].offset, tp)
+                     for tp, b in self.buffers.items() if b and tp in limits and b[0].offset < limits[tp]]
+            heapq.heapify(heads)
+            while heads:
+                tp = heapq.heappop(heads)[-1]
+                buffer = self.buffers[tp]
+                batch.append(buffer.popleft())
                 if len(batch) >= BATCH_SIZE:
                     await self._apply(batch, total)
                     batch = []
-                if not self.buffers[tp]:
+                if not buffer:
                     break  # its next record may come before the other heads: fetch first
+                if buffer[0].offset < limits[tp]:
+                    heapq.heappush(heads, (buffer[0].timestamp, tp.topic, tp.partition,
+                                           buffer[0].offset, tp))
+            else:
+                await self._apply(batch, total)
+                return
 
     async def _apply(self, records: list[ConsumerRecord[Any, Any]], total: int) -> None:
         """Apply ``records`` in their order in one transaction (at most :data:`BATCH_SIZE`, the
