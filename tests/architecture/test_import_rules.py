@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+# ~270 fresh interpreters, each importing its module's whole dependency tree: minutes on a busy
+# two-core machine, so more than the suite's default 300 s for the module's setup.
+pytestmark = pytest.mark.timeout(900)
+
 PACKAGES = ("bus", "adapters", "schemas", "projections")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
