@@ -295,8 +295,14 @@ class WritebackContract:
             await self.until(self.has_row(legacy, key, **{legacy.name_column: "总线再改"}),
                              "the bus's row")
             assert runner.status.conflicts == 1
-        conflicts = {r["event_id"]: r for r in self.side_topic(stack, legacy, "conflicts").records
+        reported = self.side_topic(stack, legacy, "conflicts")
+        conflicts = {r["event_id"]: r for r in reported.records
                      if r and r["event_id"] in (kept_id, overwritten_id)}
+        [headers] = [h for r, h in zip(reported.records, reported.headers, strict=True)
+                     if r and r["event_id"] == kept_id]
+        assert headers["ce_type"] == "rongtong.writeback.conflict.detected"
+        assert headers["causationid"] == kept_id
+        assert headers["dataclassification"] == "sensitive_personal"
         assert conflicts[kept_id]["reason"] == "changed_in_legacy"
         assert conflicts[kept_id]["overwritten"] is False
         assert conflicts[kept_id]["legacy_image"][legacy.name_column] == "柜员改名"
