@@ -29,19 +29,22 @@ async def collect(settings: Settings, interval: float) -> Collector:
     in the log)."""
     logging.getLogger("bus.web.ops.collector").setLevel(logging.ERROR)
     from bus.web.ops import positions_reader
-    from bus.web.ops.rebuilds import rebuild_reader
+    from bus.web.ops.rebuilds import rebuild_reader, store_positions
     from projections.citizen_profile.queries import CitizenProfileQueries
     from projections.enterprise_profile.queries import EnterpriseProfileQueries
 
     citizens = CitizenProfileQueries.at(settings.read_store_path.resolve(), settings.read_store_url)
     enterprises = EnterpriseProfileQueries.at(
         settings.projection_store_path("enterprise_profile").resolve(), settings.read_store_url)
-    names = ("citizen_profile", "enterprise_profile")
+    readers = {"citizen_profile": positions_reader(citizens),
+               "enterprise_profile": positions_reader(enterprises)}
+    if not settings.read_store_url:
+        readers["newborn_case"] = store_positions(
+            settings.projection_store_path("newborn_case").resolve())
     rebuilds = {} if settings.read_store_url else {
-        name: rebuild_reader(name, settings.projection_store_path(name).resolve()) for name in names}
-    collector = Collector(KafkaSampler(settings.kafka_bootstrap), settings.adapters_url,
-                          {"citizen_profile": positions_reader(citizens),
-                           "enterprise_profile": positions_reader(enterprises)}, rebuilds)
+        name: rebuild_reader(name, settings.projection_store_path(name).resolve()) for name in readers}
+    collector = Collector(KafkaSampler(settings.kafka_bootstrap), settings.adapters_url, readers,
+                          rebuilds)
     try:
         await collector.collect_once()
         if collector.kafka_error is None:

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from bus.cli_status import print_figures
 from bus.web.ops.collector import Collector, KafkaSampler
-from bus.web.ops.rebuilds import ACTIVE_SECONDS, progress_of, rebuild_reader
+from bus.web.ops.rebuilds import ACTIVE_SECONDS, progress_of, rebuild_reader, store_positions
 from bus.web.ops.samples import GroupSample, PartitionOffsets, Sample
 from bus.web.ops.views import projection_rows
 
@@ -40,6 +40,16 @@ def test_a_recent_store_beside_the_live_one_is_a_rebuild_in_progress(tmp_path: P
     latest = Sample(1.0, {"std.person": {0: PartitionOffsets(0, 100)}})
     assert progress_of(rebuild, LIVE, latest) == {
         "store": rebuild["store"], "events": 25, "total": 100, "progress": 0.25}
+
+
+def test_a_stores_positions_are_read_from_the_live_store_the_pointer_names(tmp_path: Path) -> None:
+    default = tmp_path / "newborn_case.sqlite"
+    assert store_positions(default)() == []  # no store yet
+    store(default, 3)
+    assert store_positions(default)() == [{"topic": "std.person", "partition": 0, "next_offset": 3}]
+    rebuilt = store(tmp_path / "newborn_case.20260102T000000.sqlite", 9)
+    (tmp_path / "newborn_case.current").write_text(rebuilt.name + "\n", encoding="utf-8")
+    assert store_positions(default)()[0]["next_offset"] == 9
 
 
 def test_no_directory_no_rebuilds(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from bus.web.enterprises import QUERIES as ENTERPRISE_QUERIES
 from bus.web.ops import api, governance, messages, quarantine, rebuild_jobs, schemas
 from bus.web.ops.collector import Collector, KafkaSampler, PositionsReader
 from bus.web.ops.metrics import METRICS, get_metrics, metrics_registry
-from bus.web.ops.rebuilds import rebuild_reader
+from bus.web.ops.rebuilds import rebuild_reader, store_positions
 from bus.web.ops.session import SESSIONS, SessionStore, login, logout, ops_auth_middleware, whoami
 
 __all__ = ["add_ops"]
@@ -59,6 +59,8 @@ def add_ops(app: web.Application, settings: Settings) -> None:
         "citizen_profile": positions_reader(app[CITIZEN_QUERIES]),
         "enterprise_profile": positions_reader(app[ENTERPRISE_QUERIES]),
     }
+    if not settings.read_store_url:  # on PostgreSQL the case store is read by its workers only
+        readers["newborn_case"] = store_positions(settings.projection_store_path("newborn_case").resolve())
     rebuilds = {} if settings.read_store_url else {
         name: rebuild_reader(name, settings.projection_store_path(name).resolve())
         for name in readers}

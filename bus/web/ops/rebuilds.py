@@ -18,7 +18,7 @@ from typing import Any
 from bus.web.ops.samples import Sample
 from projections.profiles.location import live_store
 
-__all__ = ["ACTIVE_SECONDS", "RebuildReader", "progress_of", "rebuild_reader"]
+__all__ = ["ACTIVE_SECONDS", "RebuildReader", "progress_of", "rebuild_reader", "store_positions"]
 
 ACTIVE_SECONDS = 60.0
 RebuildReader = Callable[[], list[dict[str, Any]]]
@@ -27,6 +27,23 @@ RebuildReader = Callable[[], list[dict[str, Any]]]
 def _written_at(path: Path) -> float:
     times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
     return max(times, default=0.0)
+
+
+def _positions(path: Path) -> list[dict[str, Any]]:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            rows = db.execute("SELECT topic, partition, next_offset FROM projection_position").fetchall()
+    except sqlite3.Error:
+        return []  # no store, or no table yet
+    return [{"topic": str(t), "partition": int(p), "next_offset": int(o)} for t, p, o in rows]
+
+
+def store_positions(default: Path) -> RebuildReader:
+    """The input positions of the live SQLite store of ``default`` (none before it exists)."""
+    def read() -> list[dict[str, Any]]:
+        live = live_store(default)
+        return _positions(live) if live.exists() else []
+    return read
 
 
 def rebuild_reader(name: str, default: Path) -> RebuildReader:
@@ -40,14 +57,7 @@ def rebuild_reader(name: str, default: Path) -> RebuildReader:
         for path in sorted(default.parent.glob(f"{name}.*.sqlite")):
             if path.resolve() == live or now - _written_at(path) > ACTIVE_SECONDS:
                 continue
-            try:
-                with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-                    rows = db.execute(
-                        "SELECT topic, partition, next_offset FROM projection_position").fetchall()
-            except sqlite3.Error:
-                rows = []  # not created yet
-            found.append({"store": path.name, "positions": [
-                {"topic": str(t), "partition": int(p), "next_offset": int(o)} for t, p, o in rows]})
+            found.append({"store": path.name, "positions": _positions(path)})
         return found
     return read
 
