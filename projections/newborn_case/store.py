@@ -129,6 +129,7 @@ CREATE TABLE IF NOT EXISTS command (
     body               TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS command_by_case ON command (certificate_number, open);
+CREATE INDEX IF NOT EXISTS command_by_application ON command (case_id, name);
 CREATE TABLE IF NOT EXISTS command_outbox (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     command_id      TEXT NOT NULL,
