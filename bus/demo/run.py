@@ -102,6 +102,8 @@ def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor,
                   soft_wrap=True)
     console.print("    .venv/bin/bus audit verify                     # who read what, tamper-evident",
                   soft_wrap=True)
+    console.print(f"  ops dashboard             {web}/ops/  (sign in with the operator's key)")
+    console.print(f"  OpenAPI / AsyncAPI        {web}/openapi.json  {web}/asyncapi.json")
     console.print(f"  health                    {web}/healthz")
     console.print(f"  schema registry           {settings.registry_url}/subjects")
     console.print(f"  Kafka                     {settings.kafka_bootstrap}")
