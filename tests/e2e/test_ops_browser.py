@@ -1,10 +1,10 @@
 """The ops dashboard in headless Chromium against the real broker and registry.
 
 One walk through the pages, as an operator would: sign in with an API key; the overview goes
-live; a topic's message count moves while events flow; the lag of the service's projection
-workers' group (``BUS_PROJECTIONS_APP_ID``; here a plain consumer stands in for the faust
-workers, whose start-up would cost the suite half a minute) appears on the groups and
-projections pages when its consumer stops and drains when it starts again; the
+live; a topic's message count moves while events flow; a new application's consumer group
+lags on the groups page while its consumer is stopped and drains when it comes back; the real
+projection workers (``bus projections run``) fall behind on the projections page while they are
+stopped and persons keep arriving on ``std.person``, and catch up once they run again; the
 rows a strict mapping quarantined are listed with their reason and replayed from the page
 through the fixed mapping, audited; a schema's versions are compared; the labels switch to
 English. No console error on the way. Screenshots land in ``test-artifacts/ops/``.
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -33,14 +35,19 @@ from adapters.standardize.mapping import Mapping, load_mapping_file
 from adapters.standardize.metrics import StandardizeMetrics
 from adapters.standardize.stage import StandardizeStage
 from bus.access.audit import MemoryAuditLog
+from bus.envelope import CloudEvent
 from bus.kafka import TopicSpec, committed_reader, ensure_topics, transactional_producer
-from bus.serde.avro import AvroSerde
+from bus.serde.avro import AvroSerde, subject_for
 from bus.serde.registry_client import RegistryClient
 from bus.settings import Settings, load_settings
+from bus.standards.idcard import compute_check_char
 from bus.web.app import create_web_app
 from bus.web.ops.quarantine import REPLAY_ENDPOINT
+from schemas.avro_schemas import load_avro_schema
 from tests.access import PURPOSE, add_client
-from tests.conftest import free_port
+from tests.conftest import bus_environment, free_port
+from tests.e2e.crashes import logs_on_failure
+from tests.e2e.harness import BusProcess
 from tests.integration.test_quality_replay import CHANGES, mapping_file, publish_raw
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +98,7 @@ async def standardize(stack: Settings, mapping: Mapping) -> None:
 
 @dataclass
 class Flow:
-    """Events into a topic, and a consumer group reading them (a projection's stand-in)."""
+    """Events into a topic, and a new application's consumer group reading them."""
 
     bootstrap: str
     topic: str
@@ -148,6 +155,34 @@ class Service:
     key: str
     department: str
     audit: MemoryAuditLog
+    workers: BusProcess
+
+
+async def publish_persons(stack: Settings, count: int) -> None:
+    """``count`` new persons on ``std.person``, as the standardize stage would publish them."""
+    value_schema, key_schema = load_avro_schema("person"), load_avro_schema("person_key")
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        async with RegistryClient(stack.registry_url) as registry:
+            serde = AvroSerde(registry)
+            for _ in range(count):
+                body = f"330106{random.randint(1950, 2005)}0{random.randint(1, 9)}1{random.randint(0, 9)}" \
+                       f"{random.randint(100, 999)}"
+                number = body + compute_check_char(body)
+                person = {"identity_number": number, "name": "测试人", "sex_code": "1",
+                          "birth_date": date(int(body[6:10]), int(body[10:12]), int(body[12:14])),
+                          "division_code": "330106", "household_address": "杭州市西湖区文三路1号",
+                          "source": {"department": "gongan", "table": "hj_ryxx", "record_key": number,
+                                     "event_id": uuid.uuid4().hex, "op": "c", "updated_at": None}}
+                key = await serde.encode(subject_for("std.person", is_key=True), key_schema,
+                                         {"identity_number": number})
+                value = await serde.encode(subject_for("std.person"), value_schema, person)
+                headers = CloudEvent("rongtong.std.person.upserted", "/test/ops",
+                                     subject=f"person/{number}").to_headers()
+                await producer.send_and_wait("std.person", value, key, headers=headers)
+    finally:
+        await producer.stop()
 
 
 @pytest.fixture
@@ -164,18 +199,25 @@ async def service(stack: Settings, flow: Flow, tmp_path: Path) -> AsyncIterator[
         strict.source_topic, strict.target_topic, strict.quarantine_topic)])
     await standardize(stack, strict)
     port = free_port()
+    workers_id = f"ops{uuid.uuid4().hex[:8]}.projections"
     settings = load_settings(state_dir=tmp_path / "state", kafka_bootstrap=stack.kafka_bootstrap,
                              registry_url=stack.registry_url, web_port=port,
                              adapters_port=free_port(), replay_mappings_dir=fixed_dir,
-                             ops_sample_interval=1.0, projections_app_id=flow.group)
+                             ops_sample_interval=1.0, projections_app_id=workers_id)
     key = add_client(settings.state_dir, "ops-operator")
+    await ensure_topics(stack.kafka_bootstrap, [TopicSpec.history("std.person")])
+    await publish_persons(stack, 3)
+    env = dict(bus_environment(stack, settings.state_dir), BUS_PROJECTIONS_APP_ID=workers_id)
+    workers = BusProcess("projections", ["projections", "run"], env, tmp_path / "logs").start()
     audit = MemoryAuditLog()
     runner = web.AppRunner(create_web_app(settings, audit=audit), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield Service(f"http://127.0.0.1:{port}", key, department, audit)
+        with logs_on_failure(workers):
+            yield Service(f"http://127.0.0.1:{port}", key, department, audit, workers)
     finally:
+        workers.stop()
         await runner.cleanup()
 
 
@@ -194,7 +236,7 @@ async def until(check: object, what: str, seconds: float = 45.0) -> None:
 
 
 async def test_an_operator_watches_the_bus_and_replays_a_quarantined_row_from_the_page(
-        service: Service, flow: Flow) -> None:
+        service: Service, flow: Flow, stack: Settings) -> None:
     path = chromium()
     from playwright.async_api import async_playwright
 
@@ -230,7 +272,25 @@ async def test_an_operator_watches_the_bus_and_replays_a_quarantined_row_from_th
             await until(moved, "the topic's message count grows on the page")
             await page.screenshot(path=str(SHOTS / "topics.png"))
 
-            # lag appears when the consumer stops, drains when it restarts
+            # the projection workers: caught up, stopped while persons arrive (lag), running again
+            await page.click("#tabs button[data-view=projections]")
+            projection_lag = "#projections-table tr[data-key='citizen_profile'] td[data-col=lag]"
+            await page.wait_for_selector(projection_lag, timeout=60_000)
+
+            async def caught_up() -> bool:
+                return await number_in(page, projection_lag) == 0
+            await until(caught_up, "the running workers have no lag", seconds=120)
+            service.workers.stop()
+            await publish_persons(stack, 20)
+
+            async def behind() -> bool:
+                return await number_in(page, projection_lag) >= 20
+            await until(behind, "the stopped workers' lag shows on the projections page")
+            await page.screenshot(path=str(SHOTS / "projections-lagging.png"))
+            service.workers.start()
+            await until(caught_up, "the restarted workers catch up", seconds=120)
+
+            # a new application's consumer group lags while it is stopped, drains when it restarts
             await page.click("#tabs button[data-view=groups]")
             await page.fill("#groups-q", flow.group)
             lag = f"#groups-table tr[data-key='{flow.group}'] td[data-col=lag]"
@@ -243,19 +303,12 @@ async def test_an_operator_watches_the_bus_and_replays_a_quarantined_row_from_th
             await page.click(f"#groups-table tr[data-key='{flow.group}']")
             await page.wait_for_selector(f"#group-partitions tr[data-key='{flow.topic}/0']")
             await page.screenshot(path=str(SHOTS / "groups-lagging.png"))
-            # the group is the service's projection workers' group: the projections page too
-            await page.click("#tabs button[data-view=projections]")
-            workers = f"#projection-groups-table tr[data-key='{flow.group}'] td[data-col=lag]"
-            await page.wait_for_selector(workers)
-            assert await number_in(page, workers) >= 20
             flow.producing.clear()
             flow.consuming.set()
 
             async def drained() -> bool:
-                return await number_in(page, workers) == 0
-            await until(drained, "the restarted workers' lag drains to 0")
-            await page.click("#tabs button[data-view=groups]")
-            assert await number_in(page, lag) == 0
+                return await number_in(page, lag) == 0
+            await until(drained, "the restarted consumer's lag drains to 0")
 
             # quarantine: the rows and their reasons, a replay through the fixed mapping
             await page.click("#tabs button[data-view=quarantine]")
