@@ -161,7 +161,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "events", m.EventStream, errors=(400, 401, 403, 429, 503), media="text/event-stream",
               parameters=(Parameter("types", "query", {"type": "string", "maxLength": 2000},
                                     "Comma-separated event types, e.g. "
-                                    "rongtong.std.person.upserted.", True),
+                                    "rongtong.std.person.upserted or "
+                                    "rongtong.projection.newborn_case.changed.", True),
                           _query("subject", "Only events about <entity>/<key>.", maxLength=240),
                           _query("department", "Only events whose source is this department.",
                                  pattern="^[a-z0-9_-]{1,40}$"),
