@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -123,6 +125,20 @@ def build_records(plan: RecordPlan, changes: Sequence[WireChange], captured_ms: 
     return builder.build(changes, captured_ms)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: leave when the capture process is gone (e.g. SIGKILLed).
+
+    A pool's worker holds both ends of its call queue, so it never sees the parent's end
+    close; without this, every killed ``bus adapters run`` would leave its workers behind.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class RecordWorkers:
     """A pool of ``size`` worker processes, shared by the runners of this process."""
 
@@ -133,7 +149,9 @@ class RecordWorkers:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.size,
-                                             mp_context=multiprocessing.get_context("spawn"))
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with_parent,
+                                             initargs=(os.getpid(),))
         return self._pool
 
     async def build(self, plan: RecordPlan, changes: Sequence[WireChange],

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +143,42 @@ async def test_records_built_by_a_worker_process_are_byte_identical(
     assert len(here) == 41  # the delete's tombstone
     assert whole == here
     assert split == here
+
+
+KEEPS_A_WORKER = """
+import asyncio, sys
+from adapters.capture.record_workers import RecordWorkers, build_records
+
+async def main() -> None:
+    workers = RecordWorkers(1)
+    pool = workers._executor()
+    await asyncio.get_running_loop().run_in_executor(pool, sum, [1, 2])
+    print(*pool._processes, flush=True)
+    await asyncio.sleep(120)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_a_worker_leaves_when_its_capture_process_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "keeps_a_worker.py"
+    script.write_text(KEEPS_A_WORKER, encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        os.kill(worker, 0)  # alive while its parent is
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived its killed parent")
