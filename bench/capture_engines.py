@@ -74,6 +74,7 @@ from bus.kafka import TopicSpec, ensure_topics, transactional_producer
 from bus.positions import POSITIONS_TOPIC_SPEC
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
+from bus.settings import Settings
 
 TABLE = "persons"
 COLUMNS = ("id", "name", "id_card", "gender", "birth", "address", "phone", "status", "note",
@@ -128,9 +129,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", default=",".join(ALL_RUNS),
                         help=f"comma-separated subset of {','.join(ALL_RUNS)}")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw baselines")
-    parser.add_argument("--pipeline", action="store_true",
+    parser.add_argument("--pipeline", action=argparse.BooleanOptionalAction,
+                        default=Settings.model_fields["capture_pipeline"].default,
                         help="read ahead while batches are built and committed (BUS_CAPTURE_PIPELINE)")
-    parser.add_argument("--workers", type=int, default=0,
+    parser.add_argument("--workers", type=int,
+                        default=Settings.model_fields["capture_workers"].default,
                         help="worker processes building the records (BUS_CAPTURE_WORKERS)")
     parser.add_argument("--bootstrap", default=os.environ.get("BUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--registry",
@@ -283,7 +286,8 @@ class LiveCapture:
     """A CaptureRunner running in the background; wait until it has published N rows."""
 
     def __init__(self, source: CaptureSource, bootstrap: str, serde: AvroSerde, *,
-                 pipeline: bool = False, workers: int = 0) -> None:
+                 pipeline: bool = Settings.model_fields["capture_pipeline"].default,
+                 workers: int = Settings.model_fields["capture_workers"].default) -> None:
         self.runner = CaptureRunner(
             source, bootstrap=bootstrap, serde=serde,
             producer_factory=lambda owner: transactional_producer(bootstrap, owner),

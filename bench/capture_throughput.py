@@ -53,6 +53,7 @@ from bus.kafka import TopicSpec, ensure_topics, send_batched, transactional_prod
 from bus.positions import POSITIONS_TOPIC_SPEC
 from bus.serde.avro import AvroSerde
 from bus.serde.registry_client import RegistryClient
+from bus.settings import Settings
 
 # Same producer tuning as bus.kafka.transactional_producer, so the baselines differ from the
 # capture only in what they leave out.
@@ -90,6 +91,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bootstrap", default=os.environ.get("BUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--registry",
                         default=os.environ.get("BUS_REGISTRY_URL", "http://127.0.0.1:8081"))
+    parser.add_argument("--pipeline", action=argparse.BooleanOptionalAction,
+                        default=Settings.model_fields["capture_pipeline"].default,
+                        help="read ahead while batches are built and committed (BUS_CAPTURE_PIPELINE)")
+    parser.add_argument("--workers", type=int,
+                        default=Settings.model_fields["capture_workers"].default,
+                        help="worker processes building the records (BUS_CAPTURE_WORKERS)")
     parser.add_argument("--markdown", action="store_true",
                         help="also print the table as Markdown (for docs/benchmarks.md)")
     parser.add_argument("--keep-topics", action="store_true",
@@ -125,7 +132,8 @@ async def time_capture(spec: TableSpec, db_path: Path, rows: int, args: argparse
     source = SqlTableSource(SqliteDialect(db_path), spec, state_dir=state_dir)
     runner = CaptureRunner(source, bootstrap=args.bootstrap, serde=serde,
                            producer_factory=lambda owner: transactional_producer(args.bootstrap,
-                                                                                 owner))
+                                                                                 owner),
+                           pipeline=args.pipeline, workers=args.workers)
     stop = asyncio.Event()
     with progress_bar() as progress:
         task = progress.add_task("capture → Kafka", total=rows, rate="")
@@ -297,7 +305,8 @@ async def run(args: argparse.Namespace) -> list[Measurement]:
     raw_topic, raw_tx_topic = f"bench.raw.{run_id}", f"bench.raw-tx.{run_id}"
     batch_topic, batch_tx_topic = f"bench.raw-batch.{run_id}", f"bench.raw-batch-tx.{run_id}"
     topics = [table.topic, raw_topic, raw_tx_topic, batch_topic, batch_tx_topic]
-    console.print(f"run {run_id}: topics {', '.join(topics)}; registry {args.registry}")
+    console.print(f"run {run_id}: topics {', '.join(topics)}; registry {args.registry}; "
+                  f"pipeline {'on' if args.pipeline else 'off'}, {args.workers} workers")
     with tempfile.TemporaryDirectory(prefix="rongtong-bench-") as tmp:
         db_path = Path(tmp) / "gongan.sqlite"
         rows = seed_legacy_table(db_path, args.rows)
