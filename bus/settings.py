@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     )
     capture_workers: int = Field(
         default=1, ge=0,
-        description="Worker processes that build capture records (Avro, envelope, event ids); "
-                    "0 builds them in the capture process.",
+        description="Worker processes that build capture records (Avro, envelope, event ids) "
+                    "of pipelined captures; 0 builds them in the capture process.",
     )
 
     read_store_url: str | None = Field(

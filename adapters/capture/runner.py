@@ -36,7 +36,6 @@ from adapters.capture.record_workers import (
     Built,
     RecordPlan,
     RecordWorkers,
-    build_records,
     key_record,
     shared_workers,
     wire,
@@ -129,9 +128,12 @@ class CaptureRunner:
         #: Read the next batches while earlier ones are built and committed — only for sources
         #: whose next read does not wait for the previous acknowledgement (``reads_ahead``).
         self.pipeline = pipeline and bool(getattr(source, "reads_ahead", False))
-        #: Worker processes building the records (``BUS_CAPTURE_WORKERS``; Avro serde only).
+        #: Worker processes building the records (``BUS_CAPTURE_WORKERS``; Avro serde only),
+        #: while the event loop reads ahead. Without the pipeline there is nothing to overlap:
+        #: handing a batch over and back costs more than the worker saves (measured on diff).
         self.workers: RecordWorkers | None = (
-            shared_workers(workers) if workers > 0 and isinstance(serde, AvroSerde) else None)
+            shared_workers(workers)
+            if workers > 0 and self.pipeline and isinstance(serde, AvroSerde) else None)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Capture until ``stop`` is set; raises only for a misconfigured source."""
@@ -333,25 +335,14 @@ class CaptureRunner:
 
     async def _built_by_workers(self, changes: Sequence[Change], encoding: _Encoding,
                                 encode_key: Encoder, captured_ms: int) -> list[Built]:
-        """Keys, values, event ids and key texts of ``changes``, built by the worker processes.
-
-        In pipeline mode the whole batch goes to the workers (the event loop reads the next
-        one meanwhile); otherwise the event loop builds the last part itself while they build
-        the rest.
-        """
+        """Keys, values, event ids and key texts of ``changes``, built by the worker processes
+        while the event loop reads the next batch."""
         assert self.workers is not None
         plan = encoding.plan
         if plan is None:
             plan = self._plan(encoding, encode_key)
             self._encodings[encoding.records.columns] = replace(encoding, plan=plan)
-        wired = [wire(change) for change in changes]
-        if self.pipeline:
-            return await self.workers.build(plan, wired, captured_ms)
-        share = len(wired) * self.workers.size // (self.workers.size + 1)
-        theirs = asyncio.ensure_future(self.workers.build(plan, wired[:share], captured_ms))
-        await asyncio.sleep(0)  # hand their part over before building ours
-        ours = build_records(plan, wired[share:], captured_ms)
-        return [*await theirs, *ours]
+        return await self.workers.build(plan, [wire(change) for change in changes], captured_ms)
 
     def _plan(self, encoding: _Encoding, encode_key: Encoder) -> RecordPlan:
         """The worker's copy of this column set's encoding: schemas and wire headers."""

@@ -114,7 +114,7 @@ async def test_sources_that_wait_for_acknowledgements_are_not_read_ahead() -> No
 
 
 async def records_of(batch: Batch, *, pipeline: bool, workers: int,
-                     monkeypatch: pytest.MonkeyPatch) -> list[OutgoingRecord]:
+                     monkeypatch: pytest.MonkeyPatch) -> tuple[CaptureRunner, list[OutgoingRecord]]:
     class FixedClock(datetime):
         @classmethod
         def now(cls, tz: object = None) -> FixedClock:
@@ -126,7 +126,7 @@ async def records_of(batch: Batch, *, pipeline: bool, workers: int,
     runner = CaptureRunner(source, bootstrap="127.0.0.1:1", serde=AvroSerde(FakeRegistry()),  # type: ignore[arg-type]
                            producer_factory=lambda owner: FakeProducer(),
                            pipeline=pipeline, workers=workers)
-    return await runner._records(batch)
+    return runner, await runner._records(batch)
 
 
 async def test_records_built_by_a_worker_process_are_byte_identical(
@@ -136,13 +136,20 @@ async def test_records_built_by_a_worker_process_are_byte_identical(
     changes[7] = change("d", "R7")
     batch = Batch(changes, {"seq": 1}, COLUMNS)
 
-    here = await records_of(batch, pipeline=False, workers=0, monkeypatch=monkeypatch)
-    whole = await records_of(batch, pipeline=True, workers=1, monkeypatch=monkeypatch)
-    split = await records_of(batch, pipeline=False, workers=1, monkeypatch=monkeypatch)
+    _, here = await records_of(batch, pipeline=False, workers=0, monkeypatch=monkeypatch)
+    runner, built = await records_of(batch, pipeline=True, workers=1, monkeypatch=monkeypatch)
 
+    assert runner.workers is not None
     assert len(here) == 41  # the delete's tombstone
-    assert whole == here
-    assert split == here
+    assert built == here
+
+
+async def test_without_the_pipeline_records_are_built_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runner, _ = await records_of(Batch([change("c", "R1")], {"seq": 1}, COLUMNS),
+                                 pipeline=False, workers=1, monkeypatch=monkeypatch)
+    assert runner.workers is None
 
 
 KEEPS_A_WORKER = """
