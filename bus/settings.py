@@ -46,13 +46,13 @@ class Settings(BaseSettings):
         default=500, description="Rows read from a legacy table per poll and Kafka transaction."
     )
     capture_pipeline: bool = Field(
-        default=True,
+        default=False,
         description="Read the next batches of a capture while earlier ones are built and "
                     "committed (snapshot and incremental strategies); checkpoints still follow "
                     "Kafka's acknowledgement, in order.",
     )
     capture_workers: int = Field(
-        default=1, ge=0,
+        default=0, ge=0,
         description="Worker processes that build capture records (Avro, envelope, event ids) "
                     "of pipelined captures; 0 builds them in the capture process.",
     )

@@ -136,6 +136,10 @@ def compared(rows: Rows) -> Rows:
 class CaptureContract:
     """Subclass and provide ``legacy`` (a fresh LegacyTable per test)."""
 
+    #: The runner's pipeline and record workers; None: the stack's settings (BUS_CAPTURE_*).
+    pipeline: bool | None = None
+    workers: int | None = None
+
     @pytest.fixture
     def legacy(self) -> Iterator[LegacyTable]:
         raise NotImplementedError
@@ -169,8 +173,9 @@ class CaptureContract:
             runner = CaptureRunner(
                 source, bootstrap=stack.kafka_bootstrap, serde=AvroSerde(registry),
                 producer_factory=lambda owner: transactional_producer(stack.kafka_bootstrap, owner),
-                publish_timeout=publish_timeout, pipeline=stack.capture_pipeline,
-                workers=stack.capture_workers)
+                publish_timeout=publish_timeout,
+                pipeline=stack.capture_pipeline if self.pipeline is None else self.pipeline,
+                workers=stack.capture_workers if self.workers is None else self.workers)
             stop = asyncio.Event()
             task = asyncio.create_task(runner.run(stop))
             try:

@@ -98,6 +98,13 @@ class TestSqliteIncremental(CaptureContract):
         table.start()
 
 
+class TestSqliteIncrementalPipelined(TestSqliteIncremental):
+    """The same contract with reads ahead and records built in a worker process (opt-in)."""
+
+    pipeline = True
+    workers = 1
+
+
 class TestSqliteDiff(CaptureContract):
     @pytest.fixture
     def legacy(self, tmp_path: Path) -> Iterator[LegacyTable]:
