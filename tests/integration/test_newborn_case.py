@@ -190,6 +190,8 @@ def test_a_whole_flow_and_a_reversed_flow_complete_their_cases(stack: Settings, 
     latest: dict[str, dict[str, Any]] = {}
     published: set[tuple[str, int]] = set()
     for key, value in zip(outputs.keys, outputs.records, strict=True):
+        if key["certificate_number"] not in ("NBA0000001", "NBB0000001"):
+            continue  # other tests' cases on the shared broker
         assert value is not None
         latest[key["certificate_number"]] = value
         published.add((key["certificate_number"], value["version"]))
@@ -207,7 +209,8 @@ def test_a_whole_flow_and_a_reversed_flow_complete_their_cases(stack: Settings, 
     for topic, key_field, step in (("std.household_registration", "registration_id", "HJ"),
                                    ("std.insurance_enrolment", "enrolment_id", "CB")):
         orders = read_topic(stack.kafka_bootstrap, stack.registry_url, topic)
-        ids = {(k[key_field], h["ce_id"]) for k, h in zip(orders.keys, orders.headers, strict=True)}
+        ids = {(k[key_field], h["ce_id"]) for k, h in zip(orders.keys, orders.headers, strict=True)
+               if k[key_field].startswith(("ZW-NB-A-", "ZW-NB-B-"))}  # not other tests' cases
         assert {f"ZW-NB-A-{step}1"} <= {i for i, _e in ids} <= \
             {f"ZW-NB-A-{step}1", f"ZW-NB-B-{step}1"}, ids
         assert len(ids) == len({i for i, _e in ids})  # a re-sent order keeps its event id
