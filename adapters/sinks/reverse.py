@@ -74,7 +74,10 @@ class ColumnRule:
     template: str = "{value}"
     max_length: int | None = None
     local_codes: Mapping[str, str] | None = None
-    timezone: str = "Asia/Shanghai"
+    #: An IANA zone, or ``local``: the clock of the machine the legacy database runs beside (what
+    #: its own programs stamp, e.g. SQLite's ``'localtime'``) — an update-time column the capture
+    #: polls must not run ahead of the department's own stamps.
+    timezone: str = "local"
 
     def value(self, event: Mapping[str, Any], now: datetime, encoding: str | None) -> Any:
         if self.transform == "constant":
@@ -136,7 +139,7 @@ def _datetime(rule: ColumnRule, raw: Any, _encoding: str | None) -> str:
 def _moment(moment: datetime, timezone: str, style: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(ZoneInfo(timezone))
+    local = moment.astimezone() if timezone == "local" else moment.astimezone(ZoneInfo(timezone))
     return local.strftime("%Y-%m-%d %H:%M:%S" if style == "iso" else style)
 
 
@@ -235,7 +238,8 @@ def _rule(column: str, spec: Any, where: str) -> ColumnRule:
             raise MappingError(f"{where}: {sorted(unknown)} are not GB/T 2261.1 codes")
     style = str(spec.get("format", "iso"))
     try:
-        ZoneInfo(str(spec.get("timezone", "Asia/Shanghai")))
+        if spec.get("timezone", "local") != "local":
+            ZoneInfo(str(spec["timezone"]))
     except (KeyError, ValueError):
         raise MappingError(f"{where}: unknown timezone {spec.get('timezone')!r}") from None
     template = str(spec.get("template", "{value}"))
@@ -245,7 +249,7 @@ def _rule(column: str, spec: Any, where: str) -> ColumnRule:
     return ColumnRule(column, transform, field=str(field) if field else None,
                       required=bool(spec.get("required", True)), style=style, template=template,
                       max_length=int(max_length) if max_length is not None else None,
-                      local_codes=local_codes, timezone=str(spec.get("timezone", "Asia/Shanghai")))
+                      local_codes=local_codes, timezone=str(spec.get("timezone", "local")))
 
 
 def load_reverse_mapping(reference: str | Path) -> ReverseMapping:

@@ -20,10 +20,9 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -33,7 +32,6 @@ from bus.standards.idcard import is_valid_identity_number
 __all__ = ["NewbornStory", "StoryResult", "pick_parents"]
 
 CASE_EVENTS = "rongtong.projection.newborn_case.changed"
-_LOCAL = ZoneInfo("Asia/Shanghai")
 _GIVEN = "安宁朗悦欣然子涵思远浩宇若溪一诺沐辰语桐"
 
 
@@ -99,7 +97,7 @@ class NewbornStory:
 
     async def _run(self) -> StoryResult:
         started = time.monotonic()
-        now = datetime.now(_LOCAL)
+        now = datetime.now()  # the departments' clock: their update times are local
         parents = pick_parents(self.gongan_db, self.rng)
         number = f"N{now:%y%m%d%H%M%S}{self.rng.randrange(100):02d}"
         # the platform's case number; short, as the departments' key columns are (ac01.AAC001: 20)
@@ -145,9 +143,7 @@ class NewbornStory:
         name = surname + "".join(self.rng.sample(_GIVEN, 2))
         sex = self.rng.choice("12")
         stamp = now.strftime("%Y-%m-%d %H:%M:%S")  # the legacy systems' local update time
-        # the birth date as the standards check it: never after this machine's today (an
-        # identity number born "tomorrow" is refused, id.birth_date)
-        born = min(now.date(), date.today()).isoformat()
+        born = now.date().isoformat()
         db = sqlite3.connect(self.health_db)
         try:
             with db:
