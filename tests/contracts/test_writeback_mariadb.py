@@ -88,7 +88,7 @@ class MariaDbInsured(LegacyTarget):
 
     def clerk_insert(self, key: str) -> None:
         self._execute("INSERT INTO ac01 VALUES (%s, '110105199001010011', '王五', 'M', "
-                      "'1990-01-01', NULL, '1', %s)", (key, clerk_time(1)))
+                      "'1990-01-01', NULL, '1', %s)", (key, clerk_time()))
 
 
 @pytest.fixture(scope="module")

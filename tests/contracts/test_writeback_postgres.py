@@ -96,7 +96,7 @@ class PostgresRegister(LegacyTarget):
 
     def clerk_insert(self, key: str) -> None:
         self._execute("INSERT INTO hj_ryxx VALUES (%s, '110105199001010011', '王五', '1', "
-                      "'19900101', '北京市', '110105', %s)", (key, clerk_time(1)))
+                      "'19900101', '北京市', '110105', %s)", (key, clerk_time()))
 
     def release(self) -> None:
         """The capture's replication slot goes with the test (a walsender may take a moment)."""

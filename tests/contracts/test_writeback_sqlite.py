@@ -70,7 +70,7 @@ class SqliteRegister(LegacyTarget):
 
     def clerk_insert(self, key: str) -> None:
         self._execute("INSERT INTO hj_ryxx VALUES (?, '110105199001010011', '王五', '1', "
-                      "'19900101', '北京市', '110105', ?)", (key, clerk_time(1)))
+                      "'19900101', '北京市', '110105', ?)", (key, clerk_time()))
 
 
 class TestSqliteWriteback(WritebackContract):

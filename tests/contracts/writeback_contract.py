@@ -87,7 +87,11 @@ EVENTS: dict[str, Callable[..., dict[str, Any]]] = {
 
 
 def clerk_time(offset_seconds: int = 0) -> str:
-    """A clerk's update stamp: local time to the second, a little after the sink's."""
+    """A clerk's stamp: local time to the second; an update passes a second to come after the sink's.
+
+    A clerk's insert takes the time as it is: stamped ahead, it could pass the sink's rows of the
+    same moment, and an incremental capture with no look-back would rightly never read them.
+    """
     moment = datetime.now() + timedelta(seconds=offset_seconds)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
