@@ -51,7 +51,8 @@ from projections.newborn_case.model import (
 )
 from projections.profiles.location import StoreLocation
 from projections.profiles.pg import PostgresDatabase, PostgresSchema
-from projections.profiles.store import Database, InputPosition, connect
+from projections.profiles.store import InputPosition
+from projections.read_store import Database, ReadStore, SqliteConnection, connect
 
 __all__ = ["INPUT_TOPICS", "CaseStore", "StoredCase", "read_case"]
 
@@ -169,35 +170,17 @@ _ADDED_COLUMNS = {
 FORMAT = 1
 
 
-class _SqliteFile:
-    """A case store file (:class:`~projections.profiles.store.Database`): one connection;
-    ``BEGIN IMMEDIATE`` takes the file's write lock at once."""
-
-    not_ready: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+class _SqliteFile(SqliteConnection):
+    """A case store file, its tables created (and columns added to those of older stores)."""
 
     def __init__(self, path: Path) -> None:
-        self.connection = connect(path)
+        super().__init__(connect(path))
         self.connection.executescript(_SCHEMA)
         for table, columns in _ADDED_COLUMNS.items():
             present = {str(r["name"]) for r in self.connection.execute(f"PRAGMA table_info({table})")}
             for column in columns:
                 if column.split()[0] not in present:
                     self.connection.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.connection.execute(sql, tuple(params))
-
-    def begin(self) -> None:
-        self.connection.execute("BEGIN IMMEDIATE")
-
-    def commit(self) -> None:
-        self.connection.execute("COMMIT")
-
-    def rollback(self) -> None:
-        self.connection.execute("ROLLBACK")
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 def open_case_database(location: StoreLocation) -> Database:
@@ -263,36 +246,18 @@ def case_document(state: CaseState, version: int, at: InputPosition, cause: Sour
     }
 
 
-class CaseStore:
-    """Writes the ``newborn_case`` projection; one writer connection per agent."""
+class CaseStore(ReadStore):
+    """Writes the ``newborn_case`` projection; one writer connection per agent (positions, the
+    outbox lease: :class:`~projections.read_store.ReadStore`)."""
 
     def __init__(self, path: StoreLocation) -> None:
         self.path = path
-        self._db = open_case_database(path)
+        super().__init__(open_case_database(path))
         #: Outbox floors of the batch being applied (see :meth:`take_over_from`).
         self._floors: dict[tuple[str, int], int] = {}
         #: What the last :meth:`apply` or :meth:`apply_batch` decided (status changes, refusals,
         #: commands), for logs/tests.
         self.messages: list[Message] = []
-
-    def close(self) -> None:
-        self._db.close()
-
-    # -- positions ------------------------------------------------------------------------
-
-    def next_offset(self, topic: str, partition: int) -> int:
-        row = self._db.execute(
-            "SELECT next_offset FROM projection_position WHERE topic = ? AND partition = ?",
-            (topic, partition)).fetchone()
-        return int(row["next_offset"]) if row else 0
-
-    def positions(self) -> dict[str, int]:
-        return {f"{r['topic']}:{r['partition']}": int(r["next_offset"]) for r in self._db.execute(
-            "SELECT topic, partition, next_offset FROM projection_position ORDER BY 1, 2")}
-
-    def position_map(self) -> dict[tuple[str, int], int]:
-        return {(str(r["topic"]), int(r["partition"])): int(r["next_offset"])
-                for r in self._db.execute("SELECT topic, partition, next_offset FROM projection_position")}
 
     # -- applying events ------------------------------------------------------------------
 
@@ -309,11 +274,9 @@ class CaseStore:
                     ) -> list[list[str] | None]:
         """Apply decoded messages in order in one transaction (each as :meth:`apply` would, its
         own versions and position); per message what :meth:`apply` returns."""
-        db = self._db
         self.messages = []
         results: list[list[str] | None] = []
-        db.begin()
-        try:
+        with self._writing() as db:
             self._floors = {(str(r[0]), int(r[1])): int(r[2]) for r in db.execute(
                 "SELECT topic, partition, next_offset FROM outbox_floor")}
             for at, key, event in events:
@@ -330,11 +293,7 @@ class CaseStore:
                     "DO UPDATE SET next_offset = excluded.next_offset",
                     (at.topic, at.partition, at.offset + 1))
                 results.append(changed)
-            db.commit()
-            return results
-        except BaseException:
-            db.rollback()
-            raise
+        return results
 
     def _record_fact(self, topic: str, key: Mapping[str, Any], event: Mapping[str, Any] | None
                      ) -> list[tuple[str, CaseEvent | None]]:
@@ -570,31 +529,10 @@ class CaseStore:
 
     # -- outbox ---------------------------------------------------------------------------
 
-    def lease(self, holder: str, now_ms: int, ttl_ms: int) -> bool:
-        """Whether ``holder`` may publish the outbox now (one publisher at a time, in order)."""
-        db = self._db
-        db.begin()
-        try:
-            row = db.execute("SELECT holder, expires_ms FROM outbox_lease WHERE name = 'outbox'"
-                             ).fetchone()
-            mine = row is None or row["holder"] == holder or int(row["expires_ms"]) < now_ms
-            if mine:
-                db.execute("INSERT INTO outbox_lease VALUES ('outbox', ?, ?) ON CONFLICT (name) "
-                           "DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms",
-                           (holder, now_ms + ttl_ms))
-            db.commit()
-            return mine
-        except BaseException:
-            db.rollback()
-            raise
-
     def pending(self, limit: int = 500) -> list[tuple[int, str, str]]:
         """Case versions to publish, oldest first: (id, certificate number, JSON document)."""
         return [(int(r["id"]), str(r["key"]), str(r["body"])) for r in self._db.execute(
             "SELECT id, key, body FROM outbox ORDER BY id LIMIT ?", (limit,))]
-
-    def published(self, up_to_id: int) -> None:
-        self._db.execute("DELETE FROM outbox WHERE id <= ?", (up_to_id,))
 
     def pending_commands(self, limit: int = 500) -> list[tuple[int, IssuedCommand]]:
         """Commands to publish, oldest first, with their outbox id."""
@@ -617,10 +555,8 @@ class CaseStore:
         issued = [str(r[0]) for r in live._db.execute("SELECT command_id FROM command")]
         versions = [(int(r[1]), str(r[0])) for r in live._db.execute(
             "SELECT certificate_number, version FROM newborn_case")]
-        db = self._db
         dropped = 0
-        db.begin()
-        try:
+        with self._writing() as db:
             floors = {(str(r[0]), int(r[1])): int(r[2]) for r in db.execute(
                 "SELECT topic, partition, next_offset FROM outbox_floor")}
             for (topic, partition), next_offset in positions.items():
@@ -644,10 +580,6 @@ class CaseStore:
                     db.execute("UPDATE newborn_case SET version = ?, document = ? "
                                "WHERE certificate_number = ?",
                                (version, _dumps({**document, "version": version}), number))
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
         return dropped
 
     # -- reading --------------------------------------------------------------------------

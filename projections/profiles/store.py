@@ -24,15 +24,15 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from projections.profiles.location import StoreLocation, live_store
 from projections.profiles.model import Contribution, Provenance, derive
 from projections.profiles.pg import PostgresDatabase, PostgresSchema
+from projections.read_store import Database, ReadStore, SqliteConnection, connect
 
 __all__ = ["FORMAT", "Change", "Database", "InputPosition", "ProfileStore", "StoredProfile",
            "connect", "open_database", "open_reader", "read_profile"]
@@ -132,19 +132,6 @@ class StoredProfile:
     document: dict[str, Any]
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10,
-                                     check_same_thread=False)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-    connection.row_factory = sqlite3.Row
-    return connection
-
-
 #: Fields a profile can be searched by (those of them the projection's survivorship governs).
 SEARCHABLE = ("name", "birth_date", "division_code", "legal_rep_identity_number",
               "legal_rep_name", "status_code")
@@ -183,46 +170,12 @@ def _open_current_format(path: Path) -> sqlite3.Connection:
     return connection
 
 
-class Database(Protocol):
-    """The dialect seam: one connection, SQL with ``?`` placeholders, rows by name and index."""
-
-    not_ready: tuple[type[Exception], ...]
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-
-    def begin(self) -> None:
-        """Start a transaction that writes, waiting for other writers of the store."""
-
-    def commit(self) -> None: ...
-
-    def rollback(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class SqliteDatabase:
-    """A store file; ``BEGIN IMMEDIATE`` takes the file's write lock at once."""
-
-    not_ready: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+class SqliteDatabase(SqliteConnection):
+    """A store file, set aside first if it has another layout (:data:`FORMAT`)."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self.connection = connect(path, readonly=True) if readonly else _open_current_format(path)
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.connection.execute(sql, tuple(params))
-
-    def begin(self) -> None:
-        self.connection.execute("BEGIN IMMEDIATE")
-
-    def commit(self) -> None:
-        self.connection.execute("COMMIT")
-
-    def rollback(self) -> None:
-        self.connection.execute("ROLLBACK")
-
-    def close(self) -> None:
-        self.connection.close()
+        super().__init__(connect(path, readonly=True) if readonly else _open_current_format(path))
 
 
 def open_database(location: StoreLocation) -> Database:
@@ -250,41 +203,16 @@ def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-class ProfileStore:
+class ProfileStore(ReadStore):
     """Writes one projection's profiles (a SQLite file or a PostgreSQL schema); each instance
-    holds one connection, and instances in any process take turns writing."""
+    holds one connection, and instances in any process take turns writing (positions, the
+    outbox lease: :class:`~projections.read_store.ReadStore`)."""
 
     def __init__(self, path: StoreLocation, authority: Mapping[str, str]) -> None:
         self.path = path
         self.authority = dict(authority)
         self._searchable = tuple(f for f in SEARCHABLE if f in self.authority)
-        self._db = open_database(path)
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _writing(self) -> Iterator[Database]:
-        """One transaction, holding the store's write lock (committed unless it raises)."""
-        self._db.begin()
-        try:
-            yield self._db
-        except BaseException:
-            self._db.rollback()
-            raise
-        self._db.commit()
-
-    # -- positions ------------------------------------------------------------------------
-
-    def next_offset(self, topic: str, partition: int) -> int:
-        row = self._db.execute(
-            "SELECT next_offset FROM projection_position WHERE topic = ? AND partition = ?",
-            (topic, partition)).fetchone()
-        return int(row["next_offset"]) if row else 0
-
-    def positions(self) -> dict[str, int]:
-        return {f"{r['topic']}:{r['partition']}": int(r["next_offset"]) for r in self._db.execute(
-            "SELECT topic, partition, next_offset FROM projection_position ORDER BY 1, 2")}
+        super().__init__(open_database(path))
 
     # -- applying events ------------------------------------------------------------------
 
@@ -396,26 +324,10 @@ class ProfileStore:
 
     # -- outbox ---------------------------------------------------------------------------
 
-    def lease(self, holder: str, now_ms: int, ttl_ms: int) -> bool:
-        """Whether ``holder`` may publish the outbox now (one publisher at a time, so the
-        versions of a subject leave in order even with several workers on one store)."""
-        with self._writing() as db:
-            row = db.execute("SELECT holder, expires_ms FROM outbox_lease WHERE name = 'outbox'"
-                             ).fetchone()
-            mine = row is None or row["holder"] == holder or int(row["expires_ms"]) < now_ms
-            if mine:
-                db.execute("INSERT INTO outbox_lease VALUES ('outbox', ?, ?) ON CONFLICT (name) "
-                           "DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms",
-                           (holder, now_ms + ttl_ms))
-            return mine
-
     def pending(self, limit: int = 500) -> list[tuple[int, str, str, str | None]]:
         """Messages to publish, oldest first: (id, kind, key, body)."""
         return [(int(r["id"]), str(r["kind"]), str(r["key"]), r["body"]) for r in self._db.execute(
             "SELECT id, kind, key, body FROM outbox ORDER BY id LIMIT ?", (limit,))]
-
-    def published(self, up_to_id: int) -> None:
-        self._db.execute("DELETE FROM outbox WHERE id <= ?", (up_to_id,))
 
     def forget_published_before(self, positions: Mapping[tuple[str, int], int]) -> int:
         """Drop outbox messages caused by events before ``positions`` (another store already
@@ -427,10 +339,6 @@ class ProfileStore:
                     "DELETE FROM outbox WHERE cause_topic = ? AND cause_partition = ? "
                     "AND cause_offset < ?", (topic, partition, next_offset)).rowcount
         return dropped
-
-    def position_map(self) -> dict[tuple[str, int], int]:
-        return {(str(r["topic"]), int(r["partition"])): int(r["next_offset"])
-                for r in self._db.execute("SELECT topic, partition, next_offset FROM projection_position")}
 
     # -- reading --------------------------------------------------------------------------
 

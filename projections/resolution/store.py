@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from projections.read_store import connect
 from projections.resolution.decisions import DecisionKind, LinkDecision
 from projections.resolution.model import FieldWeight
 from projections.resolution.records import PersonRecord, RecordRef
@@ -131,18 +131,6 @@ class PairState:
 #: ``record_from_json`` remembered by the stored text (a pure function of it): block mates are
 #: read again for every event that shares a block with them.
 _record_from_json = functools.lru_cache(maxsize=32_768)(record_from_json)
-
-
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, check_same_thread=False)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-    connection.row_factory = sqlite3.Row
-    return connection
 
 
 class ResolutionStore:
