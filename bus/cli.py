@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -239,30 +240,45 @@ def adapters_run(ctx: _Context) -> None:
 @pass_context
 def adapters_status(ctx: _Context) -> None:
     """Each running capture: state, strategy, position, rows/s, errors and retries."""
+    captures = _process_status(f"{ctx.settings.adapters_url}/status", "captures", "adapters")
+    rows = []
+    for c in captures:
+        progress = (f" {c['snapshot_done']}/{c['snapshot_total']}"
+                    if c.get("snapshot_total") and c["state"] == "snapshotting" else "")
+        rows.append((f"{c['department']}.{c['table']}", f"{c['engine']}/{c['strategy']}",
+                     c["state"] + progress, str(c["rows"]), f"{c['rows_per_second']:.0f}",
+                     str(c["quarantined"]), f"{c['errors']}/{c['retries']}",
+                     str(c["position"])[:24]))
+    errors = [f"{c['department']}.{c['table']}: {c['last_error']}" for c in captures
+              if c.get("last_error") and c["state"] in ("failed", "degraded")]
+    _print_status("captures", ("table", "engine/strategy", "state", "rows", "rows/s", "quarantined",
+                               "errors/retries", "position"), rows, errors)
+
+
+def _process_status(url: str, key: str, process: str) -> list[dict[str, Any]]:
+    """The list ``key`` of what a running ``bus <process> run`` answers on ``url``; exits with
+    a message when it does not answer."""
     import json
     import urllib.error
     import urllib.request
 
-    url = f"{ctx.settings.adapters_url}/status"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
-            captures = json.load(response)["captures"]
+            found: list[dict[str, Any]] = json.load(response)[key]
     except (urllib.error.URLError, OSError, ValueError, KeyError):
-        _fail(f"the adapters process does not answer on {url}; is 'bus adapters run' running?")
-        return
-    table = Table(title="captures")
-    for column in ("table", "engine/strategy", "state", "rows", "rows/s", "quarantined",
-                   "errors/retries", "position"):
+        _fail(f"the {process} process does not answer on {url}; is 'bus {process} run' running?")
+        return []
+    return found
+
+
+def _print_status(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]],
+                  errors: Sequence[str]) -> None:
+    """A status table, then each error in red; exit 1 if there are errors."""
+    table = Table(title=title)
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for c in captures:
-        progress = (f" {c['snapshot_done']}/{c['snapshot_total']}"
-                    if c.get("snapshot_total") and c["state"] == "snapshotting" else "")
-        table.add_row(f"{c['department']}.{c['table']}", f"{c['engine']}/{c['strategy']}",
-                      c["state"] + progress, str(c["rows"]), f"{c['rows_per_second']:.0f}",
-                      str(c["quarantined"]), f"{c['errors']}/{c['retries']}",
-                      str(c["position"])[:24])
-    errors = [f"{c['department']}.{c['table']}: {c['last_error']}" for c in captures
-              if c.get("last_error") and c["state"] in ("failed", "degraded")]
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     for line in errors:
         console.print(f"[red]{line}[/]")
@@ -293,34 +309,19 @@ def sinks_run(ctx: _Context) -> None:
 @pass_context
 def sinks_status(ctx: _Context) -> None:
     """Each running sink: position and lag, rows written, echoes, conflicts, errors."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    url = f"{ctx.settings.sinks_url}/status"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            found = json.load(response)["sinks"]
-    except (urllib.error.URLError, OSError, ValueError, KeyError):
-        _fail(f"the sinks process does not answer on {url}; is 'bus sinks run' running?")
-        return
+    found = _process_status(f"{ctx.settings.sinks_url}/status", "sinks", "sinks")
     echoes = _capture_echoes(ctx.settings)
-    table = Table(title="write-back sinks")
-    for column in ("sink", "engine", "state", "position", "lag", "written", "replayed",
-                   "echoes", "conflicts", "quarantined", "errors/retries"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for s in found:
         position = " ".join(f"{p}:{o}" for p, o in s["positions"].items()) or "-"
-        table.add_row(s["sink"], s["engine"], s["state"], position, str(s["lag"]),
-                      str(s["written"]), str(s["replayed"]), echoes.get(s["sink"], "-"),
-                      str(s["conflicts"]), str(s["quarantined"]), f"{s['errors']}/{s['retries']}")
-    console.print(table)
+        rows.append((s["sink"], s["engine"], s["state"], position, str(s["lag"]),
+                     str(s["written"]), str(s["replayed"]), echoes.get(s["sink"], "-"),
+                     str(s["conflicts"]), str(s["quarantined"]), f"{s['errors']}/{s['retries']}"))
     errors = [f"{s['sink']}: {s['last_error']}" for s in found
               if s.get("last_error") and s["state"] == "degraded"]
-    for line in errors:
-        console.print(f"[red]{line}[/]")
-    if errors:
-        sys.exit(1)
+    _print_status("write-back sinks", ("sink", "engine", "state", "position", "lag", "written",
+                                       "replayed", "echoes", "conflicts", "quarantined",
+                                       "errors/retries"), rows, errors)
 
 
 def _capture_echoes(settings: Settings) -> dict[str, str]:
