@@ -18,10 +18,10 @@ from tests.contracts.capture_contract import (
     LegacyTable,
     Rows,
 )
+from tests.contracts.servers import UNDECODABLE, decoded_rows, execute_once
 from tests.servers.mariadb import MariaDbServer, running_mariadb
 
 pytestmark = pytest.mark.integration
-UNDECODABLE = b"\xff\xff\xfe"  # 0xFF starts no UTF-8 sequence and no GB18030 character
 
 
 class MariaDbTable(LegacyTable):
@@ -46,12 +46,7 @@ class MariaDbTable(LegacyTable):
         return config
 
     def _execute(self, sql: str, params: Any = ()) -> None:
-        connection = self.server.admin(self.database)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        finally:
-            connection.close()
+        execute_once(self.server.admin(self.database), sql, params)
 
     def create(self, rows: list[dict[str, str]]) -> None:
         # NAME is a binary string, as in legacy systems that store whatever bytes (often GBK)
@@ -95,17 +90,7 @@ class MariaDbTable(LegacyTable):
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT * FROM people")
-                names = [str(d[0]) for d in cursor.description]
-                found: Rows = {}
-                for values in cursor.fetchall():
-                    try:
-                        row = {n: v.decode("utf-8") if isinstance(v, bytes) else
-                               (None if v is None else str(v))
-                               for n, v in zip(names, values, strict=True)}
-                    except UnicodeDecodeError:
-                        continue  # the undecodable row is in quarantine, not on the topic
-                    found[str(row["ID"])] = row
-                return found
+                return decoded_rows(cursor, "ID")
         finally:
             connection.close()
 

@@ -8,7 +8,6 @@ that are neither UTF-8 nor GB18030 — which is how an undecodable row comes to 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,12 +21,20 @@ from tests.contracts.capture_contract import (
     LegacyTable,
     Rows,
 )
-from tests.servers.postgres import PostgresServer, postgres_bin_dir, postgres_server
+from tests.contracts.servers import (
+    UNDECODABLE,
+    connect_utf8,
+    create_sql_ascii_database,
+    decoded_rows,
+    drop_replication_slots,
+    execute_once,
+    postgres_or_skip,
+)
+from tests.servers.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
 #: Legacy programs stamp rows to the second, from the statement's start.
 NOW = "date_trunc('second', LOCALTIMESTAMP)"
-UNDECODABLE = b"\xff\xff\xfe"  # 0xFF starts no UTF-8 sequence and no GB18030 character
 
 
 class PostgresTable(LegacyTable):
@@ -39,8 +46,7 @@ class PostgresTable(LegacyTable):
         self.strategy = strategy
         self.sees_deletes = strategy != "incremental"
         self.dbname = self.department
-        server.execute(f'CREATE DATABASE "{self.dbname}" ENCODING \'SQL_ASCII\' '
-                       "LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0", dbname="postgres")
+        create_sql_ascii_database(server, self.dbname)
 
     def connection(self) -> dict[str, Any]:
         return {"dsn": self.server.dsn_for(self.server.user, self.dbname)}
@@ -53,18 +59,10 @@ class PostgresTable(LegacyTable):
 
     def _connect(self) -> Any:
         # The clerks' program writes UTF-8; a SQL_ASCII database stores it unchanged.
-        connection = psycopg2.connect(self.server.dsn_for(self.server.user, self.dbname),
-                                      client_encoding="UTF8")
-        connection.autocommit = True
-        return connection
+        return connect_utf8(self.server, self.dbname)
 
     def _execute(self, sql: str, params: Any = ()) -> None:
-        connection = self._connect()
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        finally:
-            connection.close()
+        execute_once(self._connect(), sql, params)
 
     def create(self, rows: list[dict[str, str]]) -> None:
         self._execute('CREATE TABLE people ("ID" text PRIMARY KEY, "NAME" text, "NOTE" text, '
@@ -106,17 +104,7 @@ class PostgresTable(LegacyTable):
             psycopg2.extensions.register_type(psycopg2.extensions.BYTES, connection)
             with connection.cursor() as cursor:
                 cursor.execute("SELECT * FROM people")
-                names = [d[0] for d in cursor.description]
-                found: Rows = {}
-                for values in cursor.fetchall():
-                    try:
-                        row = {n: v.decode("utf-8") if isinstance(v, bytes) else
-                               (None if v is None else str(v))
-                               for n, v in zip(names, values, strict=True)}
-                    except UnicodeDecodeError:
-                        continue  # the undecodable row is in quarantine, not on the topic
-                    found[str(row["ID"])] = row
-                return found
+                return decoded_rows(cursor, "ID")
         finally:
             connection.close()
 
@@ -129,31 +117,12 @@ class PostgresTable(LegacyTable):
     def release(self) -> None:
         """After the test: the server up again, and this database's replication slot gone."""
         self.server.start()
-        deadline = time.monotonic() + 15
-        while True:  # a stopped capture's walsender may need a moment to let go of its slot
-            connection = self.server.connect(dbname="postgres")
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                        "WHERE database = %s AND NOT active", (self.dbname,))
-                    cursor.execute("SELECT count(*) FROM pg_replication_slots WHERE database = %s",
-                                   (self.dbname,))
-                    left = int(cursor.fetchone()[0])
-            finally:
-                connection.close()
-            if not left or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        drop_replication_slots(self.server, self.dbname)
 
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[PostgresServer]:
-    try:
-        postgres_bin_dir()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    yield from postgres_server()
+    yield from postgres_or_skip()
 
 
 def _table(server: PostgresServer, strategy: str) -> Iterator[LegacyTable]:

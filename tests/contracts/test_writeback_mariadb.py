@@ -15,6 +15,7 @@ import pytest
 
 from adapters.capture.engines.mariadb_sql import MariaDbSettings, connect
 from adapters.capture.rows import text_row
+from tests.contracts.servers import execute_once
 from tests.contracts.writeback_contract import LegacyTarget, Rows, WritebackContract, clerk_time
 from tests.servers.mariadb import MariaDbServer, running_mariadb
 
@@ -54,12 +55,7 @@ class MariaDbInsured(LegacyTarget):
         return {**self.server.connection_settings(), "database": self.database}
 
     def _execute(self, sql: str, params: Any = ()) -> None:
-        connection = self.server.admin(self.database)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        finally:
-            connection.close()
+        execute_once(self.server.admin(self.database), sql, params)
 
     def create(self) -> None:
         self._execute(AC01)

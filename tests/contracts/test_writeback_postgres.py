@@ -9,24 +9,24 @@ ledger ids and catalog names come back as bytes).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
-import psycopg2
 import pytest
 
 from adapters.capture.engines.postgres_connect import connect
 from adapters.capture.rows import text_row
-from tests.contracts.writeback_contract import (
-    LegacyTarget,
-    Rows,
-    WritebackContract,
-    clerk_time,
-    register_columns,
+from tests.contracts.household_register import HouseholdRegister
+from tests.contracts.servers import (
+    connect_utf8,
+    create_sql_ascii_database,
+    drop_replication_slots,
+    execute_once,
+    postgres_or_skip,
 )
-from tests.servers.postgres import PostgresServer, postgres_bin_dir, postgres_server
+from tests.contracts.writeback_contract import LegacyTarget, Rows, WritebackContract, clerk_time
+from tests.servers.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +35,9 @@ HJ_RYXX = """CREATE TABLE hj_ryxx (
     "CSRQ" varchar(10), "HJDZ" text, "XZQH" char(6), "GXSJ" timestamp(0) NOT NULL)"""
 
 
-class PostgresRegister(LegacyTarget):
+class PostgresRegister(HouseholdRegister):
     engine = "postgres"
-    mapping = "writeback/gongan.hj_ryxx.yaml"
-    entity = "household_registration"
-    department = "gongan"
-    table = "hj_ryxx"
-    key_column = "RYBH"
-    name_column = "XM"
-    updated_column = "GXSJ"
     capture_strategy = "log"
-    approval: ClassVar[dict[str, str]] = {"SFZH": "110105202611020013"}
 
     def __init__(self, server: PostgresServer) -> None:
         super().__init__()
@@ -53,8 +45,7 @@ class PostgresRegister(LegacyTarget):
         self.dbname = f"wb{uuid.uuid4().hex[:10]}"
         # SQL_ASCII, as many legacy databases are: the server stores the client's bytes
         # unchecked, so the sink names the encoding its text is written in (client_encoding).
-        server.execute(f'CREATE DATABASE "{self.dbname}" ENCODING \'SQL_ASCII\' '
-                       "LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0", dbname="postgres")
+        create_sql_ascii_database(server, self.dbname)
 
     def connection(self) -> dict[str, Any]:
         return {"dsn": self.server.dsn_for(self.server.user, self.dbname, client_encoding="UTF8")}
@@ -63,14 +54,7 @@ class PostgresRegister(LegacyTarget):
         return {"dsn": self.server.dsn_for(self.server.user, self.dbname)}
 
     def _execute(self, sql: str, params: Any = ()) -> None:
-        connection = psycopg2.connect(self.server.dsn_for(self.server.user, self.dbname),
-                                      client_encoding="UTF8")
-        connection.autocommit = True
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        finally:
-            connection.close()
+        execute_once(connect_utf8(self.server, self.dbname), sql, params)
 
     def create(self) -> None:
         self._execute(HJ_RYXX)
@@ -86,9 +70,6 @@ class PostgresRegister(LegacyTarget):
         finally:
             connection.close()
 
-    def expected(self, value: dict[str, Any]) -> dict[str, str | None]:
-        return register_columns(value)
-
     def clerk_update(self, key: str, **values: str) -> None:
         sets = ", ".join(f'"{c}" = %s' for c in values)
         self._execute(f'UPDATE hj_ryxx SET {sets}, "GXSJ" = %s WHERE "RYBH" = %s',
@@ -100,31 +81,12 @@ class PostgresRegister(LegacyTarget):
 
     def release(self) -> None:
         """The capture's replication slot goes with the test (a walsender may take a moment)."""
-        deadline = time.monotonic() + 15
-        while True:
-            connection = self.server.connect(dbname="postgres")
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                        "WHERE database = %s AND NOT active", (self.dbname,))
-                    cursor.execute("SELECT count(*) FROM pg_replication_slots WHERE database = %s",
-                                   (self.dbname,))
-                    left = int(cursor.fetchone()[0])
-            finally:
-                connection.close()
-            if not left or time.monotonic() > deadline:
-                return
-            time.sleep(0.2)
+        drop_replication_slots(self.server, self.dbname)
 
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[PostgresServer]:
-    try:
-        postgres_bin_dir()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    yield from postgres_server()
+    yield from postgres_or_skip()
 
 
 class TestPostgresWriteback(WritebackContract):

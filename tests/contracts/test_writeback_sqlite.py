@@ -5,18 +5,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from adapters.capture.rows import text_row
-from tests.contracts.writeback_contract import (
-    LegacyTarget,
-    Rows,
-    WritebackContract,
-    clerk_time,
-    register_columns,
-)
+from tests.contracts.household_register import HouseholdRegister
+from tests.contracts.writeback_contract import LegacyTarget, Rows, WritebackContract, clerk_time
 
 pytestmark = pytest.mark.integration
 
@@ -26,16 +21,8 @@ HJ_RYXX = """CREATE TABLE hj_ryxx (
     GXSJ TEXT NOT NULL)"""
 
 
-class SqliteRegister(LegacyTarget):
+class SqliteRegister(HouseholdRegister):
     engine = "sqlite"
-    mapping = "writeback/gongan.hj_ryxx.yaml"
-    entity = "household_registration"
-    department = "gongan"
-    table = "hj_ryxx"
-    key_column = "RYBH"
-    name_column = "XM"
-    updated_column = "GXSJ"
-    approval: ClassVar[dict[str, str]] = {"SFZH": "110105202611020013"}
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -59,9 +46,6 @@ class SqliteRegister(LegacyTarget):
             rows = {str(r[0]): text_row(names, r)[0] for r in cursor.fetchall()}
         db.close()
         return rows
-
-    def expected(self, value: dict[str, Any]) -> dict[str, str | None]:
-        return register_columns(value)
 
     def clerk_update(self, key: str, **values: str) -> None:
         sets = ", ".join(f"{c} = ?" for c in values)
