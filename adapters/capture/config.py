@@ -91,15 +91,29 @@ def _table(department: str, entry: Mapping[str, Any], where: str) -> TableSpec:
     )
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None) -> list[SourceConfig]:
+def load_document(path: Path, what: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The YAML mapping in ``path``, its ``${NAME:-default}`` expanded from ``env`` (the process
+    environment by default); ``what`` names the file in the error when it cannot be read."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read adapter configuration {path}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
     document = yaml.safe_load(expand(text, os.environ if env is None else env))
     if not isinstance(document, dict):
         raise ConfigError(f"{path} is not a YAML mapping")
-    return parse_config(document)
+    return document
+
+
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The process environment with what ``settings`` decide that configurations name: the
+    state directory, the legacy servers' ports, and ``extra``."""
+    return {**os.environ, "BUS_STATE_DIR": str(settings.state_dir.resolve()),
+            "BUS_LEGACY_POSTGRES_PORT": str(settings.legacy_postgres_port),
+            "BUS_LEGACY_MARIADB_PORT": str(settings.legacy_mariadb_port), **extra}
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> list[SourceConfig]:
+    return parse_config(load_document(path, "adapter configuration", env))
 
 
 def reference_config_path() -> Path:
@@ -110,8 +124,6 @@ def load_configured_sources(settings: Settings) -> list[SourceConfig]:
     """The configuration ``settings`` name (the reference government's by default), with the
     settings' state directory, batch size, poll interval and legacy ports filled in."""
     return load_config(settings.adapters_config or reference_config_path(),
-                       {**os.environ, "BUS_STATE_DIR": str(settings.state_dir.resolve()),
-                        "BUS_CAPTURE_BATCH_SIZE": str(settings.capture_batch_size),
-                        "BUS_CAPTURE_POLL_INTERVAL": str(settings.capture_poll_interval),
-                        "BUS_LEGACY_POSTGRES_PORT": str(settings.legacy_postgres_port),
-                        "BUS_LEGACY_MARIADB_PORT": str(settings.legacy_mariadb_port)})
+                       settings_env(settings,
+                                    BUS_CAPTURE_BATCH_SIZE=str(settings.capture_batch_size),
+                                    BUS_CAPTURE_POLL_INTERVAL=str(settings.capture_poll_interval)))

@@ -6,15 +6,12 @@ variables are expanded as in the capture configuration (``${NAME:-default}``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from adapters.capture.config import ConfigError, expand
+from adapters.capture.config import ConfigError, load_document, settings_env
 from adapters.sinks.reverse import MappingError, ReverseMapping, load_reverse_mapping
 from bus.settings import Settings
 
@@ -105,14 +102,7 @@ def _sink(entry: Mapping[str, Any], where: str) -> SinkConfig:
 
 
 def load_sink_config(path: Path, env: Mapping[str, str] | None = None) -> list[SinkConfig]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read write-back configuration {path}: {exc.strerror}") from exc
-    document = yaml.safe_load(expand(text, os.environ if env is None else env))
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path} is not a YAML mapping")
-    return parse_sink_config(document)
+    return parse_sink_config(load_document(path, "write-back configuration", env))
 
 
 def reference_writeback_path() -> Path:
@@ -122,7 +112,5 @@ def reference_writeback_path() -> Path:
 def load_configured_sinks(settings: Settings) -> list[SinkConfig]:
     """The write-back configuration ``settings`` name (the reference one by default)."""
     return load_sink_config(settings.writeback_config or reference_writeback_path(),
-                            {**os.environ, "BUS_STATE_DIR": str(settings.state_dir.resolve()),
-                             "BUS_WRITEBACK_BATCH_SIZE": str(settings.writeback_batch_size),
-                             "BUS_LEGACY_POSTGRES_PORT": str(settings.legacy_postgres_port),
-                             "BUS_LEGACY_MARIADB_PORT": str(settings.legacy_mariadb_port)})
+                            settings_env(settings,
+                                         BUS_WRITEBACK_BATCH_SIZE=str(settings.writeback_batch_size)))
