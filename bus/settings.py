@@ -46,10 +46,11 @@ class Settings(BaseSettings):
         default=500, description="Rows read from a legacy table per poll and Kafka transaction."
     )
     capture_pipeline: bool = Field(
-        default=False,
+        default=True,
         description="Read the next batches of a capture while earlier ones are built and "
-                    "committed (snapshot and incremental strategies); checkpoints still follow "
-                    "Kafka's acknowledgement, in order.",
+                    "committed (snapshot and incremental strategies), the batches read meanwhile "
+                    "sharing the next transaction; checkpoints still follow Kafka's "
+                    "acknowledgement, in order.",
     )
     capture_workers: int = Field(
         default=0, ge=0,

@@ -10,12 +10,13 @@ backoff and jitter; a misconfigured source fails at once with a message naming t
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
 import time
-from collections import Counter, deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import BrokenExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from adapters.capture.change_event import (
     change_value_schema,
 )
 from adapters.capture.echo import EchoFilter, echo_filter_for
+from adapters.capture.group_commit import GroupCommitter
 from adapters.capture.record_workers import (
     Built,
     RecordPlan,
@@ -60,8 +62,9 @@ from bus.serde.wire import header, schema_id_of
 from schemas.avro_schemas import load_avro_schema
 
 log = logging.getLogger(__name__)
-#: Batches read ahead of the last committed one when the source allows it (``pipeline``).
-PIPELINE_DEPTH = 2
+#: Batches read ahead of the last committed one when the source allows it (``pipeline``);
+#: also the most batches one transaction commits together.
+PIPELINE_DEPTH = 4
 #: Batches smaller than this are built in-process: shipping them costs more than it saves.
 WORKER_MIN_BATCH = 32
 CHANGE_EVENT_TYPE = "rongtong.legacy.row.changed"
@@ -197,56 +200,43 @@ class CaptureRunner:
                          backoff: Backoff) -> None:
         """The loop of :meth:`_run_once` with reading, building and committing overlapped.
 
-        Each batch gets a task that waits for the batch before it to be committed and
-        acknowledged, then commits its own records with its checkpoint: transactions stay in
-        reading order, one at a time, so a checkpoint is never stored before the batches it
-        follows. Meanwhile the loop reads up to :data:`PIPELINE_DEPTH` batches ahead and their
-        records are built (in worker processes when configured). A failed batch fails the
-        ones after it; the runner then restarts from the last committed checkpoint.
+        Up to :data:`PIPELINE_DEPTH` batches are read ahead of the last committed one; their
+        records are built as they arrive (in worker processes when configured) and committed in
+        reading order by a :class:`GroupCommitter`, every batch already built joining the
+        transaction of the oldest with the last checkpoint. One transaction at a time, so a
+        checkpoint is never stored before the batches it follows. A failed commit fails the
+        batches after it; the runner then restarts from the last committed checkpoint.
         """
-        in_flight: deque[asyncio.Task[None]] = deque()
-        previous: asyncio.Task[None] | None = None
+        committer: GroupCommitter[Batch, list[OutgoingRecord]] = GroupCommitter(
+            functools.partial(self._commit_group, producer), PIPELINE_DEPTH)
         try:
             async for batch in batches:
-                while in_flight and in_flight[0].done():
-                    in_flight.popleft().result()  # raises what the batch raised
                 if batch.changes or batch.checkpoint != checkpoint:
                     batch = await self._without_echoes(batch)
-                    records = asyncio.ensure_future(self._records(batch))
-                    previous = asyncio.create_task(
-                        self._commit_after(previous, producer, batch, records))
-                    in_flight.append(previous)
+                    await committer.submit(batch, asyncio.ensure_future(self._records(batch)))
                     checkpoint = batch.checkpoint
-                    while len(in_flight) > PIPELINE_DEPTH:
-                        await in_flight.popleft()
                 else:  # nothing new: report liveness once everything read is committed
-                    while in_flight:
-                        await in_flight.popleft()
+                    await committer.drain()
                     self._observe(batch)
                 backoff.reset()
                 if stop.is_set():
                     break
-            while in_flight:
-                await in_flight.popleft()
+            await committer.drain()
         finally:
-            for task in in_flight:
-                task.cancel()
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            await committer.close()
 
-    async def _commit_after(self, previous: Awaitable[None] | None, producer: AIOKafkaProducer,
-                            batch: Batch, records: Awaitable[list[OutgoingRecord]]) -> None:
-        try:
-            if previous is not None:
-                await previous
-            built = await records
-        except BaseException:
-            if not isinstance(records, asyncio.Future) or records.done():
-                raise
-            records.cancel()
-            raise
-        await self._commit_in_time(producer, batch, built)
-        await self.source.acknowledge(batch.checkpoint)
-        self._observe(batch)
+    async def _commit_group(self, producer: AIOKafkaProducer, batches: Sequence[Batch],
+                            built: Sequence[list[OutgoingRecord]]) -> None:
+        """One transaction for consecutive ``batches``: all their records, the last checkpoint."""
+        if len(batches) == 1:
+            group, records = batches[0], built[0]
+        else:
+            group = replace(batches[-1], changes=[c for batch in batches for c in batch.changes])
+            records = [record for batch_records in built for record in batch_records]
+        await self._commit_in_time(producer, group, records)
+        for batch in batches:
+            await self.source.acknowledge(batch.checkpoint)
+            self._observe(batch)
 
     async def _publish_in_time(self, producer: AIOKafkaProducer, batch: Batch) -> None:
         try:

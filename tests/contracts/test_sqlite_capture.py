@@ -98,11 +98,18 @@ class TestSqliteIncremental(CaptureContract):
         table.start()
 
 
-class TestSqliteIncrementalPipelined(TestSqliteIncremental):
-    """The same contract with reads ahead and records built in a worker process (opt-in)."""
+class TestSqliteIncrementalWithWorkers(TestSqliteIncremental):
+    """The same contract with records built in a worker process (``BUS_CAPTURE_WORKERS``)."""
 
     pipeline = True
     workers = 1
+
+
+class TestSqliteIncrementalOneBatchAtATime(TestSqliteIncremental):
+    """The same contract without reading ahead (``BUS_CAPTURE_PIPELINE=false``)."""
+
+    pipeline = False
+    workers = 0
 
 
 class TestSqliteDiff(CaptureContract):

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,30 @@ async def run_pipelined(source_batches: list[Batch], producer: FakeProducer,
     return source
 
 
-async def test_pipelined_batches_commit_in_reading_order_each_with_its_checkpoint_last(
+def transactions(producer: FakeProducer) -> list[tuple[list[str], int]]:
+    """Each committed transaction: its record keys and the checkpoint it ends with."""
+    committed = []
+    for sent in producer.committed:
+        *records, position = sent
+        assert position.topic == POSITIONS_TOPIC, "a transaction ends with its checkpoint"
+        assert all(m.topic == SPEC.topic for m in records)
+        committed.append(([json.loads(m.key or b"")["RYBH"] for m in records],
+                          int(json.loads(position.value or b"")["seq"])))
+    return committed
+
+
+def assert_grouped_in_order(producer: FakeProducer, count: int) -> None:
+    """Transactions hold consecutive whole batches, in reading order, each with the checkpoint
+    of its last batch."""
+    done = 0
+    for keys, seq in transactions(producer):
+        assert seq > done
+        assert keys == [f"R{n}-{i}" for n in range(done + 1, seq + 1) for i in range(3)]
+        done = seq
+    assert done == count
+
+
+async def test_pipelined_batches_commit_in_reading_order_each_group_with_its_last_checkpoint(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     producer = FakeProducer()
@@ -81,12 +105,27 @@ async def test_pipelined_batches_commit_in_reading_order_each_with_its_checkpoin
 
     assert max(source.ahead) > 1, "the runner never read ahead of the acknowledgements"
     assert max(source.ahead) <= runner_module.PIPELINE_DEPTH + 1
-    assert [json.loads(t[-1].value or b"") for t in producer.committed] == [
-        {"seq": n} for n in range(1, 7)]
-    assert all(t[-1].topic == POSITIONS_TOPIC for t in producer.committed)
+    assert_grouped_in_order(producer, 6)
     assert source.acknowledged == [{"seq": n} for n in range(1, 7)]
-    keys = [json.loads(m.key or b"")["RYBH"] for m in producer.messages(SPEC.topic)]
-    assert keys == [f"R{n}-{i}" for n in range(1, 7) for i in range(3)]
+
+
+async def test_batches_read_while_a_transaction_commits_share_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class SlowCommits(FakeProducer):
+        async def send_batch(self, batch: Any, topic: str, *, partition: int) -> None:
+            await asyncio.sleep(0.05)  # the broker's round trips: the reader runs ahead
+            await super().send_batch(batch, topic, partition=partition)
+
+    producer = SlowCommits()
+
+    source = await run_pipelined(batches(12), producer, monkeypatch)
+
+    assert_grouped_in_order(producer, 12)
+    sizes = [len(keys) // 3 for keys, _ in transactions(producer)]
+    assert max(sizes) > 1, f"every batch had a transaction of its own: {sizes}"
+    assert max(sizes) <= runner_module.PIPELINE_DEPTH
+    assert source.acknowledged == [{"seq": n} for n in range(1, 13)]
 
 
 async def test_a_failed_commit_fails_the_batches_read_after_it_and_resumes_from_its_checkpoint(
@@ -99,8 +138,7 @@ async def test_a_failed_commit_fails_the_batches_read_after_it_and_resumes_from_
 
     assert producer.aborted == 1
     assert source.read_from == [None, None]  # nothing was committed before the failure
-    assert [json.loads(t[-1].value or b"") for t in producer.committed] == [
-        {"seq": n} for n in range(1, 6)]
+    assert_grouped_in_order(producer, 5)
     keys = [m.key for m in producer.messages(SPEC.topic)]
     assert len(keys) == len(set(keys)) == 15
 
