@@ -247,7 +247,7 @@ def test_repeated_sigkills_while_six_departments_load_end_with_exactly_the_expec
     expected = expected_from_truth(legacy, truth_dir)
     seeded = time.monotonic() - started
 
-    env = dict(bus_env, BUS_ADAPTERS_CONFIG=str(REFERENCE_CONFIG), BUS_CAPTURE_BATCH_SIZE="100",
+    env = dict(bus_env, BUS_ADAPTERS_CONFIG=str(REFERENCE_CONFIG), BUS_CAPTURE_BATCH_SIZE="50",
                BUS_LEGACY_MARIADB_PORT=str(mariadb.port), BUS_LEGACY_POSTGRES_PORT=str(postgres.port))
     bootstrap, registry = env["BUS_KAFKA_BOOTSTRAP"], env["BUS_REGISTRY_URL"]
     outputs = [t for table in TABLES.values() for t in (table.std, table.quarantine)]
@@ -274,7 +274,7 @@ def test_repeated_sigkills_while_six_departments_load_end_with_exactly_the_expec
             kills = kill_repeatedly(
                 [Work(adapters, standardized, len(expected.changes)),
                  Work(projection, projected, sum(sum(v.values()) for v in versions.values()))],
-                kills_each=3, rng=random.Random(kill_seed()), pause=(1.0, 3.0))
+                kills_each=3, rng=random.Random(kill_seed()), pause=(0.5, 1.5))
             wait_for(lambda: running(adapters, projection) and standardized() >= len(expected.changes),
                      120, f"{len(expected.changes)} legacy changes standardized")
             loaded = time.monotonic() - started

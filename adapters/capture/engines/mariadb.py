@@ -178,6 +178,8 @@ class MariaDbBinlogSource:
     """A MariaDB/MySQL table read from its binlog after a consistent snapshot."""
 
     engine = ENGINE
+    #: Acknowledgements release nothing here (see :meth:`acknowledge`): read ahead freely.
+    reads_ahead = True
 
     def __init__(self, spec: TableSpec, settings: MariaDbSettings, *,
                  server_id: int | None = None) -> None:

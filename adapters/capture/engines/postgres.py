@@ -354,6 +354,9 @@ class PostgresLogSource:
     """
 
     engine = "postgresql"
+    #: The next batch never waits for an acknowledgement: an acknowledged LSN only lets the
+    #: server recycle WAL (the stream sends it from its own thread when it holds the lock).
+    reads_ahead = True
 
     def __init__(self, dsn: str, spec: TableSpec) -> None:
         if spec.strategy != "log":
