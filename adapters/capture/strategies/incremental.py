@@ -43,32 +43,52 @@ def _window_start(updated: str, lookback_seconds: float) -> str:
     return (moment - timedelta(seconds=lookback_seconds)).isoformat(sep=" ")
 
 
-#: ``YYYY-MM-DD HH:MM:SS[.ffffff]``, the form most legacy update times take (ASCII digits).
-_PLAIN_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?")
+#: ``YYYY-MM-DD HH:MM``, the minute of the form most legacy update times take (ASCII digits).
+_PLAIN_MINUTE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}):([0-9]{2})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-@functools.lru_cache(maxsize=4096)  # rows of one batch often share their update times
 def _commit_ms(updated: str | None) -> int:
     """Milliseconds of a legacy update time (local time when it has no zone); 0 if unknown.
 
-    Exactly ``int(normalize_datetime(updated).timestamp() * 1000)``: plain times add their
-    minutes, seconds and fraction to the microseconds of their hour, parsed once per hour.
+    Exactly ``int(normalize_datetime(updated).timestamp() * 1000)``. A plain
+    ``YYYY-MM-DD HH:MM:SS[.ffffff]`` adds its seconds and fraction to the microseconds of its
+    minute, parsed once per minute (every row of a snapshot may have a time of its own, so
+    a cache of whole times would miss); other forms go through the date standard.
     """
     if not updated:
         return 0
-    match = _PLAIN_TIME.fullmatch(updated)
-    if match is not None:
-        hour = _hour_microseconds(match[1])
-        minute, second = int(match[2]), int(match[3])
-        if hour is not None and minute < 60 and second < 60:
-            micros = hour + (minute * 60 + second) * 1_000_000 + int((match[4] or "").ljust(6, "0"))
+    if len(updated) >= 19 and updated[16] == ":":
+        minute = _minute_microseconds(updated[:16])
+        second, fraction = updated[17:19], updated[20:]
+        if (minute is not None and second.isascii() and second.isdigit() and second < "60"
+                and (len(updated) == 19 or (updated[19] == "." and 0 < len(fraction) <= 6
+                                            and fraction.isascii() and fraction.isdigit()))):
+            micros = minute + int(second) * 1_000_000 + (int(fraction.ljust(6, "0")) if fraction else 0)
             return int(micros / 1_000_000 * 1000)  # the float timestamp() gives, truncated alike
+    return _parsed_ms(updated)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_ms(updated: str) -> int:
     try:
         return int(normalize_datetime(updated).timestamp() * 1000)
     except StandardViolation:
         return 0
+
+
+@functools.lru_cache(maxsize=4096)
+def _minute_microseconds(minute: str) -> int | None:
+    """Microseconds since the epoch at ``minute`` (``YYYY-MM-DD HH:MM``), local time; None
+    unless it is valid and its hour keeps one UTC offset throughout."""
+    match = _PLAIN_MINUTE.fullmatch(minute)
+    if match is None:
+        return None
+    hour, minutes = _hour_microseconds(match[1]), int(match[2])
+    if hour is None or minutes >= 60:
+        return None
+    return hour + minutes * 60_000_000
 
 
 @functools.lru_cache(maxsize=1024)
