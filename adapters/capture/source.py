@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 Row = dict[str, str | None]
 Checkpoint = dict[str, Any]
@@ -41,9 +41,12 @@ class SourceMisconfigured(SourceError):
     """
 
 
-@dataclass(frozen=True)
-class Change:
-    """One row change, Debezium-style. ``key`` holds the key columns of the row."""
+class Change(NamedTuple):
+    """One row change, Debezium-style. ``key`` holds the key columns of the row.
+
+    A named tuple rather than a frozen dataclass: a snapshot makes one per row, and a frozen
+    dataclass took ~2.9 µs to build against ~0.5 µs for this.
+    """
 
     op: Op
     key: Row
