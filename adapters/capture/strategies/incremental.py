@@ -172,16 +172,20 @@ class IncrementalPoller:
         # re-checked rows with higher rowids before later-read new rows with lower ones.
         seen_rowid = max_rowid = int(cp.get("max_rowid", 0))
         changes: list[Change] = []
+        read_rows, read_keys, key_texts, undecodable = (
+            read.rows, read.keys, read.key_texts, read.undecodable)
         for i in kept:
             rowid = fetched[i][0]
-            op: Op = "r" if snapshot else (
-                "c" if rowid is not None and int(rowid) > seen_rowid else "u")
-            row = read.rows[i]
-            upd_text = row.get(updated_column) or ""
-            changes.append(Change(op, read.keys[i], None, row, f"{upd_text}|{read.key_texts[i]}",
-                                  _commit_ms(upd_text), snapshot, read.undecodable[i]))
             if rowid is not None:
-                max_rowid = max(max_rowid, int(rowid))
+                rowid = int(rowid)
+            op: Op = "r" if snapshot else (
+                "c" if rowid is not None and rowid > seen_rowid else "u")
+            row = read_rows[i]
+            upd_text = row.get(updated_column) or ""
+            changes.append(Change(op, read_keys[i], None, row, f"{upd_text}|{key_texts[i]}",
+                                  _commit_ms(upd_text), snapshot, undecodable[i]))
+            if rowid is not None and rowid > max_rowid:
+                max_rowid = rowid
         # New rows come in (update time, key) order after the checkpoint: the last is the
         # position, whether published or not.
         last = read.rows[-1] if rows else None
