@@ -1,10 +1,12 @@
 """Runs one capture source: read batches, publish them with their checkpoint, acknowledge.
 
-Each batch — its change events, a tombstone after every delete, quarantine records for rows
-that could not be decoded, and the checkpoint — is one Kafka transaction. The checkpoint is
-therefore never ahead of what Kafka has stored, and after a crash the source resumes exactly
-after the last committed batch. Source and broker outages are retried with exponential
-backoff and jitter; a misconfigured source fails at once with a message naming the setting.
+A batch's records — its change events, a tombstone after every delete, quarantine records for
+rows that could not be decoded — and its checkpoint go out in one Kafka transaction; with the
+pipeline, consecutive batches already built share one (:mod:`adapters.capture.group_commit`),
+with the last checkpoint. The checkpoint is therefore never ahead of what Kafka has stored,
+and after a crash the source resumes exactly after the last committed batch. Source and broker
+outages are retried with exponential backoff and jitter; a misconfigured source fails at once
+with a message naming the setting.
 """
 
 from __future__ import annotations
