@@ -127,6 +127,11 @@ def change_event_id(department: str, table: str, key: str, row: Mapping[str, str
     return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"{department}.{table}:{key}:{digest}"))
 
 
+def event_id_prefix(department: str, table: str) -> bytes:
+    """What every uuid5 name of a table's event ids is hashed after (namespace, table)."""
+    return _EVENT_ID_NAMESPACE.bytes + f"{department}.{table}:".encode()
+
+
 class ChangeEventIds:
     """:func:`change_event_id` of one table, with the per-table work done once.
 
@@ -137,9 +142,9 @@ class ChangeEventIds:
     """
 
     def __init__(self, department: str, table: str) -> None:
-        self._prefix = hashlib.sha1(_EVENT_ID_NAMESPACE.bytes + f"{department}.{table}:".encode())
+        self._prefix = hashlib.sha1(event_id_prefix(department, table))
         self._orders: dict[tuple[str, ...], list[str]] = {}
-        self._forms: dict[tuple[str, ...], _PairsForm] = {}
+        self._forms: dict[tuple[str, ...], PairsForm] = {}
 
     def __call__(self, key: str, row: Mapping[str, str | None]) -> str:
         names = tuple(row)
@@ -153,7 +158,7 @@ class ChangeEventIds:
         shape = (op, *image)
         form = self._forms.get(shape)
         if form is None:
-            form = self._forms[shape] = _PairsForm(op, shape[1:])
+            form = self._forms[shape] = PairsForm(op, shape[1:])
         return self._id(key, form.text % tuple(map(repr, form.values(image))))
 
     def _id(self, key: str, pairs: str) -> str:
@@ -165,20 +170,31 @@ class ChangeEventIds:
         return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 
-class _PairsForm:
+class PairsForm:
     """``repr`` of the sorted (name, value) pairs of ``{"op": op, **image}`` for one column set.
 
     ``text % tuple(map(repr, values(image)))`` is that ``repr``: the names, brackets and
     commas are fixed, only the values' own ``repr`` is filled in (``op`` too when the image
-    has no column of that name).
+    has no column of that name). ``fragments`` is the fixed text around the slots, unescaped.
     """
 
     def __init__(self, op: str, names: tuple[str, ...]) -> None:
         order = sorted({*names, "op"})
         filled = [name for name in order if name in names]
+        #: The image's columns whose values fill the slots, in slot order.
+        self.filled = tuple(filled)
         self.text = "[" + ", ".join(
             f"({_escaped(repr(name))}, %s)" if name in names else _escaped(f"({name!r}, {op!r})")
             for name in order) + "]"
+        fragments, text = [], "["
+        for i, name in enumerate(order):
+            text += ", " if i else ""
+            if name in names:
+                fragments.append(f"{text}({name!r}, ")
+                text = ")"
+            else:
+                text += f"({name!r}, {op!r})"
+        self.fragments = (*fragments, text + "]")
         self.values: Callable[[Mapping[str, str | None]], Sequence[str | None]]
         if not filled:
             self.values = lambda image: ()

@@ -40,6 +40,7 @@ from adapters.capture.record_workers import (
     Built,
     RecordPlan,
     RecordWorkers,
+    build_records,
     key_record,
     shared_workers,
     wire,
@@ -299,13 +300,13 @@ class CaptureRunner:
         build, encode_value = encoding.records.record, encoding.value
         event_id, subject_prefix = self._event_ids.of_change, self._subject_prefix
         records: list[OutgoingRecord] = []
-        if self.workers is not None and len(batch.changes) >= WORKER_MIN_BATCH and not any(
+        if isinstance(self.serde, AvroSerde) and not any(
                 change.undecodable for change in batch.changes):
-            built = await self._built_by_workers(batch.changes, encoding, encode_key, captured_ms)
+            built = await self._built(batch.changes, encoding, encode_key, captured_ms)
             for change, (key, value, ce_id, key_string) in zip(batch.changes, built, strict=True):
                 event_headers = headers(ce_id, subject_prefix + key_string)
                 records.append((topic, key, value, event_headers))
-                if change.op == "d":
+                if change.op == "d":  # compacted consumers forget the row
                     records.append((topic, key, None, event_headers))
             return records
         for change in batch.changes:
@@ -325,16 +326,18 @@ class CaptureRunner:
                 records.append((topic, key, None, event_headers))
         return records
 
-    async def _built_by_workers(self, changes: Sequence[Change], encoding: _Encoding,
-                                encode_key: Encoder, captured_ms: int) -> list[Built]:
-        """Keys, values, event ids and key texts of ``changes``, built by the worker processes
-        while the event loop reads the next batch."""
-        assert self.workers is not None
+    async def _built(self, changes: Sequence[Change], encoding: _Encoding, encode_key: Encoder,
+                     captured_ms: int) -> list[Built]:
+        """Keys, values, event ids and key texts of ``changes``: by the worker processes while
+        the event loop reads the next batch, or here (through the C speedups when built)."""
         plan = encoding.plan
         if plan is None:
             plan = self._plan(encoding, encode_key)
             self._encodings[encoding.records.columns] = replace(encoding, plan=plan)
-        return await self.workers.build(plan, [wire(change) for change in changes], captured_ms)
+        if self.workers is not None and len(changes) >= WORKER_MIN_BATCH:
+            return await self.workers.build(plan, [wire(change) for change in changes],
+                                            captured_ms)
+        return build_records(plan, changes, captured_ms)
 
     def _plan(self, encoding: _Encoding, encode_key: Encoder) -> RecordPlan:
         """The worker's copy of this column set's encoding: schemas and wire headers."""

@@ -19,6 +19,8 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bus.speedups import speedups
+
 Writer = Callable[[bytearray, Any], None]
 Encoder = Callable[[Any], bytes]
 
@@ -52,10 +54,16 @@ def _long_bytes(value: int) -> bytes:
     return _SMALL[value] if 0 <= value < 4096 else _varint(value)
 
 
+def string_bytes(text: str) -> bytes:
+    """The Avro encoding of one string (length, UTF-8 bytes)."""
+    data = text.encode()
+    return _long_bytes(len(data)) + data
+
+
 def compile_encoder(schema: Any, prefix: bytes = b"") -> Encoder | None:
     """A function record → ``prefix`` + Avro body, or None when fastavro must do it."""
     try:
-        write = _Compiler().writer(schema, "")
+        write = _Compiler(speedups()).writer(schema, "")
     except NotCompilable:
         return None
 
@@ -71,8 +79,10 @@ def compile_encoder(schema: Any, prefix: bytes = b"") -> Encoder | None:
 
 
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, accelerated: Any = None) -> None:
         self.named: dict[str, Writer] = {}
+        #: ``bus._speedups`` when built: flat records of a dict are written by its C loop.
+        self.accelerated = accelerated
 
     def writer(self, schema: Any, namespace: str) -> Writer:
         if isinstance(schema, str):
@@ -126,7 +136,16 @@ class _Compiler:
         compiled: list[Writer] = []  # filled below; a self-reference goes through it
         self._register(name, lambda out, datum: compiled[0](out, datum))
         scope: dict[str, Any] = {"S": _SMALL, "V": _varint}
-        body = ["def write_record(out, datum):", "    get = datum.get"]
+        body = ["def write_record(out, datum):"]
+        flats = [_flat(field["type"]) for field in schema["fields"]]
+        kinds = [_FLAT_KINDS[flat] for flat in flats if flat is not None]
+        if self.accelerated is not None and len(kinds) == len(flats):
+            # The same bytes from C for a plain dict; anything else takes the Python below.
+            scope.update(F=self.accelerated.write_fields, K=bytes(kinds), DS=tuple(
+                field.get("default") for field in schema["fields"]), NS=tuple(
+                str(field["name"]) for field in schema["fields"]))
+            body += ["    if type(datum) is dict:", "        return F(out, datum, NS, K, DS)"]
+        body.append("    get = datum.get")
         for i, field in enumerate(schema["fields"]):
             scope[f"D{i}"] = field.get("default")  # a missing field is written as its default
             body.append(f"    v = get({str(field['name'])!r}, D{i})")
@@ -167,6 +186,19 @@ def _shape(schema: Any) -> str | None:
     if isinstance(schema, list) and len(schema) == 2 and "string" in schema and "null" in schema:
         return "null|string" if schema[0] == "null" else "string|null"
     return None
+
+
+#: Field types the C loop writes (``bus/_speedups.c``: K_STRING ... K_INT).
+_FLAT_KINDS = {"string": 0, "null|string": 1, "string|null": 2, "boolean": 3, "long": 4, "int": 5}
+
+
+def _flat(schema: Any) -> str | None:
+    """:func:`_shape`, or the primitive ``boolean``, ``long`` or ``int``; else None."""
+    if isinstance(schema, Mapping) and set(schema) == {"type"}:
+        schema = schema["type"]
+    if schema in ("boolean", "long", "int"):
+        return str(schema)
+    return _shape(schema)
 
 
 _STRING = ["    b = v.encode()", "    n = len(b)", "    out += S[n] if n < 4096 else V(n)",

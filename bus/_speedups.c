@@ -1,0 +1,633 @@
+/* C versions of the two loops every captured row goes through, byte-identical to the Python
+ * they stand in for (bus/speedups.py chooses; tests/unit/test_speedups.py compares):
+ *
+ *   write_fields(out, datum, names, kinds, defaults)
+ *       appends the Avro body of a record whose fields are all strings, optional strings,
+ *       booleans, ints or longs (bus/serde/encoder.py, the compiled record writer);
+ *   change_records(plan, changes, captured_ms)
+ *       what adapters/capture/record_workers.py builds per change — the Avro key and
+ *       change-envelope value in the Confluent wire format, the event id (the SHA-256 of the
+ *       repr of the row's sorted (name, value) pairs, then a version-5 UUID in the table's
+ *       namespace) and the key text — for a whole batch in one call.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { K_STRING = 0, K_NULL_STRING = 1, K_STRING_NULL = 2, K_BOOLEAN = 3, K_LONG = 4, K_INT = 5 };
+
+typedef struct {
+    char *data;
+    Py_ssize_t size, capacity;
+    char inline_buffer[1024];
+} Buffer;
+
+static int buffer_reserve(Buffer *b, Py_ssize_t more) {
+    if (b->size + more <= b->capacity)
+        return 0;
+    Py_ssize_t capacity = b->capacity * 2;
+    while (capacity < b->size + more)
+        capacity *= 2;
+    char *data = (b->data == b->inline_buffer) ? PyMem_Malloc(capacity)
+                                               : PyMem_Realloc(b->data, capacity);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (b->data == b->inline_buffer)
+        memcpy(data, b->inline_buffer, b->size);
+    b->data = data;
+    b->capacity = capacity;
+    return 0;
+}
+
+static void buffer_free(Buffer *b) {
+    if (b->data != b->inline_buffer)
+        PyMem_Free(b->data);
+}
+
+static int put_byte(Buffer *b, char c) {
+    if (buffer_reserve(b, 1) < 0)
+        return -1;
+    b->data[b->size++] = c;
+    return 0;
+}
+
+/* Zig-zag variable-length encoding of a 64-bit long, as Avro writes int and long. */
+static int put_long(Buffer *b, long long value) {
+    unsigned long long n = ((unsigned long long)value << 1) ^ (unsigned long long)(value >> 63);
+    if (buffer_reserve(b, 10) < 0)
+        return -1;
+    while (n & ~0x7FULL) {
+        b->data[b->size++] = (char)((n & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    b->data[b->size++] = (char)n;
+    return 0;
+}
+
+static int put_string(Buffer *b, PyObject *value) {
+    if (!PyUnicode_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "string expected, not %.100s", Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(value, &size);
+    if (utf8 == NULL)
+        return -1;
+    if (put_long(b, size) < 0 || buffer_reserve(b, size) < 0)
+        return -1;
+    memcpy(b->data + b->size, utf8, size);
+    b->size += size;
+    return 0;
+}
+
+static int put_integer(Buffer *b, PyObject *value, long long low, long long high,
+                       const char *kind) {
+    int overflow = 0;
+    long long n = PyLong_Check(value) ? PyLong_AsLongLongAndOverflow(value, &overflow) : 0;
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (!PyLong_Check(value) || overflow || n < low || n > high) {
+        PyObject *text = PyObject_Repr(value);
+        if (text != NULL) {
+            PyErr_Format(PyExc_ValueError, "%s expected, not %U", kind, text);
+            Py_DECREF(text);
+        }
+        return -1;
+    }
+    return put_long(b, n);
+}
+
+static int put_field(Buffer *b, int kind, PyObject *value) {
+    switch (kind) {
+    case K_STRING:
+        return put_string(b, value);
+    case K_NULL_STRING:
+        if (value == Py_None)
+            return put_byte(b, 0);
+        return put_byte(b, 2) < 0 ? -1 : put_string(b, value);
+    case K_STRING_NULL:
+        if (value == Py_None)
+            return put_byte(b, 2);
+        return put_byte(b, 0) < 0 ? -1 : put_string(b, value);
+    case K_BOOLEAN:
+        if (value == Py_True)
+            return put_byte(b, 1);
+        if (value == Py_False)
+            return put_byte(b, 0);
+        PyErr_Format(PyExc_ValueError, "boolean expected, not %.100s", Py_TYPE(value)->tp_name);
+        return -1;
+    case K_LONG:
+        return put_integer(b, value, LLONG_MIN, LLONG_MAX, "long");
+    case K_INT:
+        return put_integer(b, value, -2147483648LL, 2147483647LL, "int");
+    default:
+        PyErr_Format(PyExc_ValueError, "unknown field kind %d", kind);
+        return -1;
+    }
+}
+
+static PyObject *write_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "write_fields(out, datum, names, kinds, defaults)");
+        return NULL;
+    }
+    PyObject *out = args[0], *datum = args[1], *names = args[2], *kinds = args[3],
+             *defaults = args[4];
+    if (!PyByteArray_Check(out) || !PyDict_Check(datum) || !PyTuple_Check(names) ||
+        !PyBytes_Check(kinds) || !PyTuple_Check(defaults)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "write_fields takes a bytearray, a dict, a tuple, bytes and a tuple");
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(names);
+    if (PyBytes_GET_SIZE(kinds) != count || PyTuple_GET_SIZE(defaults) != count) {
+        PyErr_SetString(PyExc_ValueError, "names, kinds and defaults differ in length");
+        return NULL;
+    }
+    const char *kind_of = PyBytes_AS_STRING(kinds);
+    Buffer b = {.size = 0, .capacity = sizeof b.inline_buffer};
+    b.data = b.inline_buffer;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *value = PyDict_GetItemWithError(datum, PyTuple_GET_ITEM(names, i));
+        if (value == NULL) {
+            if (PyErr_Occurred())
+                goto fail;
+            value = PyTuple_GET_ITEM(defaults, i); /* a missing field is written as its default */
+        }
+        if (put_field(&b, kind_of[i], value) < 0)
+            goto fail;
+    }
+    Py_ssize_t start = PyByteArray_GET_SIZE(out);
+    if (PyByteArray_Resize(out, start + b.size) < 0)
+        goto fail;
+    memcpy(PyByteArray_AS_STRING(out) + start, b.data, b.size);
+    buffer_free(&b);
+    Py_RETURN_NONE;
+fail:
+    buffer_free(&b);
+    return NULL;
+}
+
+/* ---- SHA-1 and SHA-256 (FIPS 180-4), for change event ids ------------------------------- */
+
+typedef struct {
+    uint32_t state[8];
+    uint64_t length;
+    unsigned char block[64];
+    size_t used;
+    int words; /* 5: SHA-1, 8: SHA-256 */
+} Hash;
+
+static const uint32_t SHA256_K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define ROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
+#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void hash_init(Hash *h, int sha256) {
+    static const uint32_t sha1_start[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476,
+                                           0xC3D2E1F0};
+    static const uint32_t sha256_start[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    h->words = sha256 ? 8 : 5;
+    memcpy(h->state, sha256 ? sha256_start : sha1_start, h->words * sizeof(uint32_t));
+    h->length = 0;
+    h->used = 0;
+}
+
+static void hash_block(Hash *h, const unsigned char *p) {
+    uint32_t w[80];
+    int rounds = h->words == 8 ? 64 : 80;
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    uint32_t *s = h->state;
+    if (h->words == 8) {
+        for (int i = 16; i < 64; i++) {
+            uint32_t s0 = ROTR(w[i - 15], 7) ^ ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+            uint32_t s1 = ROTR(w[i - 2], 17) ^ ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], k = s[7];
+        for (int i = 0; i < rounds; i++) {
+            uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g)) +
+                          SHA256_K[i] + w[i];
+            uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+        }
+        s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e; s[5] += f; s[6] += g; s[7] += k;
+        return;
+    }
+    for (int i = 16; i < 80; i++)
+        w[i] = ROTL(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4];
+    for (int i = 0; i < rounds; i++) {
+        uint32_t f, k;
+        if (i < 20) { f = (b & c) | (~b & d); k = 0x5A827999; }
+        else if (i < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1; }
+        else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC; }
+        else { f = b ^ c ^ d; k = 0xCA62C1D6; }
+        uint32_t t = ROTL(a, 5) + f + e + k + w[i];
+        e = d; d = c; c = ROTL(b, 30); b = a; a = t;
+    }
+    s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e;
+}
+
+static void hash_update(Hash *h, const void *data, size_t size) {
+    const unsigned char *p = data;
+    h->length += size;
+    if (h->used) {
+        size_t take = 64 - h->used < size ? 64 - h->used : size;
+        memcpy(h->block + h->used, p, take);
+        h->used += take; p += take; size -= take;
+        if (h->used < 64)
+            return;
+        hash_block(h, h->block);
+        h->used = 0;
+    }
+    for (; size >= 64; p += 64, size -= 64)
+        hash_block(h, p);
+    memcpy(h->block, p, size);
+    h->used = size;
+}
+
+/* The digest as lower-case hex: 40 (SHA-1) or 64 (SHA-256) characters. */
+static void hash_hex(Hash *h, char *hex) {
+    static const char digits[] = "0123456789abcdef";
+    uint64_t bits = h->length * 8;
+    unsigned char pad = 0x80;
+    hash_update(h, &pad, 1);
+    unsigned char zero = 0;
+    while (h->used != 56)
+        hash_update(h, &zero, 1);
+    unsigned char length[8];
+    for (int i = 0; i < 8; i++)
+        length[i] = (unsigned char)(bits >> (56 - 8 * i));
+    hash_update(h, length, 8);
+    for (int i = 0; i < h->words; i++)
+        for (int j = 0; j < 8; j++)
+            hex[8 * i + j] = digits[(h->state[i] >> (28 - 4 * j)) & 0xF];
+}
+
+/* ---- change records: capture's per-row work (adapters/capture/record_workers.py) -------- */
+
+static const char VARIANT[] = "89ab89ab89ab89ab";
+
+typedef struct {
+    PyObject *columns, *key_columns;        /* tuples of str */
+    const char *key_prefix, *value_prefix, *source_head, *id_prefix;
+    Py_ssize_t key_prefix_size, value_prefix_size, source_head_size, id_prefix_size;
+    PyObject *forms;                        /* op -> (fragments, indices) */
+} Plan;
+
+/* ``fragments[0] + repr(v[i0]) + fragments[1] + ...`` hashed with SHA-256, as hex. */
+static int pairs_digest(PyObject *form, PyObject *const *values, char *hex) {
+    PyObject *fragments = PyTuple_GET_ITEM(form, 0), *indices = PyTuple_GET_ITEM(form, 1);
+    Py_ssize_t count = PyTuple_GET_SIZE(indices);
+    Hash h;
+    hash_init(&h, 1);
+    for (Py_ssize_t i = 0; i <= count; i++) {
+        Py_ssize_t size;
+        const char *text = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(fragments, i), &size);
+        if (text == NULL)
+            return -1;
+        hash_update(&h, text, size);
+        if (i == count)
+            break;
+        PyObject *repr = PyObject_Repr(values[PyLong_AsSsize_t(PyTuple_GET_ITEM(indices, i))]);
+        if (repr == NULL)
+            return -1;
+        text = PyUnicode_AsUTF8AndSize(repr, &size);
+        if (text != NULL)
+            hash_update(&h, text, size);
+        Py_DECREF(repr);
+        if (text == NULL)
+            return -1;
+    }
+    hash_hex(&h, hex);
+    return 0;
+}
+
+/* The change event id: uuid5 of "<key text>:<pairs digest>" in the table's namespace. */
+static PyObject *event_id(const Plan *plan, PyObject *form, PyObject *const *values,
+                          const char *key, Py_ssize_t key_size) {
+    char digest[64], hex[40], uuid[36];
+    if (pairs_digest(form, values, digest) < 0)
+        return NULL;
+    Hash h;
+    hash_init(&h, 0);
+    hash_update(&h, plan->id_prefix, plan->id_prefix_size);
+    hash_update(&h, key, key_size);
+    hash_update(&h, ":", 1);
+    hash_update(&h, digest, 64);
+    hash_hex(&h, hex);
+    /* Version 5 (13th hex digit) and the RFC 4122 variant (top bits 10 of the 17th). */
+    memcpy(uuid, hex, 8);
+    uuid[8] = '-';
+    memcpy(uuid + 9, hex + 8, 4);
+    uuid[13] = '-';
+    uuid[14] = '5';
+    memcpy(uuid + 15, hex + 13, 3);
+    uuid[18] = '-';
+    uuid[19] = VARIANT[hex[16] <= '9' ? hex[16] - '0' : hex[16] - 'a' + 10];
+    memcpy(uuid + 20, hex + 17, 3);
+    uuid[23] = '-';
+    memcpy(uuid + 24, hex + 20, 12);
+    return PyUnicode_FromStringAndSize(uuid, 36);
+}
+
+/* A row image: each column's value (absent: None) as an optional string; ``values`` gets
+ * the (borrowed) values in column order. */
+static int put_row(Buffer *b, PyObject *row, PyObject *columns, PyObject **values) {
+    if (!PyDict_Check(row)) {
+        PyErr_Format(PyExc_TypeError, "a row image must be a dict, not %.100s",
+                     Py_TYPE(row)->tp_name);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(columns); i++) {
+        PyObject *value = PyDict_GetItemWithError(row, PyTuple_GET_ITEM(columns, i));
+        if (value == NULL) {
+            if (PyErr_Occurred())
+                return -1;
+            value = Py_None;
+        }
+        if (values != NULL)
+            values[i] = value;
+        if (put_field(b, K_NULL_STRING, value) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Whether ``row``'s keys are exactly ``columns``, in that order (its event id form is known). */
+static int has_columns_in_order(PyObject *row, PyObject *columns) {
+    if (PyDict_GET_SIZE(row) != PyTuple_GET_SIZE(columns))
+        return 0;
+    Py_ssize_t position = 0, i = 0;
+    PyObject *name, *value;
+    while (PyDict_Next(row, &position, &name, &value)) {
+        PyObject *column = PyTuple_GET_ITEM(columns, i++);
+        if (name != column && (!PyUnicode_Check(name) || PyUnicode_Compare(name, column) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+/* The key as text: its only value, or its values joined with "|" (None as ""). */
+static PyObject *key_text(PyObject *key) {
+    Py_ssize_t position = 0;
+    PyObject *name, *value;
+    if (PyDict_GET_SIZE(key) == 1) {
+        PyDict_Next(key, &position, &name, &value);
+        if (value == Py_None || !PyObject_IsTrue(value))
+            return PyUnicode_FromStringAndSize(NULL, 0);
+        if (!PyUnicode_Check(value)) {
+            PyErr_SetString(PyExc_TypeError, "key values must be text");
+            return NULL;
+        }
+        Py_INCREF(value);
+        return value;
+    }
+    PyObject *parts = PyList_New(0);
+    if (parts == NULL)
+        return NULL;
+    PyObject *empty = PyUnicode_FromStringAndSize(NULL, 0), *bar = PyUnicode_FromString("|");
+    PyObject *result = NULL;
+    if (empty == NULL || bar == NULL)
+        goto done;
+    while (PyDict_Next(key, &position, &name, &value)) {
+        PyObject *part = (value == Py_None || !PyObject_IsTrue(value)) ? empty : value;
+        if (!PyUnicode_Check(part)) {
+            PyErr_SetString(PyExc_TypeError, "key values must be text");
+            goto done;
+        }
+        if (PyList_Append(parts, part) < 0)
+            goto done;
+    }
+    result = PyUnicode_Join(bar, parts);
+done:
+    Py_XDECREF(empty);
+    Py_XDECREF(bar);
+    Py_DECREF(parts);
+    return result;
+}
+
+static int is_op(PyObject *op) {
+    if (!PyUnicode_Check(op) || PyUnicode_GET_LENGTH(op) != 1)
+        return 0;
+    Py_UCS4 c = PyUnicode_READ_CHAR(op, 0);
+    return c == 'c' || c == 'u' || c == 'd' || c == 'r';
+}
+
+static PyObject *bytes_of(Buffer *b) {
+    return PyBytes_FromStringAndSize(b->data, b->size);
+}
+
+/* One change → (key bytes, value bytes, ce_id or None, key text). */
+static PyObject *change_record(const Plan *plan, PyObject *change, PyObject *captured_ms,
+                               PyObject **values) {
+    if (!PyTuple_Check(change) || PyTuple_GET_SIZE(change) < 7) {
+        PyErr_SetString(PyExc_TypeError, "a change is a tuple of at least 7 items");
+        return NULL;
+    }
+    PyObject *op = PyTuple_GET_ITEM(change, 0), *key = PyTuple_GET_ITEM(change, 1),
+             *before = PyTuple_GET_ITEM(change, 2), *after = PyTuple_GET_ITEM(change, 3),
+             *position = PyTuple_GET_ITEM(change, 4), *ts_ms = PyTuple_GET_ITEM(change, 5),
+             *snapshot = PyTuple_GET_ITEM(change, 6);
+    if (!is_op(op)) {
+        PyObject *text = PyObject_Repr(op);
+        if (text != NULL) {
+            PyErr_Format(PyExc_ValueError, "unknown change operation %U", text);
+            Py_DECREF(text);
+        }
+        return NULL;
+    }
+    if (!PyDict_Check(key)) {
+        PyErr_SetString(PyExc_TypeError, "a change's key must be a dict");
+        return NULL;
+    }
+    PyObject *result = NULL, *text = NULL, *key_bytes = NULL, *value_bytes = NULL, *id = NULL;
+    Buffer b = {.size = 0, .capacity = sizeof b.inline_buffer};
+    b.data = b.inline_buffer;
+    text = key_text(key);
+    if (text == NULL)
+        goto done;
+    /* The key record: every key column, missing or empty ones as "". */
+    if (buffer_reserve(&b, plan->key_prefix_size) < 0)
+        goto done;
+    memcpy(b.data, plan->key_prefix, plan->key_prefix_size);
+    b.size = plan->key_prefix_size;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(plan->key_columns); i++) {
+        PyObject *value = PyDict_GetItemWithError(key, PyTuple_GET_ITEM(plan->key_columns, i));
+        if (value == NULL && PyErr_Occurred())
+            goto done;
+        int truth = value == NULL ? 0 : PyObject_IsTrue(value);
+        if (truth < 0)
+            goto done;
+        if (truth ? put_string(&b, value) < 0 : put_byte(&b, 0) < 0)
+            goto done;
+    }
+    key_bytes = bytes_of(&b);
+    if (key_bytes == NULL)
+        goto done;
+    /* The envelope: op, before, after, source, capture time. */
+    b.size = 0;
+    if (buffer_reserve(&b, plan->value_prefix_size) < 0)
+        goto done;
+    memcpy(b.data, plan->value_prefix, plan->value_prefix_size);
+    b.size = plan->value_prefix_size;
+    if (put_string(&b, op) < 0)
+        goto done;
+    PyObject *rows[2] = {before, after};
+    for (int r = 0; r < 2; r++) {
+        if (rows[r] == Py_None) {
+            if (put_byte(&b, 0) < 0)
+                goto done;
+        } else if (put_byte(&b, 2) < 0 ||
+                   put_row(&b, rows[r], plan->columns, r == 1 ? values : NULL) < 0) {
+            goto done;
+        }
+    }
+    if (buffer_reserve(&b, plan->source_head_size) < 0)
+        goto done;
+    memcpy(b.data + b.size, plan->source_head, plan->source_head_size);
+    b.size += plan->source_head_size;
+    if (put_field(&b, K_STRING, position) < 0 || put_field(&b, K_BOOLEAN, snapshot) < 0 ||
+        put_field(&b, K_LONG, ts_ms) < 0 || put_field(&b, K_LONG, captured_ms) < 0)
+        goto done;
+    value_bytes = bytes_of(&b);
+    if (value_bytes == NULL)
+        goto done;
+    /* The event id, when the image is ``after`` with the plan's columns (else Python's). */
+    PyObject *form = PyDict_GetItemWithError(plan->forms, op);
+    if (form == NULL && PyErr_Occurred())
+        goto done;
+    if (form != NULL && after != Py_None && PyDict_GET_SIZE(after) > 0 &&
+        has_columns_in_order(after, plan->columns)) {
+        Py_ssize_t size;
+        const char *key_utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+        if (key_utf8 == NULL)
+            goto done;
+        id = event_id(plan, form, values, key_utf8, size);
+        if (id == NULL)
+            goto done;
+    } else {
+        id = Py_None;
+        Py_INCREF(id);
+    }
+    result = PyTuple_Pack(4, key_bytes, value_bytes, id, text);
+done:
+    buffer_free(&b);
+    Py_XDECREF(text);
+    Py_XDECREF(key_bytes);
+    Py_XDECREF(value_bytes);
+    Py_XDECREF(id);
+    return result;
+}
+
+static int bytes_field(PyObject *plan, Py_ssize_t i, const char **data, Py_ssize_t *size) {
+    PyObject *item = PyTuple_GET_ITEM(plan, i);
+    if (!PyBytes_Check(item)) {
+        PyErr_Format(PyExc_TypeError, "plan item %zd must be bytes", i);
+        return -1;
+    }
+    *data = PyBytes_AS_STRING(item);
+    *size = PyBytes_GET_SIZE(item);
+    return 0;
+}
+
+static PyObject *change_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != 7 ||
+        !PyList_Check(args[1]) || !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "change_records(plan: tuple of 7, changes: list, "
+                                         "captured_ms: int)");
+        return NULL;
+    }
+    PyObject *native = args[0], *changes = args[1], *captured_ms = args[2];
+    Plan plan = {.columns = PyTuple_GET_ITEM(native, 0), .key_columns = PyTuple_GET_ITEM(native, 1),
+                 .forms = PyTuple_GET_ITEM(native, 6)};
+    if (!PyTuple_Check(plan.columns) || !PyTuple_Check(plan.key_columns) ||
+        !PyDict_Check(plan.forms) ||
+        bytes_field(native, 2, &plan.key_prefix, &plan.key_prefix_size) < 0 ||
+        bytes_field(native, 3, &plan.value_prefix, &plan.value_prefix_size) < 0 ||
+        bytes_field(native, 4, &plan.source_head, &plan.source_head_size) < 0 ||
+        bytes_field(native, 5, &plan.id_prefix, &plan.id_prefix_size) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "malformed change record plan");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(changes);
+    PyObject **values = PyMem_New(PyObject *, PyTuple_GET_SIZE(plan.columns) + 1);
+    PyObject *out = values == NULL ? NULL : PyList_New(count);
+    if (out == NULL) {
+        PyMem_Free(values);
+        return values == NULL ? PyErr_NoMemory() : NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *record = change_record(&plan, PyList_GET_ITEM(changes, i), captured_ms, values);
+        if (record == NULL) {
+            Py_DECREF(out);
+            out = NULL;
+            break;
+        }
+        PyList_SET_ITEM(out, i, record);
+    }
+    PyMem_Free(values);
+    return out;
+}
+
+/* SHA-1 or SHA-256 of ``data`` as hex (for the tests of the hashes above). */
+static PyObject *hex_digest(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "hex_digest('sha1' | 'sha256', data: bytes)");
+        return NULL;
+    }
+    const char *name = PyUnicode_AsUTF8(args[0]);
+    if (name == NULL)
+        return NULL;
+    int sha256 = strcmp(name, "sha256") == 0;
+    if (!sha256 && strcmp(name, "sha1") != 0) {
+        PyErr_SetString(PyExc_ValueError, "sha1 or sha256");
+        return NULL;
+    }
+    Hash h;
+    char hex[64];
+    hash_init(&h, sha256);
+    hash_update(&h, PyBytes_AS_STRING(args[1]), PyBytes_GET_SIZE(args[1]));
+    hash_hex(&h, hex);
+    return PyUnicode_FromStringAndSize(hex, sha256 ? 64 : 40);
+}
+
+static PyMethodDef methods[] = {
+    {"write_fields", (PyCFunction)(void (*)(void))write_fields, METH_FASTCALL,
+     "Append the Avro body of a flat record (strings, optional strings, booleans, ints, longs)."},
+    {"change_records", (PyCFunction)(void (*)(void))change_records, METH_FASTCALL,
+     "Key bytes, value bytes, event id (or None) and key text of each change."},
+    {"hex_digest", (PyCFunction)(void (*)(void))hex_digest, METH_FASTCALL,
+     "SHA-1 or SHA-256 of bytes, as lower-case hex."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_definition = {
+    PyModuleDef_HEAD_INIT, "bus._speedups",
+    "C versions of the per-row Avro writing and change event ids (see bus/speedups.py).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    return PyModule_Create(&module_definition);
+}

@@ -1,0 +1,10 @@
+"""The C speedups (bus/_speedups.c); everything else is declared in pyproject.toml.
+
+The extension is optional: where it cannot be compiled the pure-Python code it mirrors runs
+(bus/speedups.py), byte for byte the same, only slower.
+"""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("bus._speedups", ["bus/_speedups.c"], optional=True,
+                             extra_compile_args=["-O2"])])

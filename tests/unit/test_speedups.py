@@ -1,0 +1,176 @@
+"""The C speedups (bus/_speedups.c) give exactly the bytes and ids of the Python they replace."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+
+import fastavro
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.capture.change_event import change_key_schema, change_value_schema
+from adapters.capture.record_workers import RecordPlan, _Builder, native_plan
+from adapters.capture.source import Change
+from bus.serde.encoder import _Compiler
+from bus.speedups import speedups
+
+accelerated = speedups()
+
+
+def test_the_extension_is_built() -> None:
+    assert accelerated is not None, (
+        "bus/_speedups.c is not compiled: `pip install -e .` builds it (needs gcc and the "
+        "Python headers); without it capture runs the slower pure-Python path")
+
+
+def test_bus_speedups_0_turns_them_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUS_SPEEDUPS", "0")
+    assert speedups() is None
+
+
+pytestmark_needs_c = pytest.mark.skipif(accelerated is None, reason="speedups not built")
+
+
+@pytestmark_needs_c
+@given(st.binary(max_size=300), st.sampled_from(["sha1", "sha256"]))
+def test_hashes_equal_hashlib(data: bytes, name: str) -> None:
+    assert accelerated is not None
+    assert accelerated.hex_digest(name, data) == hashlib.new(name, data).hexdigest()
+
+
+@pytestmark_needs_c
+def test_hashes_across_block_boundaries() -> None:
+    assert accelerated is not None
+    for size in range(0, 260):
+        data = bytes(range(256))[:size % 256] * (1 + size // 256)
+        for name in ("sha1", "sha256"):
+            assert accelerated.hex_digest(name, data) == hashlib.new(name, data).hexdigest()
+
+
+# -- flat records -------------------------------------------------------------------------
+
+FLAT_TYPES: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
+    "string": ("string", st.text()),
+    "null|string": (["null", "string"], st.none() | st.text()),
+    "string|null": (["string", "null"], st.none() | st.text()),
+    "boolean": ("boolean", st.booleans()),
+    "long": ("long", st.integers(-(2 ** 63), 2 ** 63 - 1)),
+    "int": ({"type": "int"}, st.integers(-(2 ** 31), 2 ** 31 - 1)),
+}
+
+
+@st.composite
+def flat_records(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    kinds = draw(st.lists(st.sampled_from(sorted(FLAT_TYPES)), min_size=1, max_size=12))
+    fields, record = [], {}
+    for i, kind in enumerate(kinds):
+        avro_type, values = FLAT_TYPES[kind]
+        field: dict[str, Any] = {"name": f"f{i}", "type": avro_type}
+        if kind == "null|string":
+            field["default"] = None
+            if draw(st.booleans()):  # a missing optional field is written as its default
+                fields.append(field)
+                continue
+        fields.append(field)
+        record[f"f{i}"] = draw(values)
+    return {"type": "record", "name": "Flat", "fields": fields}, record
+
+
+@pytestmark_needs_c
+@settings(max_examples=300)
+@given(flat_records())
+def test_flat_records_equal_the_python_writer_and_fastavro(
+        case: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    schema, record = case
+    c_out, py_out = bytearray(), bytearray()
+    _Compiler(accelerated).writer(schema, "")(c_out, record)
+    _Compiler(None).writer(schema, "")(py_out, record)
+    reference = io.BytesIO()
+    fastavro.schemaless_writer(reference, fastavro.parse_schema(schema), record)
+    assert bytes(c_out) == bytes(py_out) == reference.getvalue()
+
+
+@pytestmark_needs_c
+@pytest.mark.parametrize("value", [1, b"bytes", 1.5])
+def test_a_wrong_type_is_refused_by_both(value: object) -> None:
+    schema = {"type": "record", "name": "R", "fields": [{"name": "a", "type": "string"}]}
+    for compiler in (_Compiler(accelerated), _Compiler(None)):
+        with pytest.raises((TypeError, AttributeError, ValueError)):
+            compiler.writer(schema, "")(bytearray(), {"a": value})
+
+
+@pytestmark_needs_c
+def test_an_out_of_range_long_is_refused() -> None:
+    schema = {"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}]}
+    with pytest.raises(ValueError, match="int expected"):
+        _Compiler(accelerated).writer(schema, "")(bytearray(), {"a": 2 ** 31})
+
+
+# -- change records -----------------------------------------------------------------------
+
+COLUMNS = ("id", "sub", "name", "地址", "note-x", "op")
+VALUES = st.none() | st.text(max_size=40) | st.sampled_from(["", "中文'\"\\", "a%sb", "\x00\n"])
+
+
+def plan_for(key_columns: tuple[str, ...]) -> RecordPlan:
+    return RecordPlan("rsj", "ac01", "sqlite", "legacy.sqlite", COLUMNS, key_columns,
+                      json.dumps(change_value_schema("rsj", "ac01", COLUMNS)), b"\x00\x00\x00\x00\x07",
+                      json.dumps(change_key_schema("rsj", "ac01", key_columns)),
+                      b"\x00\x00\x00\x00\x08")
+
+
+@st.composite
+def images(draw: st.DrawFn) -> dict[str, str | None]:
+    row = {column: draw(VALUES) for column in COLUMNS}
+    for column in draw(st.sets(st.sampled_from(COLUMNS), max_size=2)):
+        del row[column]  # a column the image lacks: written as null, another event id form
+    if draw(st.booleans()):
+        row = dict(reversed(list(row.items())))
+    return row
+
+
+@st.composite
+def changes(draw: st.DrawFn, key_columns: tuple[str, ...]) -> Change:
+    op = draw(st.sampled_from("cudr"))
+    key = {column: draw(st.none() | st.text(max_size=8)) for column in key_columns}
+    after = None if op == "d" else draw(images() | st.just({}))
+    before = draw(st.none() | images())
+    return Change(op, key, before, after, draw(st.text(max_size=30)),
+                  draw(st.integers(-(2 ** 63), 2 ** 63 - 1)), draw(st.booleans()))
+
+
+@pytestmark_needs_c
+@settings(max_examples=200)
+@given(st.data(), st.sampled_from([("id",), ("id", "sub")]))
+def test_change_records_equal_the_python_builder(data: st.DataObject,
+                                                 key_columns: tuple[str, ...]) -> None:
+    builder = _Builder(plan_for(key_columns))
+    assert builder.native is not None
+    batch = data.draw(st.lists(changes(key_columns), max_size=20))
+    captured_ms = data.draw(st.integers(0, 2 ** 62))
+    assert builder.build(batch, captured_ms) == builder._build(batch, captured_ms)
+
+
+@pytestmark_needs_c
+def test_wire_changes_build_as_named_tuples_do() -> None:
+    builder = _Builder(plan_for(("id",)))
+    change = Change("u", {"id": "7"}, None, {c: c.upper() for c in COLUMNS}, "p", 5, False)
+    assert builder.build([tuple(change)[:7]], 1) == builder.build([change], 1)
+
+
+@pytestmark_needs_c
+def test_an_unknown_op_and_a_non_text_value_are_refused() -> None:
+    builder = _Builder(plan_for(("id",)))
+    with pytest.raises(ValueError, match="unknown change operation"):
+        builder.build([Change("x", {"id": "1"}, None, {"id": "1"}, "p", 0)], 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="string expected"):
+        builder.build([Change("c", {"id": "1"}, None, {"id": 1}, "p", 0)], 0)  # type: ignore[dict-item]
+
+
+def test_key_columns_that_are_not_avro_names_take_the_python_path() -> None:
+    assert native_plan(plan_for(("id",))) is not None or accelerated is None
+    assert native_plan(plan_for(("note-x",))) is None
