@@ -207,42 +207,57 @@ static void hash_init(Hash *h, int sha256) {
     h->used = 0;
 }
 
-static void hash_block(Hash *h, const unsigned char *p) {
-    uint32_t w[80];
-    int rounds = h->words == 8 ? 64 : 80;
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-    uint32_t *s = h->state;
-    if (h->words == 8) {
-        for (int i = 16; i < 64; i++) {
-            uint32_t s0 = ROTR(w[i - 15], 7) ^ ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-            uint32_t s1 = ROTR(w[i - 2], 17) ^ ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], k = s[7];
-        for (int i = 0; i < rounds; i++) {
-            uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g)) +
-                          SHA256_K[i] + w[i];
-            uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-            k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-        }
-        s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e; s[5] += f; s[6] += g; s[7] += k;
-        return;
+static void sha256_block(uint32_t *s, const uint32_t *m) {
+    uint32_t w[64];
+    memcpy(w, m, 16 * sizeof(uint32_t));
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROTR(w[i - 15], 7) ^ ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ROTR(w[i - 2], 17) ^ ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
+    uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], k = s[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g)) +
+                      SHA256_K[i] + w[i];
+        uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e; s[5] += f; s[6] += g; s[7] += k;
+}
+
+#define SHA1_ROUND(f, k)                                                                       \
+    do {                                                                                       \
+        uint32_t t = ROTL(a, 5) + (f) + e + (k) + w[i];                                        \
+        e = d; d = c; c = ROTL(b, 30); b = a; a = t;                                           \
+    } while (0)
+
+static void sha1_block(uint32_t *s, const uint32_t *m) {
+    uint32_t w[80];
+    memcpy(w, m, 16 * sizeof(uint32_t));
     for (int i = 16; i < 80; i++)
         w[i] = ROTL(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
     uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4];
-    for (int i = 0; i < rounds; i++) {
-        uint32_t f, k;
-        if (i < 20) { f = (b & c) | (~b & d); k = 0x5A827999; }
-        else if (i < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1; }
-        else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC; }
-        else { f = b ^ c ^ d; k = 0xCA62C1D6; }
-        uint32_t t = ROTL(a, 5) + f + e + k + w[i];
-        e = d; d = c; c = ROTL(b, 30); b = a; a = t;
-    }
+    int i = 0;
+    for (; i < 20; i++)
+        SHA1_ROUND((b & c) | (~b & d), 0x5A827999);
+    for (; i < 40; i++)
+        SHA1_ROUND(b ^ c ^ d, 0x6ED9EBA1);
+    for (; i < 60; i++)
+        SHA1_ROUND((b & c) | (b & d) | (c & d), 0x8F1BBCDC);
+    for (; i < 80; i++)
+        SHA1_ROUND(b ^ c ^ d, 0xCA62C1D6);
     s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e;
+}
+
+static void hash_block(Hash *h, const unsigned char *p) {
+    uint32_t m[16];
+    for (int i = 0; i < 16; i++)
+        m[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    if (h->words == 8)
+        sha256_block(h->state, m);
+    else
+        sha1_block(h->state, m);
 }
 
 static void hash_update(Hash *h, const void *data, size_t size) {
@@ -267,15 +282,16 @@ static void hash_update(Hash *h, const void *data, size_t size) {
 static void hash_hex(Hash *h, char *hex) {
     static const char digits[] = "0123456789abcdef";
     uint64_t bits = h->length * 8;
-    unsigned char pad = 0x80;
-    hash_update(h, &pad, 1);
-    unsigned char zero = 0;
-    while (h->used != 56)
-        hash_update(h, &zero, 1);
-    unsigned char length[8];
+    h->block[h->used++] = 0x80; /* there is always room: a full block is hashed at once */
+    if (h->used > 56) {
+        memset(h->block + h->used, 0, 64 - h->used);
+        hash_block(h, h->block);
+        h->used = 0;
+    }
+    memset(h->block + h->used, 0, 56 - h->used);
     for (int i = 0; i < 8; i++)
-        length[i] = (unsigned char)(bits >> (56 - 8 * i));
-    hash_update(h, length, 8);
+        h->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    hash_block(h, h->block);
     for (int i = 0; i < h->words; i++)
         for (int j = 0; j < 8; j++)
             hex[8 * i + j] = digits[(h->state[i] >> (28 - 4 * j)) & 0xF];
