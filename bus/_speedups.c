@@ -605,6 +605,158 @@ static PyObject *change_records(PyObject *module, PyObject *const *args, Py_ssiz
     return out;
 }
 
+/* ---- row images: capture's text of fetched rows (adapters/capture/strategies/common.py) - */
+
+/* ``as_text(value)`` → a new reference to its text; ``*clean`` = whether it decoded. */
+static PyObject *value_text(PyObject *value, PyObject *as_text, int *clean) {
+    *clean = 1;
+    if (value == Py_None || PyUnicode_CheckExact(value)) {
+        Py_INCREF(value);
+        return value;
+    }
+    if (PyLong_CheckExact(value))
+        return PyObject_Str(value);
+    PyObject *pair = PyObject_CallOneArg(as_text, value);
+    if (pair == NULL)
+        return NULL;
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        Py_DECREF(pair);
+        PyErr_SetString(PyExc_TypeError, "as_text must return (text, ok)");
+        return NULL;
+    }
+    PyObject *text = PyTuple_GET_ITEM(pair, 0);
+    *clean = PyObject_IsTrue(PyTuple_GET_ITEM(pair, 1));
+    Py_INCREF(text);
+    Py_DECREF(pair);
+    if (*clean < 0) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* The key text of ``values``: the only one, or all joined by "|" (None and "" as ""). */
+static PyObject *joined_key(PyObject **values, Py_ssize_t count) {
+    if (count == 1) {
+        PyObject *only = values[0];
+        if (only == Py_None || (PyUnicode_Check(only) && PyUnicode_GET_LENGTH(only) == 0))
+            return PyUnicode_FromStringAndSize(NULL, 0);
+        Py_INCREF(only);
+        return only;
+    }
+    PyObject *parts = PyList_New(count), *bar = PyUnicode_FromString("|"), *result = NULL;
+    if (parts == NULL || bar == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *part = values[i] == Py_None ? NULL : values[i];
+        part = part == NULL ? PyUnicode_FromStringAndSize(NULL, 0) : (Py_INCREF(part), part);
+        if (part == NULL)
+            goto done;
+        PyList_SET_ITEM(parts, i, part);
+    }
+    result = PyUnicode_Join(bar, parts);
+done:
+    Py_XDECREF(parts);
+    Py_XDECREF(bar);
+    return result;
+}
+
+/* text_images(columns, rows, skip, key_columns, as_text)
+ *   → (images, keys, key_texts, undecodable), as common.images() computes them. */
+static PyObject *text_images(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 5 || !PyTuple_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyLong_Check(args[2]) || !PyTuple_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "text_images(columns: tuple, rows: list, skip: int, "
+                                         "key_columns: tuple, as_text)");
+        return NULL;
+    }
+    PyObject *columns = args[0], *rows = args[1], *key_columns = args[3], *as_text = args[4];
+    Py_ssize_t skip = PyLong_AsSsize_t(args[2]);
+    if (skip < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "skip must not be negative");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(rows), width = PyTuple_GET_SIZE(columns),
+               key_width = PyTuple_GET_SIZE(key_columns);
+    PyObject *images = PyList_New(count), *keys = PyList_New(count),
+             *key_texts = PyList_New(count), *undecodable = PyList_New(count),
+             *clean = PyTuple_New(0), *result = NULL;
+    PyObject **key_values = PyMem_New(PyObject *, key_width + 1);
+    if (images == NULL || keys == NULL || key_texts == NULL || undecodable == NULL ||
+        clean == NULL || key_values == NULL)
+        goto done;
+    for (Py_ssize_t r = 0; r < count; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        PyObject *values = PySequence_Fast(row, "a fetched row must be a sequence");
+        if (values == NULL)
+            goto done;
+        if (PySequence_Fast_GET_SIZE(values) != skip + width) {
+            PyErr_Format(PyExc_ValueError, "%zd columns named for rows of %zd values", width,
+                         PySequence_Fast_GET_SIZE(values) - skip);
+            Py_DECREF(values);
+            goto done;
+        }
+        PyObject **items = PySequence_Fast_ITEMS(values) + skip;
+        PyObject *image = PyDict_New(), *bad = NULL;
+        if (image == NULL) {
+            Py_DECREF(values);
+            goto done;
+        }
+        PyList_SET_ITEM(images, r, image);
+        for (Py_ssize_t c = 0; c < width; c++) {
+            int ok;
+            PyObject *text = value_text(items[c], as_text, &ok);
+            if (text == NULL || PyDict_SetItem(image, PyTuple_GET_ITEM(columns, c), text) < 0) {
+                Py_XDECREF(text);
+                Py_XDECREF(bad);
+                Py_DECREF(values);
+                goto done;
+            }
+            Py_DECREF(text);
+            if (!ok && ((bad == NULL && (bad = PyList_New(0)) == NULL) ||
+                        PyList_Append(bad, PyTuple_GET_ITEM(columns, c)) < 0)) {
+                Py_XDECREF(bad);
+                Py_DECREF(values);
+                goto done;
+            }
+        }
+        Py_DECREF(values);
+        PyObject *bad_columns = bad == NULL ? (Py_INCREF(clean), clean) : PyList_AsTuple(bad);
+        Py_XDECREF(bad);
+        if (bad_columns == NULL)
+            goto done;
+        PyList_SET_ITEM(undecodable, r, bad_columns);
+        PyObject *key = PyDict_New();
+        if (key == NULL)
+            goto done;
+        PyList_SET_ITEM(keys, r, key);
+        for (Py_ssize_t k = 0; k < key_width; k++) {
+            PyObject *column = PyTuple_GET_ITEM(key_columns, k);
+            PyObject *value = PyDict_GetItemWithError(image, column);
+            if (value == NULL && PyErr_Occurred())
+                goto done;
+            key_values[k] = value == NULL ? Py_None : value;
+            if (PyDict_SetItem(key, column, key_values[k]) < 0)
+                goto done;
+        }
+        PyObject *text = joined_key(key_values, key_width);
+        if (text == NULL)
+            goto done;
+        PyList_SET_ITEM(key_texts, r, text);
+    }
+    result = PyTuple_Pack(4, images, keys, key_texts, undecodable);
+done:
+    PyMem_Free(key_values);
+    Py_XDECREF(images);
+    Py_XDECREF(keys);
+    Py_XDECREF(key_texts);
+    Py_XDECREF(undecodable);
+    Py_XDECREF(clean);
+    return result;
+}
+
 /* SHA-1 or SHA-256 of ``data`` as hex (for the tests of the hashes above). */
 static PyObject *hex_digest(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
@@ -633,6 +785,8 @@ static PyMethodDef methods[] = {
      "Append the Avro body of a flat record (strings, optional strings, booleans, ints, longs)."},
     {"change_records", (PyCFunction)(void (*)(void))change_records, METH_FASTCALL,
      "Key bytes, value bytes, event id (or None) and key text of each change."},
+    {"text_images", (PyCFunction)(void (*)(void))text_images, METH_FASTCALL,
+     "Images, keys, key texts and undecodable columns of fetched rows."},
     {"hex_digest", (PyCFunction)(void (*)(void))hex_digest, METH_FASTCALL,
      "SHA-1 or SHA-256 of bytes, as lower-case hex."},
     {NULL, NULL, 0, NULL},

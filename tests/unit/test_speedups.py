@@ -174,3 +174,29 @@ def test_an_unknown_op_and_a_non_text_value_are_refused() -> None:
 def test_key_columns_that_are_not_avro_names_take_the_python_path() -> None:
     assert native_plan(plan_for(("id",))) is not None or accelerated is None
     assert native_plan(plan_for(("note-x",))) is None
+
+
+# -- row images ---------------------------------------------------------------------------
+
+LEGACY_VALUES = (st.none() | st.text(max_size=12) | st.integers(-10 ** 20, 10 ** 20) | st.booleans()
+                 | st.floats(allow_nan=False) | st.decimals(allow_nan=False, allow_infinity=False)
+                 | st.dates() | st.datetimes() | st.binary(max_size=8)
+                 | st.sampled_from(["中文".encode("gbk"), "中文".encode(), b"\xff\xfe"]))
+
+
+@pytestmark_needs_c
+@settings(max_examples=300)
+@given(st.data(), st.integers(0, 2), st.sampled_from([("id",), ("id", "b"), ("b", "zz")]))
+def test_images_equal_the_python_conversion(data: st.DataObject, skip: int,
+                                            key_columns: tuple[str, ...]) -> None:
+    from adapters.capture.source import TableSpec
+    from adapters.capture.strategies import common
+
+    columns = ("id", "b", "c")[:data.draw(st.integers(0, 3))]
+    rows = data.draw(st.lists(st.tuples(*[LEGACY_VALUES] * (skip + len(columns))), max_size=8))
+    spec = TableSpec(department="d", table="t", key_columns=key_columns, strategy="snapshot")
+    fast = common.images(spec, columns, rows, skip=skip)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BUS_SPEEDUPS", "0")
+        slow = common.images(spec, columns, rows, skip=skip)
+    assert fast == slow

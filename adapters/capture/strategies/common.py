@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from adapters.capture.rows import text_rows
+from adapters.capture.rows import as_text, text_rows
 from adapters.capture.source import (
     Row,
     SourceError,
@@ -16,6 +16,7 @@ from adapters.capture.source import (
     TableSpec,
 )
 from adapters.capture.sql import DbApiConnection, SqlDialect
+from bus.speedups import speedups
 
 T = TypeVar("T")
 
@@ -109,8 +110,12 @@ class Images:
 def images(spec: TableSpec, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
            skip: int = 0) -> Images:
     """The rows of one query as :class:`Images` (``skip`` leading values are not columns)."""
-    texts, undecodable = text_rows(columns, rows, skip=skip)
     key_columns = tuple(dict.fromkeys(spec.key_columns))  # what key_of keeps of repeated ones
+    accelerated = speedups()
+    if accelerated is not None and rows:  # the same, from one C call (bus/_speedups.c)
+        return Images(*accelerated.text_images(tuple(columns), list(rows), skip, key_columns,
+                                               as_text))
+    texts, undecodable = text_rows(columns, rows, skip=skip)
     if len(key_columns) == 1:
         (column,) = key_columns
         keys: list[Row] = [{column: row.get(column)} for row in texts]
