@@ -12,6 +12,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -297,6 +298,51 @@ static void hash_hex(Hash *h, char *hex) {
             hex[8 * i + j] = digits[(h->state[i] >> (28 - 4 * j)) & 0xF];
 }
 
+/* OpenSSL's one-shot SHA1() and SHA256() from the libcrypto hashlib already loaded (they use
+ * the CPU's SHA instructions where it has them); the portable code above where it is not. */
+typedef unsigned char *(*OneShot)(const unsigned char *, size_t, unsigned char *);
+static OneShot openssl_sha1, openssl_sha256;
+static int openssl_looked_up;
+
+static void look_up_openssl(void) {
+    static const char *names[] = {"libcrypto.so.3", "libcrypto.so", "libcrypto.so.1.1"};
+    openssl_looked_up = 1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *library = dlopen(names[i], RTLD_NOW | RTLD_NOLOAD);
+        if (library == NULL)
+            library = dlopen(names[i], RTLD_NOW);
+        if (library == NULL)
+            continue;
+        openssl_sha1 = (OneShot)dlsym(library, "SHA1");
+        openssl_sha256 = (OneShot)dlsym(library, "SHA256");
+        if (openssl_sha1 != NULL && openssl_sha256 != NULL)
+            return;
+        openssl_sha1 = openssl_sha256 = NULL;
+    }
+}
+
+/* The SHA-1 (40) or SHA-256 (64 hex digits) of ``data``, as lower-case hex. */
+static void digest_hex(int sha256, const char *data, size_t size, char *hex, int portable) {
+    if (!openssl_looked_up)
+        look_up_openssl();
+    OneShot one_shot = sha256 ? openssl_sha256 : openssl_sha1;
+    if (portable || one_shot == NULL) {
+        Hash h;
+        hash_init(&h, sha256);
+        hash_update(&h, data, size);
+        hash_hex(&h, hex);
+        return;
+    }
+    static const char digits[] = "0123456789abcdef";
+    unsigned char digest[32];
+    int length = sha256 ? 32 : 20;
+    one_shot((const unsigned char *)data, size, digest);
+    for (int i = 0; i < length; i++) {
+        hex[2 * i] = digits[digest[i] >> 4];
+        hex[2 * i + 1] = digits[digest[i] & 0xF];
+    }
+}
+
 /* ---- change records: capture's per-row work (adapters/capture/record_workers.py) -------- */
 
 static const char VARIANT[] = "89ab89ab89ab89ab";
@@ -312,28 +358,35 @@ typedef struct {
 static int pairs_digest(PyObject *form, PyObject *const *values, char *hex) {
     PyObject *fragments = PyTuple_GET_ITEM(form, 0), *indices = PyTuple_GET_ITEM(form, 1);
     Py_ssize_t count = PyTuple_GET_SIZE(indices);
-    Hash h;
-    hash_init(&h, 1);
+    Buffer b = {.size = 0, .capacity = sizeof b.inline_buffer};
+    b.data = b.inline_buffer;
     for (Py_ssize_t i = 0; i <= count; i++) {
         Py_ssize_t size;
         const char *text = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(fragments, i), &size);
-        if (text == NULL)
-            return -1;
-        hash_update(&h, text, size);
+        if (text == NULL || buffer_reserve(&b, size) < 0)
+            goto fail;
+        memcpy(b.data + b.size, text, size);
+        b.size += size;
         if (i == count)
             break;
         PyObject *repr = PyObject_Repr(values[PyLong_AsSsize_t(PyTuple_GET_ITEM(indices, i))]);
         if (repr == NULL)
-            return -1;
+            goto fail;
         text = PyUnicode_AsUTF8AndSize(repr, &size);
-        if (text != NULL)
-            hash_update(&h, text, size);
+        if (text == NULL || buffer_reserve(&b, size) < 0) {
+            Py_DECREF(repr);
+            goto fail;
+        }
+        memcpy(b.data + b.size, text, size);
+        b.size += size;
         Py_DECREF(repr);
-        if (text == NULL)
-            return -1;
     }
-    hash_hex(&h, hex);
+    digest_hex(1, b.data, b.size, hex, 0);
+    buffer_free(&b);
     return 0;
+fail:
+    buffer_free(&b);
+    return -1;
 }
 
 /* The change event id: uuid5 of "<key text>:<pairs digest>" in the table's namespace. */
@@ -342,13 +395,18 @@ static PyObject *event_id(const Plan *plan, PyObject *form, PyObject *const *val
     char digest[64], hex[40], uuid[36];
     if (pairs_digest(form, values, digest) < 0)
         return NULL;
-    Hash h;
-    hash_init(&h, 0);
-    hash_update(&h, plan->id_prefix, plan->id_prefix_size);
-    hash_update(&h, key, key_size);
-    hash_update(&h, ":", 1);
-    hash_update(&h, digest, 64);
-    hash_hex(&h, hex);
+    Buffer b = {.size = 0, .capacity = sizeof b.inline_buffer};
+    b.data = b.inline_buffer;
+    if (buffer_reserve(&b, plan->id_prefix_size + key_size + 65) < 0)
+        return NULL;
+    memcpy(b.data, plan->id_prefix, plan->id_prefix_size);
+    memcpy(b.data + plan->id_prefix_size, key, key_size);
+    b.size = plan->id_prefix_size + key_size;
+    b.data[b.size++] = ':';
+    memcpy(b.data + b.size, digest, 64);
+    b.size += 64;
+    digest_hex(0, b.data, b.size, hex, 0);
+    buffer_free(&b);
     /* Version 5 (13th hex digit) and the RFC 4122 variant (top bits 10 of the 17th). */
     memcpy(uuid, hex, 8);
     uuid[8] = '-';
@@ -757,13 +815,17 @@ done:
     return result;
 }
 
-/* SHA-1 or SHA-256 of ``data`` as hex (for the tests of the hashes above). */
+/* SHA-1 or SHA-256 of ``data`` as hex, by OpenSSL or (``portable``) the code above; for the
+ * tests of both. */
 static PyObject *hex_digest(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyBytes_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "hex_digest('sha1' | 'sha256', data: bytes)");
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "hex_digest('sha1' | 'sha256', data: bytes, portable)");
         return NULL;
     }
+    int portable = PyObject_IsTrue(args[2]);
+    if (portable < 0)
+        return NULL;
     const char *name = PyUnicode_AsUTF8(args[0]);
     if (name == NULL)
         return NULL;
@@ -772,11 +834,8 @@ static PyObject *hex_digest(PyObject *module, PyObject *const *args, Py_ssize_t 
         PyErr_SetString(PyExc_ValueError, "sha1 or sha256");
         return NULL;
     }
-    Hash h;
     char hex[64];
-    hash_init(&h, sha256);
-    hash_update(&h, PyBytes_AS_STRING(args[1]), PyBytes_GET_SIZE(args[1]));
-    hash_hex(&h, hex);
+    digest_hex(sha256, PyBytes_AS_STRING(args[1]), PyBytes_GET_SIZE(args[1]), hex, portable);
     return PyUnicode_FromStringAndSize(hex, sha256 ? 64 : 40);
 }
 

@@ -36,19 +36,21 @@ pytestmark_needs_c = pytest.mark.skipif(accelerated is None, reason="speedups no
 
 
 @pytestmark_needs_c
-@given(st.binary(max_size=300), st.sampled_from(["sha1", "sha256"]))
-def test_hashes_equal_hashlib(data: bytes, name: str) -> None:
+@given(st.binary(max_size=300), st.sampled_from(["sha1", "sha256"]), st.booleans())
+def test_hashes_equal_hashlib(data: bytes, name: str, portable: bool) -> None:
     assert accelerated is not None
-    assert accelerated.hex_digest(name, data) == hashlib.new(name, data).hexdigest()
+    assert accelerated.hex_digest(name, data, portable) == hashlib.new(name, data).hexdigest()
 
 
 @pytestmark_needs_c
-def test_hashes_across_block_boundaries() -> None:
+@pytest.mark.parametrize("portable", [True, False], ids=["portable", "openssl"])
+def test_hashes_across_block_boundaries(portable: bool) -> None:
     assert accelerated is not None
     for size in range(0, 260):
         data = bytes(range(256))[:size % 256] * (1 + size // 256)
         for name in ("sha1", "sha256"):
-            assert accelerated.hex_digest(name, data) == hashlib.new(name, data).hexdigest()
+            assert (accelerated.hex_digest(name, data, portable)
+                    == hashlib.new(name, data).hexdigest())
 
 
 # -- flat records -------------------------------------------------------------------------
