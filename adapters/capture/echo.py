@@ -47,13 +47,18 @@ class LedgerEchoes:
         self.dialect = dialect
         self._connection: DbApiConnection | None = None
         self._ledger_found = False
+        #: Batches are checked concurrently (the runner's pipeline); the connection is one.
+        self._lock: asyncio.Lock | None = None
 
     async def drop_echoes(self, table: str, changes: Sequence[Change]) -> list[Change]:
         candidates = {key_text(c.key) for c in changes if c.op != "d" and c.after is not None}
         if not candidates:
             return list(changes)
+        if self._lock is None:
+            self._lock = asyncio.Lock()
         try:
-            written = await asyncio.to_thread(self._written, table, sorted(candidates))
+            async with self._lock:
+                written = await asyncio.to_thread(self._written, table, sorted(candidates))
         except SourceUnavailable:
             raise
         except Exception as exc:

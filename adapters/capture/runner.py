@@ -71,6 +71,8 @@ PIPELINE_DEPTH = 4
 #: Batches smaller than this are built in-process: shipping them costs more than it saves.
 WORKER_MIN_BATCH = 32
 CHANGE_EVENT_TYPE = "rongtong.legacy.row.changed"
+#: A batch without the sinks' echoes, and the records that publish it.
+_Prepared = tuple[Batch, list[OutgoingRecord]]
 QUARANTINE_EVENT_TYPE = "rongtong.quarantine.record.rejected"
 
 
@@ -203,20 +205,20 @@ class CaptureRunner:
                          backoff: Backoff) -> None:
         """The loop of :meth:`_run_once` with reading, building and committing overlapped.
 
-        Up to :data:`PIPELINE_DEPTH` batches are read ahead of the last committed one; their
-        records are built as they arrive (in worker processes when configured) and committed in
+        Up to :data:`PIPELINE_DEPTH` batches are read ahead of the last committed one; the
+        sinks' echoes are dropped and the records built as they arrive, off the reading path
+        (in worker processes when configured), and committed in
         reading order by a :class:`GroupCommitter`, every batch already built joining the
         transaction of the oldest with the last checkpoint. One transaction at a time, so a
         checkpoint is never stored before the batches it follows. A failed commit fails the
         batches after it; the runner then restarts from the last committed checkpoint.
         """
-        committer: GroupCommitter[Batch, list[OutgoingRecord]] = GroupCommitter(
+        committer: GroupCommitter[Batch, _Prepared] = GroupCommitter(
             functools.partial(self._commit_group, producer), PIPELINE_DEPTH)
         try:
             async for batch in batches:
                 if batch.changes or batch.checkpoint != checkpoint:
-                    batch = await self._without_echoes(batch)
-                    await committer.submit(batch, asyncio.ensure_future(self._records(batch)))
+                    await committer.submit(batch, asyncio.ensure_future(self._prepared(batch)))
                     checkpoint = batch.checkpoint
                 else:  # nothing new: report liveness once everything read is committed
                     await committer.drain()
@@ -228,16 +230,22 @@ class CaptureRunner:
         finally:
             await committer.close()
 
+    async def _prepared(self, batch: Batch) -> _Prepared:
+        """``batch`` without the sinks' echoes, and its records (off the reading path)."""
+        kept = await self._without_echoes(batch)
+        return kept, await self._records(kept)
+
     async def _commit_group(self, producer: AIOKafkaProducer, batches: Sequence[Batch],
-                            built: Sequence[list[OutgoingRecord]]) -> None:
+                            prepared: Sequence[_Prepared]) -> None:
         """One transaction for consecutive ``batches``: all their records, the last checkpoint."""
-        if len(batches) == 1:
-            group, records = batches[0], built[0]
+        kept = [batch for batch, _ in prepared]
+        if len(kept) == 1:
+            group, records = prepared[0]
         else:
-            group = replace(batches[-1], changes=[c for batch in batches for c in batch.changes])
-            records = [record for batch_records in built for record in batch_records]
+            group = replace(kept[-1], changes=[c for batch in kept for c in batch.changes])
+            records = [record for _, batch_records in prepared for record in batch_records]
         await self._commit_in_time(producer, group, records)
-        for batch in batches:
+        for batch in kept:
             await self.source.acknowledge(batch.checkpoint)
             self._observe(batch)
 
