@@ -674,6 +674,13 @@ static PyObject *value_text(PyObject *value, PyObject *as_text, int *clean) {
     }
     if (PyLong_CheckExact(value))
         return PyObject_Str(value);
+    if (PyBytes_CheckExact(value)) { /* as_text tries UTF-8 first: most bytes end there */
+        PyObject *text = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value),
+                                              NULL);
+        if (text != NULL || !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return text;
+        PyErr_Clear();
+    }
     PyObject *pair = PyObject_CallOneArg(as_text, value);
     if (pair == NULL)
         return NULL;

@@ -29,6 +29,7 @@ import psycopg2
 import psycopg2.extensions
 
 from adapters.capture.engines.postgres_connect import (
+    BYTEA_OID,
     catalog_row,
     catalog_rows,
     connect,
@@ -56,6 +57,7 @@ from adapters.capture.source import (
     TableSpec,
 )
 from adapters.capture.sql import DbApiConnection, DbApiCursor, KeyOrder
+from adapters.capture.strategies.common import row_images
 
 log = logging.getLogger(__name__)
 
@@ -308,12 +310,19 @@ class _SnapshotReader:
             cursor.execute(sql, params)
             raw_rows = cursor.fetchall()
             cursor.close()
-        now_ms = int(time.time() * 1000)
-        changes = [self._change(raw, now_ms) for raw in raw_rows]
+        changes = self._changes(raw_rows, int(time.time() * 1000))
         if changes:
             self.after_key = [changes[-1].key[c] for c in self.key]
         self.rows_read += len(changes)
         return changes, len(raw_rows) < size
+
+    def _changes(self, raw_rows: list[tuple[bytes | None, ...]], now_ms: int) -> list[Change]:
+        """The snapshot changes of rows read in PostgreSQL's text output."""
+        if BYTEA_OID in self.facts.type_oids:  # '\\x<hex>' needs value_text
+            return [self._change(raw, now_ms) for raw in raw_rows]
+        read, position = row_images(self.facts.columns, raw_rows, self.key), lsn_text(self.read_lsn)
+        return [Change("r", key, None, row, position, now_ms, True, bad)
+                for row, key, bad in zip(read.rows, read.keys, read.undecodable, strict=True)]
 
     def _change(self, raw: Sequence[bytes | None], now_ms: int) -> Change:
         row: Row = {}

@@ -110,7 +110,13 @@ class Images:
 def images(spec: TableSpec, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
            skip: int = 0) -> Images:
     """The rows of one query as :class:`Images` (``skip`` leading values are not columns)."""
-    key_columns = tuple(dict.fromkeys(spec.key_columns))  # what key_of keeps of repeated ones
+    # What key_of keeps of repeated key columns.
+    return row_images(columns, rows, tuple(dict.fromkeys(spec.key_columns)), skip=skip)
+
+
+def row_images(columns: Sequence[str], rows: Sequence[Sequence[Any]],
+               key_columns: tuple[str, ...], *, skip: int = 0) -> Images:
+    """:func:`images` with the key columns given (distinct)."""
     accelerated = speedups()
     if accelerated is not None and rows:  # the same, from one C call (bus/_speedups.c)
         return Images(*accelerated.text_images(tuple(columns), list(rows), skip, key_columns,
