@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -59,13 +59,14 @@ def text_row(columns: Sequence[str], values: Sequence[object]) -> tuple[Row, tup
 
 def text_rows(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], *, skip: int = 0,
+    text: Callable[[object], tuple[str | None, bool]] = as_text,
 ) -> tuple[list[Row], list[tuple[str, ...]]]:
     """:func:`text_row` of every row of a fetched batch, column by column.
 
     ``skip`` leading values of each row are left out (e.g. a rowid selected before the
     columns). A column whose values are all text or NULL — most of them — is taken as it is;
-    one of integers is formatted with ``str``; any other goes value by value through
-    :func:`as_text`. The images and undecodable columns equal those of :func:`text_row`.
+    one of integers is formatted with ``str``; any other goes value by value through ``text``
+    (:func:`as_text`). The images and undecodable columns equal those of :func:`text_row`.
     """
     if not rows:
         return [], []
@@ -87,8 +88,8 @@ def text_rows(
             if value is None or type(value) is str:
                 texts.append(value)
                 continue
-            text, ok = as_text(value)
-            texts.append(text)
+            converted, ok = text(value)
+            texts.append(converted)
             if not ok:
                 bad_by_row.setdefault(row_number, []).append(columns[index])
         values_by_column[index] = texts

@@ -80,6 +80,7 @@ from adapters.capture.source import (
     TableSpec,
     key_of,
 )
+from adapters.capture.strategies.common import Images, row_images
 
 __all__ = [
     "BinlogPosition",
@@ -293,15 +294,17 @@ class MariaDbBinlogSource:
             position = position or started
             ts_ms = int(time.time() * 1000)
             while True:
-                rows = await asyncio.to_thread(snapshot.chunk, after_key)
+                read = await asyncio.to_thread(snapshot.chunk, after_key)
+                rows = read.rows
                 if rows:
-                    after_key = [rows[-1][0].get(k) for k in keys]
+                    after_key = [rows[-1].get(k) for k in keys]
                 done = len(rows) < self.spec.batch_size
                 checkpoint = (stream_checkpoint(position, resumed) if done
                               else snapshot_checkpoint(position, after_key, resumed))
-                changes = [Change("r", key_of(row, keys), None, row, f"snapshot:{started}",
-                                  ts_ms, snapshot=True, undecodable=bad) for row, bad in rows]
-                columns = tuple(rows[0][0]) if rows else info.columns
+                where = f"snapshot:{started}"
+                changes = [Change("r", key, None, row, where, ts_ms, True, bad)
+                           for row, key, bad in zip(rows, read.keys, read.undecodable, strict=True)]
+                columns = tuple(rows[0]) if rows else info.columns
                 yield Batch(changes, checkpoint, columns, state="snapshotting")
                 if done:
                     return
@@ -349,7 +352,7 @@ class _Snapshot(_Closable):
 
     def begin(self, flavour: str) -> BinlogPosition:
         """Start the consistent read; the binlog position it corresponds to."""
-        self._connection = connect(self.settings)
+        self._connection = connect(self.settings, times_as_text=True)
         cursor = self._connection.cursor()
         try:
             if flavour == "mariadb":
@@ -377,8 +380,7 @@ class _Snapshot(_Closable):
         finally:
             cursor.execute("UNLOCK TABLES")
 
-    def chunk(self, after_key: Sequence[str | None] | None
-              ) -> list[tuple[Row, tuple[str, ...]]]:
+    def chunk(self, after_key: Sequence[str | None] | None) -> Images:
         """The next rows after ``after_key`` in key order, as text with undecodable columns."""
         order = ", ".join(quote_identifier(k) for k in self.keys)
         where, params = ("", []) if after_key is None else _after_key(self.keys, after_key)
@@ -388,8 +390,8 @@ class _Snapshot(_Closable):
         try:
             cursor.execute(sql, params)
             names = [d[0] for d in cursor.description]
-            return [row_text(dict(zip(names, values, strict=True)))
-                    for values in cursor.fetchall()]
+            return row_images(names, cursor.fetchall(), tuple(dict.fromkeys(self.keys)),
+                              text=text_of)
         except DRIVER_ERRORS as error:
             raise translate_error(error, self.settings) from error
         finally:

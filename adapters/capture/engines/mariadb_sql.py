@@ -25,6 +25,7 @@ from typing import Any
 import pymysql
 
 from adapters.capture.engines.mariadb_keys import column_types, reads_back, typed
+from adapters.capture.engines.mariadb_times import text_time_conversions
 from adapters.capture.keys import text_order
 from adapters.capture.rows import as_text
 from adapters.capture.source import (
@@ -201,10 +202,16 @@ def quote_identifier(identifier: str) -> str:
     return "`" + identifier.replace("`", "``") + "`"
 
 
-def connect(settings: MariaDbSettings, *, autocommit: bool = False) -> Any:
-    """A PyMySQL connection; raises SourceUnavailable / SourceMisconfigured."""
+def connect(settings: MariaDbSettings, *, autocommit: bool = False,
+            times_as_text: bool = False) -> Any:
+    """A PyMySQL connection; raises SourceUnavailable / SourceMisconfigured.
+
+    ``times_as_text``: dates and times arrive as the text the capture makes of them
+    (:mod:`adapters.capture.engines.mariadb_times`) — for connections that only capture.
+    """
+    extra = {"conv": text_time_conversions()} if times_as_text else {}
     try:
-        return pymysql.connect(**settings.pymysql_kwargs(), autocommit=autocommit)
+        return pymysql.connect(**settings.pymysql_kwargs(), autocommit=autocommit, **extra)
     except DRIVER_ERRORS as error:
         raise translate_error(error, settings) from error
 
@@ -220,7 +227,7 @@ class MariaDbDialect:
         self.database = settings.database
 
     def connect(self) -> DbApiConnection:
-        connection: DbApiConnection = connect(self.settings)
+        connection: DbApiConnection = connect(self.settings, times_as_text=True)
         return connection
 
     def quote(self, identifier: str) -> str:

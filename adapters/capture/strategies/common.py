@@ -115,13 +115,15 @@ def images(spec: TableSpec, columns: Sequence[str], rows: Sequence[Sequence[Any]
 
 
 def row_images(columns: Sequence[str], rows: Sequence[Sequence[Any]],
-               key_columns: tuple[str, ...], *, skip: int = 0) -> Images:
-    """:func:`images` with the key columns given (distinct)."""
+               key_columns: tuple[str, ...], *, skip: int = 0,
+               text: Callable[[object], tuple[str | None, bool]] = as_text) -> Images:
+    """:func:`images` with the key columns given (distinct), each value that is not text, an
+    integer or None turned into text by ``text`` (an engine's own may replace ``as_text``)."""
     accelerated = speedups()
     if accelerated is not None and rows:  # the same, from one C call (bus/_speedups.c)
         return Images(*accelerated.text_images(tuple(columns), list(rows), skip, key_columns,
-                                               as_text))
-    texts, undecodable = text_rows(columns, rows, skip=skip)
+                                               text))
+    texts, undecodable = text_rows(columns, rows, skip=skip, text=text)
     if len(key_columns) == 1:
         (column,) = key_columns
         keys: list[Row] = [{column: row.get(column)} for row in texts]
