@@ -822,6 +822,80 @@ done:
     return result;
 }
 
+/* ---- pgoutput tuple data (adapters/capture/engines/postgres_pgoutput.py) --------------- */
+
+static int read_be(const unsigned char *data, Py_ssize_t size, Py_ssize_t *at, int width,
+                   long long *value) {
+    if (*at + width > size) {
+        PyErr_SetString(PyExc_ValueError, "pgoutput message ends inside a tuple");
+        return -1;
+    }
+    unsigned long long n = 0;
+    for (int i = 0; i < width; i++)
+        n = n << 8 | data[*at + i];
+    *at += width;
+    /* signed, as struct's "!h" and "!i" read them */
+    *value = width == 2 ? (long long)(int16_t)n : (long long)(int32_t)n;
+    return 0;
+}
+
+/* pgoutput_tuple(data, at, unchanged) → (values, at after them): None for 'n', ``unchanged``
+ * for 'u', the bytes of 't' and 'b' values. */
+static PyObject *pgoutput_tuple(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "pgoutput_tuple(data: bytes, at: int, unchanged)");
+        return NULL;
+    }
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]), at = PyLong_AsSsize_t(args[1]);
+    if (at < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "negative offset");
+        return NULL;
+    }
+    long long count;
+    if (read_be(data, size, &at, 2, &count) < 0)
+        return NULL;
+    PyObject *values = PyTuple_New(count < 0 ? 0 : count);
+    if (values == NULL)
+        return NULL;
+    for (long long i = 0; i < count; i++) {
+        if (at >= size) {
+            PyErr_SetString(PyExc_ValueError, "pgoutput message ends inside a tuple");
+            goto fail;
+        }
+        unsigned char kind = data[at++];
+        PyObject *value;
+        if (kind == 'n') {
+            value = Py_None;
+            Py_INCREF(value);
+        } else if (kind == 'u') {
+            value = args[2];
+            Py_INCREF(value);
+        } else if (kind == 't' || kind == 'b') {
+            long long length;
+            if (read_be(data, size, &at, 4, &length) < 0)
+                goto fail;
+            /* a slice past the end is shorter, as Python's would be */
+            Py_ssize_t available = length < 0 ? 0 : (length > size - at ? size - at : length);
+            value = PyBytes_FromStringAndSize((const char *)data + at, available);
+            if (value == NULL)
+                goto fail;
+            at += length;
+        } else {
+            PyErr_Format(PyExc_ValueError, "unknown pgoutput tuple value kind '%c'", kind);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(values, i, value);
+    }
+    PyObject *result = Py_BuildValue("(Nn)", values, at);
+    return result;
+fail:
+    Py_DECREF(values);
+    return NULL;
+}
+
 /* SHA-1 or SHA-256 of ``data`` as hex, by OpenSSL or (``portable``) the code above; for the
  * tests of both. */
 static PyObject *hex_digest(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -853,6 +927,8 @@ static PyMethodDef methods[] = {
      "Key bytes, value bytes, event id (or None) and key text of each change."},
     {"text_images", (PyCFunction)(void (*)(void))text_images, METH_FASTCALL,
      "Images, keys, key texts and undecodable columns of fetched rows."},
+    {"pgoutput_tuple", (PyCFunction)(void (*)(void))pgoutput_tuple, METH_FASTCALL,
+     "The values of a pgoutput TupleData and the offset after it."},
     {"hex_digest", (PyCFunction)(void (*)(void))hex_digest, METH_FASTCALL,
      "SHA-1 or SHA-256 of bytes, as lower-case hex."},
     {NULL, NULL, 0, NULL},

@@ -202,3 +202,51 @@ def test_images_equal_the_python_conversion(data: st.DataObject, skip: int,
         patch.setenv("BUS_SPEEDUPS", "0")
         slow = common.images(spec, columns, rows, skip=skip)
     assert fast == slow
+
+
+# -- pgoutput tuples ----------------------------------------------------------------------
+
+PG_VALUES = st.none() | st.just("unchanged") | st.binary(max_size=40)
+
+
+def tuple_data(values: list[bytes | str | None], kinds: list[str]) -> bytes:
+    out = bytearray(len(values).to_bytes(2, "big"))
+    for value, kind in zip(values, kinds, strict=True):
+        if value is None:
+            out += b"n"
+        elif value == "unchanged":
+            out += b"u"
+        else:
+            assert isinstance(value, bytes)
+            out += kind.encode() + len(value).to_bytes(4, "big") + value
+    return bytes(out)
+
+
+@pytestmark_needs_c
+@given(st.data(), st.binary(max_size=5), st.binary(max_size=5))
+def test_pgoutput_tuples_read_as_the_python_reader_does(data: st.DataObject, head: bytes,
+                                                        tail: bytes) -> None:
+    from adapters.capture.engines.postgres_pgoutput import _Reader
+
+    values = data.draw(st.lists(PG_VALUES, max_size=12))
+    kinds = data.draw(st.lists(st.sampled_from("tb"), min_size=len(values), max_size=len(values)))
+    message = head + tuple_data(values, kinds) + tail
+
+    def read() -> tuple[tuple[object, ...], int]:
+        reader = _Reader(message)
+        reader.at = len(head)
+        return reader.tuple_data(), reader.at
+
+    fast = read()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BUS_SPEEDUPS", "0")
+        slow = read()
+    assert fast == slow
+    assert fast[1] == len(message) - len(tail)
+
+
+@pytestmark_needs_c
+def test_an_unknown_pgoutput_value_kind_is_refused() -> None:
+    assert accelerated is not None
+    with pytest.raises(ValueError, match="unknown pgoutput tuple value kind"):
+        accelerated.pgoutput_tuple(b"\x00\x01x", 0, object())

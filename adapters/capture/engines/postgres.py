@@ -29,7 +29,6 @@ import psycopg2
 import psycopg2.extensions
 
 from adapters.capture.engines.postgres_connect import (
-    BYTEA_OID,
     catalog_row,
     catalog_rows,
     connect,
@@ -38,7 +37,7 @@ from adapters.capture.engines.postgres_connect import (
     value_text,
 )
 from adapters.capture.engines.postgres_keys import key_casts
-from adapters.capture.engines.postgres_pgoutput import lsn_text, parse_lsn
+from adapters.capture.engines.postgres_pgoutput import BYTEA_OID, lsn_text, parse_lsn
 from adapters.capture.engines.postgres_resume import (
     covered_keys,
     segments_from_checkpoint,

@@ -16,10 +16,10 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
+from adapters.capture.engines.postgres_pgoutput import BYTEA_OID
 from adapters.capture.rows import as_text
 from adapters.capture.source import SourceMisconfigured, SourceUnavailable
 
-BYTEA_OID = 17
 #: Session settings that make text output stable and identical on every connection.
 SESSION_OPTIONS = ("-c DateStyle=ISO,YMD -c IntervalStyle=postgres -c bytea_output=hex "
                    "-c extra_float_digits=1")

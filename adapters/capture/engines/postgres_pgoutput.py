@@ -8,8 +8,11 @@ connection's client encoding; turning them into envelope text is the caller's bu
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
+
+from bus.speedups import speedups
 
 #: Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC).
 _PG_EPOCH_US = 946_684_800_000_000
@@ -17,6 +20,8 @@ _PG_EPOCH_US = 946_684_800_000_000
 #: A column value in a tuple: bytes of its text form, None for SQL NULL, or UNCHANGED for a
 #: TOASTed value the update did not touch (PostgreSQL does not send it again).
 UNCHANGED = object()
+#: The type OID of ``bytea``, whose text form is hex to decode.
+BYTEA_OID = 17
 Value = bytes | None | object
 
 
@@ -35,9 +40,13 @@ class Relation:
     replica_identity: str
     columns: tuple[Column, ...]
 
-    @property
+    @functools.cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @functools.cached_property
+    def has_bytea(self) -> bool:
+        return any(c.type_oid == BYTEA_OID for c in self.columns)
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,11 @@ class _Reader:
         return value
 
     def tuple_data(self) -> tuple[Value, ...]:
+        accelerated = speedups()
+        if accelerated is not None:  # the same values, from one C call (bus/_speedups.c)
+            values_read: tuple[Value, ...]
+            values_read, self.at = accelerated.pgoutput_tuple(self.data, self.at, UNCHANGED)
+            return values_read
         values: list[Value] = []
         for _ in range(self.take("!h")):
             kind = self.byte()

@@ -31,6 +31,7 @@ from adapters.capture.engines.postgres_pgoutput import (
     parse_message,
 )
 from adapters.capture.source import Change, Op, Row, SourceMisconfigured, SourceUnavailable
+from adapters.capture.strategies.common import row_images
 
 #: How long to wait for a previous reader of the slot to let go of it.
 SLOT_RELEASE_WAIT = 10.0
@@ -73,6 +74,11 @@ class TableDecoder:
 
     def _row(self, relation: Relation, values: Sequence[Value], fallback: Row | None,
              bad: set[str]) -> Row:
+        if not relation.has_bytea and UNCHANGED not in values:
+            # The common row, in one call (C where built); bytea needs value_text.
+            read = row_images(relation.column_names, [values], ())
+            bad.update(read.undecodable[0])
+            return read.rows[0]
         row: Row = {}
         for column, value in zip(relation.columns, values, strict=True):
             if value is UNCHANGED:
