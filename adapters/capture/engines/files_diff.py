@@ -22,12 +22,16 @@ from adapters.capture.engines.files_state import ExtractRows
 from adapters.capture.source import Op, Row
 
 
+#: ``json.dumps(..., ensure_ascii=False)`` builds an encoder per call; this one is built once.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def key_json(row: Mapping[str, str | None], key_columns: Sequence[str]) -> str:
-    return json.dumps([row.get(k) for k in key_columns], ensure_ascii=False)
+    return _to_json([row.get(k) for k in key_columns])
 
 
 def row_hash(row: Mapping[str, str | None]) -> str:
-    text = json.dumps(sorted(row.items()), ensure_ascii=False)
+    text = _to_json(sorted(row.items()))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -66,7 +70,7 @@ class ExtractDiff:
             return Verdict(new, None)
         row = {c: v for c, v in record.row.items() if c != LINE_COLUMN}
         digest = row_hash(row)
-        self.seen[key] = (digest, json.dumps(row, ensure_ascii=False))
+        self.seen[key] = (digest, _to_json(row))
         if known is None:
             return Verdict(new, None)
         if known[0] == digest:
