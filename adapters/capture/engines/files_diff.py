@@ -21,7 +21,6 @@ from adapters.capture.engines.files_records import LINE_COLUMN, Record
 from adapters.capture.engines.files_state import ExtractRows
 from adapters.capture.source import Op, Row
 
-
 #: ``json.dumps(..., ensure_ascii=False)`` builds an encoder per call; this one is built once.
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 
