@@ -896,6 +896,92 @@ fail:
     return NULL;
 }
 
+/* ---- MySQL text-protocol rows (adapters/capture/engines/mariadb_rows.py) -------------- */
+
+/* mysql_text_row(data, at, converters) → the row PyMySQL's MySQLResult._read_row_from_packet
+ * reads: per (encoding, converter) a length-coded string — NULL as None — decoded when an
+ * encoding is given and converted when a converter is; the values stop where the data does. */
+static PyObject *mysql_text_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1]) ||
+        !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "mysql_text_row(data: bytes, at: int, converters: list)");
+        return NULL;
+    }
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]), at = PyLong_AsSsize_t(args[1]);
+    PyObject *converters = args[2];
+    if (at < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "negative offset");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(converters), filled = 0;
+    PyObject *row = PyTuple_New(count);
+    if (row == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (at >= size)
+            break; /* no more columns in this row (PyMySQL pull request 434) */
+        PyObject *pair = PyList_GET_ITEM(converters, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "converters are (encoding, converter) pairs");
+            goto fail;
+        }
+        unsigned int first = data[at++];
+        unsigned long long length = 0;
+        int null = first == 251 || first == 255; /* 255 falls through PyMySQL's reader: None */
+        if (first < 251) {
+            length = first;
+        } else if (first >= 252 && first <= 254) {
+            int width = first == 252 ? 2 : first == 253 ? 3 : 8;
+            if (at + width > size) {
+                PyErr_SetString(PyExc_ValueError, "a length-coded integer ends the packet early");
+                goto fail;
+            }
+            for (int b = width - 1; b >= 0; b--)
+                length = length << 8 | data[at + b];
+            at += width;
+        }
+        PyObject *value;
+        if (null) {
+            value = Py_None;
+            Py_INCREF(value);
+        } else {
+            if (length > (unsigned long long)(size - at)) {
+                PyErr_Format(PyExc_AssertionError,
+                             "Result length not requested length: Expected=%llu", length);
+                goto fail;
+            }
+            PyObject *encoding = PyTuple_GET_ITEM(pair, 0), *converter = PyTuple_GET_ITEM(pair, 1);
+            const char *bytes = (const char *)data + at;
+            at += (Py_ssize_t)length;
+            if (encoding == Py_None) {
+                value = PyBytes_FromStringAndSize(bytes, (Py_ssize_t)length);
+            } else {
+                const char *name = PyUnicode_AsUTF8(encoding);
+                value = name == NULL ? NULL
+                                     : PyUnicode_Decode(bytes, (Py_ssize_t)length, name, "strict");
+            }
+            if (value != NULL && converter != Py_None) {
+                PyObject *converted = PyObject_CallOneArg(converter, value);
+                Py_DECREF(value);
+                value = converted;
+            }
+            if (value == NULL)
+                goto fail;
+        }
+        PyTuple_SET_ITEM(row, i, value);
+        filled = i + 1;
+    }
+    if (filled < count && _PyTuple_Resize(&row, filled) < 0)
+        return NULL;
+    return row;
+fail:
+    Py_DECREF(row);
+    return NULL;
+}
+
 /* SHA-1 or SHA-256 of ``data`` as hex, by OpenSSL or (``portable``) the code above; for the
  * tests of both. */
 static PyObject *hex_digest(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -929,6 +1015,8 @@ static PyMethodDef methods[] = {
      "Images, keys, key texts and undecodable columns of fetched rows."},
     {"pgoutput_tuple", (PyCFunction)(void (*)(void))pgoutput_tuple, METH_FASTCALL,
      "The values of a pgoutput TupleData and the offset after it."},
+    {"mysql_text_row", (PyCFunction)(void (*)(void))mysql_text_row, METH_FASTCALL,
+     "One row of a MySQL text-protocol result packet, as PyMySQL reads it."},
     {"hex_digest", (PyCFunction)(void (*)(void))hex_digest, METH_FASTCALL,
      "SHA-1 or SHA-256 of bytes, as lower-case hex."},
     {NULL, NULL, 0, NULL},

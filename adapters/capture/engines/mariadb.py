@@ -352,7 +352,7 @@ class _Snapshot(_Closable):
 
     def begin(self, flavour: str) -> BinlogPosition:
         """Start the consistent read; the binlog position it corresponds to."""
-        self._connection = connect(self.settings, times_as_text=True)
+        self._connection = connect(self.settings, for_capture=True)
         cursor = self._connection.cursor()
         try:
             if flavour == "mariadb":

@@ -25,6 +25,7 @@ from typing import Any
 import pymysql
 
 from adapters.capture.engines.mariadb_keys import column_types, reads_back, typed
+from adapters.capture.engines.mariadb_rows import CaptureConnection
 from adapters.capture.engines.mariadb_times import text_time_conversions
 from adapters.capture.keys import text_order
 from adapters.capture.rows import as_text
@@ -203,15 +204,19 @@ def quote_identifier(identifier: str) -> str:
 
 
 def connect(settings: MariaDbSettings, *, autocommit: bool = False,
-            times_as_text: bool = False) -> Any:
+            for_capture: bool = False) -> Any:
     """A PyMySQL connection; raises SourceUnavailable / SourceMisconfigured.
 
-    ``times_as_text``: dates and times arrive as the text the capture makes of them
-    (:mod:`adapters.capture.engines.mariadb_times`) — for connections that only capture.
+    ``for_capture``, for connections that only read what the capture publishes: dates and
+    times arrive as the text the capture makes of them
+    (:mod:`adapters.capture.engines.mariadb_times`) and rows are read in C
+    (:mod:`adapters.capture.engines.mariadb_rows`).
     """
-    extra = {"conv": text_time_conversions()} if times_as_text else {}
     try:
-        return pymysql.connect(**settings.pymysql_kwargs(), autocommit=autocommit, **extra)
+        if for_capture:
+            return CaptureConnection(**settings.pymysql_kwargs(), autocommit=autocommit,
+                                     conv=text_time_conversions())
+        return pymysql.connect(**settings.pymysql_kwargs(), autocommit=autocommit)
     except DRIVER_ERRORS as error:
         raise translate_error(error, settings) from error
 
@@ -227,7 +232,7 @@ class MariaDbDialect:
         self.database = settings.database
 
     def connect(self) -> DbApiConnection:
-        connection: DbApiConnection = connect(self.settings, times_as_text=True)
+        connection: DbApiConnection = connect(self.settings, for_capture=True)
         return connection
 
     def quote(self, identifier: str) -> str:
