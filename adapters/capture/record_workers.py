@@ -1,14 +1,14 @@
-"""Building a batch's change records (envelope, Avro key and value, event id) in a worker process.
+"""Building a batch's change records (envelope, Avro key and value, event id), here or in a
+worker process.
 
-The capture runner is CPU-bound on one core: reading a batch and building its records each
-take about half of it. With ``BUS_CAPTURE_WORKERS`` > 0 the records are built in a pool of
-worker processes (started with ``spawn``, shared by every runner of the process) while the
-event loop reads the next batch and talks to Kafka.
-
-A worker returns, per change, exactly what the in-process loop computes — the Avro key and
-value bytes (same encoders, same registered schema ids), the ``ce_id`` and the key text —
-and the runner adds the CloudEvents headers (a template per batch) and the tombstones. Rows
-to quarantine never go to a worker: a batch holding one is built in-process.
+:func:`build_records` gives per change the Avro key and value bytes (the schemas' registered
+ids in their wire-format headers), the ``ce_id`` and the key text; the runner adds the
+CloudEvents headers (a template per batch) and the tombstones. Where ``bus/_speedups.c`` is
+built a batch is one C call (``change_records``), else the Python loop below — the same bytes.
+With ``BUS_CAPTURE_WORKERS`` > 0 batches are built in a pool of worker processes (started
+with ``spawn``, shared by every runner of the process) while the event loop reads the next
+batch and talks to Kafka. Rows to quarantine are never built here: a batch holding one is
+built by the runner's own loop.
 """
 
 from __future__ import annotations
