@@ -459,43 +459,50 @@ static int has_columns_in_order(PyObject *row, PyObject *columns) {
     return 1;
 }
 
-/* The key as text: its only value, or its values joined with "|" (None as ""). */
-static PyObject *key_text(PyObject *key) {
-    Py_ssize_t position = 0;
-    PyObject *name, *value;
-    if (PyDict_GET_SIZE(key) == 1) {
-        PyDict_Next(key, &position, &name, &value);
-        if (value == Py_None || !PyObject_IsTrue(value))
+/* The key text of ``values``: the only one, or all joined by "|" (None and "" as ""). */
+static PyObject *joined_key(PyObject **values, Py_ssize_t count) {
+    if (count == 1) {
+        PyObject *only = values[0];
+        if (only == Py_None || (PyUnicode_Check(only) && PyUnicode_GET_LENGTH(only) == 0))
             return PyUnicode_FromStringAndSize(NULL, 0);
-        if (!PyUnicode_Check(value)) {
-            PyErr_SetString(PyExc_TypeError, "key values must be text");
-            return NULL;
-        }
-        Py_INCREF(value);
-        return value;
+        Py_INCREF(only);
+        return only;
     }
-    PyObject *parts = PyList_New(0);
-    if (parts == NULL)
-        return NULL;
-    PyObject *empty = PyUnicode_FromStringAndSize(NULL, 0), *bar = PyUnicode_FromString("|");
-    PyObject *result = NULL;
-    if (empty == NULL || bar == NULL)
+    PyObject *parts = PyList_New(count), *bar = PyUnicode_FromString("|"), *result = NULL;
+    if (parts == NULL || bar == NULL)
         goto done;
-    while (PyDict_Next(key, &position, &name, &value)) {
-        PyObject *part = (value == Py_None || !PyObject_IsTrue(value)) ? empty : value;
-        if (!PyUnicode_Check(part)) {
-            PyErr_SetString(PyExc_TypeError, "key values must be text");
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *part = values[i] == Py_None ? NULL : values[i];
+        part = part == NULL ? PyUnicode_FromStringAndSize(NULL, 0) : (Py_INCREF(part), part);
+        if (part == NULL)
             goto done;
-        }
-        if (PyList_Append(parts, part) < 0)
-            goto done;
+        PyList_SET_ITEM(parts, i, part);
     }
     result = PyUnicode_Join(bar, parts);
 done:
-    Py_XDECREF(empty);
+    Py_XDECREF(parts);
     Py_XDECREF(bar);
-    Py_DECREF(parts);
     return result;
+}
+
+/* The key as text (:func:`adapters.capture.source.key_text`): its values in dict order, joined
+ * by "|"; values must be text or None. */
+static PyObject *key_text(PyObject *key) {
+    Py_ssize_t count = PyDict_GET_SIZE(key), position = 0, i = 0;
+    PyObject **values = PyMem_New(PyObject *, count + 1), *name, *value;
+    if (values == NULL)
+        return PyErr_NoMemory();
+    while (PyDict_Next(key, &position, &name, &value)) {
+        if (value != Py_None && !PyUnicode_Check(value)) {
+            PyMem_Free(values);
+            PyErr_SetString(PyExc_TypeError, "key values must be text");
+            return NULL;
+        }
+        values[i++] = value;
+    }
+    PyObject *text = joined_key(values, count);
+    PyMem_Free(values);
+    return text;
 }
 
 static int is_op(PyObject *op) {
@@ -700,32 +707,6 @@ static PyObject *value_text(PyObject *value, PyObject *as_text, int *clean) {
     return text;
 }
 
-/* The key text of ``values``: the only one, or all joined by "|" (None and "" as ""). */
-static PyObject *joined_key(PyObject **values, Py_ssize_t count) {
-    if (count == 1) {
-        PyObject *only = values[0];
-        if (only == Py_None || (PyUnicode_Check(only) && PyUnicode_GET_LENGTH(only) == 0))
-            return PyUnicode_FromStringAndSize(NULL, 0);
-        Py_INCREF(only);
-        return only;
-    }
-    PyObject *parts = PyList_New(count), *bar = PyUnicode_FromString("|"), *result = NULL;
-    if (parts == NULL || bar == NULL)
-        goto done;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *part = values[i] == Py_None ? NULL : values[i];
-        part = part == NULL ? PyUnicode_FromStringAndSize(NULL, 0) : (Py_INCREF(part), part);
-        if (part == NULL)
-            goto done;
-        PyList_SET_ITEM(parts, i, part);
-    }
-    result = PyUnicode_Join(bar, parts);
-done:
-    Py_XDECREF(parts);
-    Py_XDECREF(bar);
-    return result;
-}
-
 /* text_images(columns, rows, skip, key_columns, as_text)
  *   → (images, keys, key_texts, undecodable), as common.images() computes them. */
 static PyObject *text_images(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -839,21 +820,37 @@ static int read_be(const unsigned char *data, Py_ssize_t size, Py_ssize_t *at, i
     return 0;
 }
 
+/* ``args[0]`` (bytes) and ``args[1]`` (a non-negative offset) of a protocol reader. */
+static int data_at(PyObject *const *args, const char *usage, const unsigned char **data,
+                   Py_ssize_t *size, Py_ssize_t *at) {
+    if (!PyBytes_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
+    }
+    *data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    *size = PyBytes_GET_SIZE(args[0]);
+    *at = PyLong_AsSsize_t(args[1]);
+    if (*at < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "negative offset");
+        return -1;
+    }
+    return 0;
+}
+
 /* pgoutput_tuple(data, at, unchanged) → (values, at after them): None for 'n', ``unchanged``
  * for 'u', the bytes of 't' and 'b' values. */
 static PyObject *pgoutput_tuple(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "pgoutput_tuple(data: bytes, at: int, unchanged)");
+    const char *usage = "pgoutput_tuple(data: bytes, at: int, unchanged)";
+    const unsigned char *data;
+    Py_ssize_t size, at;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, usage);
         return NULL;
     }
-    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
-    Py_ssize_t size = PyBytes_GET_SIZE(args[0]), at = PyLong_AsSsize_t(args[1]);
-    if (at < 0) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "negative offset");
+    if (data_at(args, usage, &data, &size, &at) < 0)
         return NULL;
-    }
     long long count;
     if (read_be(data, size, &at, 2, &count) < 0)
         return NULL;
@@ -903,19 +900,16 @@ fail:
  * encoding is given and converted when a converter is; the values stop where the data does. */
 static PyObject *mysql_text_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1]) ||
-        !PyList_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "mysql_text_row(data: bytes, at: int, converters: list)");
+    const char *usage = "mysql_text_row(data: bytes, at: int, converters: list)";
+    const unsigned char *data;
+    Py_ssize_t size, at;
+    if (nargs != 3 || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, usage);
         return NULL;
     }
-    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
-    Py_ssize_t size = PyBytes_GET_SIZE(args[0]), at = PyLong_AsSsize_t(args[1]);
+    if (data_at(args, usage, &data, &size, &at) < 0)
+        return NULL;
     PyObject *converters = args[2];
-    if (at < 0) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "negative offset");
-        return NULL;
-    }
     Py_ssize_t count = PyList_GET_SIZE(converters), filled = 0;
     PyObject *row = PyTuple_New(count);
     if (row == NULL)
