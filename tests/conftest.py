@@ -20,14 +20,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """``count`` free ports, all different: the kernel may hand a just-closed port out again."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def isolated_settings(state_dir: Path) -> Settings:
     """Settings of a test stack: its own state dir and ports, so a running demo is untouched."""
+    kafka, controller, registry, web = distinct_free_ports(4)
     return load_settings(
         state_dir=state_dir,
-        kafka_bootstrap=f"127.0.0.1:{free_port()}",
-        kafka_controller_port=free_port(),
-        registry_url=f"http://127.0.0.1:{free_port()}",
-        web_port=free_port(),
+        kafka_bootstrap=f"127.0.0.1:{kafka}",
+        kafka_controller_port=controller,
+        registry_url=f"http://127.0.0.1:{registry}",
+        web_port=web,
         kafka_heap="512m",
         capture_poll_interval=0.2,
     )
