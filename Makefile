@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck imports unit integration e2e bench stack-up stack-down clean system-deps
 
-$(STAMP): pyproject.toml setup.py bus/_speedups.c
+$(STAMP): pyproject.toml setup.py $(wildcard bus/_speedups*.[ch])
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

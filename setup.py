@@ -1,4 +1,4 @@
-"""The C speedups (bus/_speedups.c); everything else is declared in pyproject.toml.
+"""The C speedups (bus/_speedups*.c); everything else is declared in pyproject.toml.
 
 The extension is optional: where it cannot be compiled the pure-Python code it mirrors runs
 (bus/speedups.py), byte for byte the same, only slower.
@@ -6,5 +6,6 @@ The extension is optional: where it cannot be compiled the pure-Python code it m
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("bus._speedups", ["bus/_speedups.c"], optional=True,
+setup(ext_modules=[Extension("bus._speedups", ["bus/_speedups.c", "bus/_speedups_binlog.c"],
+                             depends=["bus/_speedups.h"], optional=True,
                              extra_compile_args=["-O2"])])

@@ -10,8 +10,7 @@
  *       repr of the row's sorted (name, value) pairs, then a version-5 UUID in the table's
  *       namespace) and the key text — for a whole batch in one call.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_speedups.h"
 #include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
@@ -672,8 +671,7 @@ static PyObject *change_records(PyObject *module, PyObject *const *args, Py_ssiz
 
 /* ---- row images: capture's text of fetched rows (adapters/capture/strategies/common.py) - */
 
-/* ``as_text(value)`` → a new reference to its text; ``*clean`` = whether it decoded. */
-static PyObject *value_text(PyObject *value, PyObject *as_text, int *clean) {
+PyObject *value_text(PyObject *value, PyObject *as_text, int *clean) {
     *clean = 1;
     if (value == Py_None || PyUnicode_CheckExact(value)) {
         Py_INCREF(value);
@@ -1011,6 +1009,8 @@ static PyMethodDef methods[] = {
      "The values of a pgoutput TupleData and the offset after it."},
     {"mysql_text_row", (PyCFunction)(void (*)(void))mysql_text_row, METH_FASTCALL,
      "One row of a MySQL text-protocol result packet, as PyMySQL reads it."},
+    {"binlog_images", (PyCFunction)(void (*)(void))binlog_images, METH_FASTCALL,
+     "Row images of a MariaDB/MySQL binlog rows event, as capture text (or None)."},
     {"hex_digest", (PyCFunction)(void (*)(void))hex_digest, METH_FASTCALL,
      "SHA-1 or SHA-256 of bytes, as lower-case hex."},
     {NULL, NULL, 0, NULL},

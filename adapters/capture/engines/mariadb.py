@@ -50,6 +50,7 @@ from pymysqlreplication.row_event import (
     WriteRowsEvent,
 )
 
+from adapters.capture.engines.mariadb_binlog_rows import BinlogImages, Image
 from adapters.capture.engines.mariadb_resume import (
     BinlogPosition,
     covered_keys,
@@ -74,7 +75,6 @@ from adapters.capture.source import (
     Change,
     Checkpoint,
     Op,
-    Row,
     SourceMisconfigured,
     TableInfo,
     TableSpec,
@@ -430,6 +430,7 @@ class _BinlogTail(_Closable):
         self.ended = False
         self._reader: Any = None
         self._pending: list[Change] = []
+        self._images = BinlogImages()
 
     def verify_position(self) -> None:
         """Fail clearly when the binlog file of the position was purged."""
@@ -531,21 +532,21 @@ class _BinlogTail(_Closable):
             self.close()
 
     def _changes(self, event: Any, log_file: str) -> Iterable[Change]:
-        floats = {c.name for c in event.columns if c.type == FIELD_TYPE.FLOAT}
         position = f"{log_file}:{event.packet.log_pos}"
         ts_ms = int(event.timestamp) * 1000
-        for row in event.rows:
-            before: tuple[Row, tuple[str, ...]] | None = None
-            after: tuple[Row, tuple[str, ...]] | None = None
+        rows = self._images.images(event)
+        if rows is None:
+            rows = _python_images(event)
+        for images in rows:
+            before: Image | None = None
+            after: Image | None = None
             op: Op
             if isinstance(event, WriteRowsEvent):
-                op, after = "c", _image(row["values"], floats)
+                op, after = "c", images[0]
             elif isinstance(event, UpdateRowsEvent):
-                op = "u"
-                before = _image(row["before_values"], floats)
-                after = _image(row["after_values"], floats)
+                op, before, after = "u", images[0], images[1]
             else:
-                op, before = "d", _image(row["values"], floats)
+                op, before = "d", images[0]
             image = after or before
             assert image is not None
             undecodable = tuple(sorted({*(before[1] if before else ()),
@@ -562,7 +563,16 @@ class _BinlogTail(_Closable):
                 pass
 
 
-def _image(values: Mapping[str, object], floats: set[str]) -> tuple[Row, tuple[str, ...]]:
+def _python_images(event: Any) -> list[tuple[Image, ...]]:
+    """The row images as mysql-replication reads them, turned into capture text."""
+    floats = {c.name for c in event.columns if c.type == FIELD_TYPE.FLOAT}
+    if isinstance(event, UpdateRowsEvent):
+        return [(_image(row["before_values"], floats), _image(row["after_values"], floats))
+                for row in event.rows]
+    return [(_image(row["values"], floats),) for row in event.rows]
+
+
+def _image(values: Mapping[str, object], floats: set[str]) -> Image:
     converted = {name: float32_text(value) if name in floats and isinstance(value, float)
                  else value for name, value in values.items()}
     return row_text(converted)
