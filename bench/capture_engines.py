@@ -24,7 +24,10 @@ Change runs (``--changes`` M, default 50,000): after the snapshot of ``postgres`
 ``mariadb`` with ``incremental`` and ``log`` the runner keeps going while a writer updates M
 rows (``--change-batch`` rows per legacy transaction, as fast as the database allows); timed
 from the first update until the M-th change event is committed in Kafka, beside raw producing
-those M events' bytes.
+those M events' bytes. Then (``--backlog``, on by default) the runner stops, the writer updates
+M rows again, and a new runner resumes from the stored position: timed from its start until
+the M-th change is committed. The live phase cannot go faster than the legacy writer on the
+same two cores; the backlog phase shows what the capture path itself sustains.
 
 PostgreSQL and MariaDB are throw-away servers from Debian's packages
 (``tests/servers``); Kafka and the registry are the running stack (``BUS_KAFKA_BOOTSTRAP``,
@@ -47,7 +50,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,7 +91,7 @@ CHANGE_RUNS = ("postgres-log", "postgres-incremental", "mariadb-log", "mariadb-i
 class Result:
     engine: str
     strategy: str
-    phase: str  # "snapshot" or "changes"
+    phase: str  # "snapshot", "changes" or "backlog"
     rows: int
     seconds: float
     raw_seconds: float
@@ -124,6 +127,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="updates applied after the snapshot (0: no change runs)")
     parser.add_argument("--change-batch", type=int, default=500,
                         help="rows per legacy UPDATE transaction in the change runs")
+    parser.add_argument("--backlog", action=argparse.BooleanOptionalAction, default=True,
+                        help="after each change run, the same number of changes written while "
+                             "the capture is stopped, then taken by a restarted runner")
     parser.add_argument("--batch-size", type=int, default=500,
                         help="capture batch_size: rows per read and per Kafka transaction")
     parser.add_argument("--runs", default=",".join(ALL_RUNS),
@@ -434,6 +440,30 @@ class Bench:
             self.add(Result(engine, strategy, "changes", changes, change_seconds, raw_seconds, size,
                             f"writer alone {changes / writer_seconds:,.0f} rows/s",
                             batch_seconds=batch_seconds))
+            if args.backlog:
+                await self.backlog(engine, strategy, connection, server, options, department,
+                                   topic, changes)
+
+    async def backlog(self, engine: str, strategy: str, connection: dict[str, Any], server: Any,
+                      options: dict[str, Any] | None, department: str, topic: str,
+                      changes: int) -> None:
+        """Changes written while the capture is stopped, then taken by a restarted runner:
+        what the capture path sustains when the legacy writer is not the limit."""
+        await asyncio.to_thread(update_rows, engine, server, 1, changes, self.args.change_batch)
+        offset = await end_offset(self.args.bootstrap, topic)
+        source = build_source(department, engine, connection, strategy, self.args,
+                              self.tmp / "state" / department, options=options)
+        live = LiveCapture(source, self.args.bootstrap, self.serde, pipeline=self.args.pipeline,
+                           workers=self.args.workers)
+        try:
+            live.start()
+            seconds = await live.wait_rows(changes, f"{engine}/{strategy} backlog", changes)
+        finally:
+            await live.stop()
+        raw_seconds, batch_seconds, size = await self.raw(department, topic, offset, changes)
+        self.add(Result(engine, strategy, "backlog", changes, seconds, raw_seconds, size,
+                        "written while stopped; timed from the runner's start",
+                        batch_seconds=batch_seconds))
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -514,19 +544,19 @@ def report(results: Sequence[Result], args: argparse.Namespace) -> None:
     for header in headers:
         table.add_column(header, justify="left" if header in ("engine", "strategy", "phase", "note")
                          else "right")
-    lines: list[Callable[[], None]] = []
+    lines: list[tuple[str, ...]] = []
     for r in results:
         cells = (r.engine, r.strategy, r.phase, f"{r.rows:,}", f"{r.seconds:.2f}",
                  f"{r.rate:,.0f}", f"{r.raw_rate:,.0f}", f"{r.ratio:.2f}", f"{r.batch_rate:,.0f}",
                  f"{r.batch_ratio:.2f}", r.note)
         table.add_row(*cells)
-        lines.append(lambda cells=cells: print("| " + " | ".join(cells) + " |"))
+        lines.append(cells)
     console.print(table)
     if args.markdown:
         print("\n| " + " | ".join(headers) + " |")
         print("|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|")
         for line in lines:
-            line()
+            print("| " + " | ".join(line) + " |")
         print()
     sizes = [r.payload_bytes / r.rows for r in results if r.payload_bytes]
     if sizes:
