@@ -16,7 +16,7 @@ from adapters.capture.change_event import change_key_schema, change_value_schema
 from adapters.capture.record_workers import RecordPlan, _Builder, native_plan
 from adapters.capture.source import Change
 from bus.serde.encoder import _Compiler
-from bus.speedups import speedups
+from bus.speedups import _configured, pure_python, speedups
 
 accelerated = speedups()
 
@@ -29,7 +29,22 @@ def test_the_extension_is_built() -> None:
 
 def test_bus_speedups_0_turns_them_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUS_SPEEDUPS", "0")
-    assert speedups() is None
+    _configured.cache_clear()
+    try:
+        assert speedups() is None
+    finally:
+        monkeypatch.undo()
+        _configured.cache_clear()
+    assert speedups() is accelerated
+
+
+def test_pure_python_turns_them_off_for_a_block() -> None:
+    with pure_python():
+        assert speedups() is None
+        with pure_python():
+            assert speedups() is None
+        assert speedups() is None
+    assert speedups() is accelerated
 
 
 pytestmark_needs_c = pytest.mark.skipif(accelerated is None, reason="speedups not built")
@@ -198,8 +213,7 @@ def test_images_equal_the_python_conversion(data: st.DataObject, skip: int,
     rows = data.draw(st.lists(st.tuples(*[LEGACY_VALUES] * (skip + len(columns))), max_size=8))
     spec = TableSpec(department="d", table="t", key_columns=key_columns, strategy="snapshot")
     fast = common.images(spec, columns, rows, skip=skip)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BUS_SPEEDUPS", "0")
+    with pure_python():
         slow = common.images(spec, columns, rows, skip=skip)
     assert fast == slow
 
@@ -238,8 +252,7 @@ def test_pgoutput_tuples_read_as_the_python_reader_does(data: st.DataObject, hea
         return reader.tuple_data(), reader.at
 
     fast = read()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BUS_SPEEDUPS", "0")
+    with pure_python():
         slow = read()
     assert fast == slow
     assert fast[1] == len(message) - len(tail)
