@@ -342,6 +342,106 @@ static void digest_hex(int sha256, const char *data, size_t size, char *hex, int
     }
 }
 
+/* ---- repr ------------------------------------------------------------------------------ */
+
+/* Whether repr(text) is text between single quotes: no quote, no backslash, every character
+ * printable (what unicode_repr escapes otherwise). */
+static int plain_repr(PyObject *text) {
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (PyUnicode_IS_ASCII(text)) {
+        const unsigned char *p = data;
+        for (Py_ssize_t i = 0; i < length; i++)
+            if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '\'' || p[i] == '\\')
+                return 0;
+        return 1;
+    }
+    for (Py_ssize_t i = 0; i < length; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '\'' || c == '\\' || !Py_UNICODE_ISPRINTABLE(c))
+            return 0;
+    }
+    return 1;
+}
+
+/* Append repr(value) as UTF-8. */
+static int put_repr(Buffer *b, PyObject *value) {
+    Py_ssize_t size;
+    const char *text;
+    if (value == Py_None) {
+        if (buffer_reserve(b, 4) < 0)
+            return -1;
+        memcpy(b->data + b->size, "None", 4);
+        b->size += 4;
+        return 0;
+    }
+    if (PyUnicode_CheckExact(value) && plain_repr(value)) {
+        text = PyUnicode_AsUTF8AndSize(value, &size);
+        if (text == NULL || buffer_reserve(b, size + 2) < 0)
+            return -1;
+        b->data[b->size++] = '\'';
+        memcpy(b->data + b->size, text, size);
+        b->size += size;
+        b->data[b->size++] = '\'';
+        return 0;
+    }
+    PyObject *repr = PyObject_Repr(value);
+    if (repr == NULL)
+        return -1;
+    text = PyUnicode_AsUTF8AndSize(repr, &size);
+    int failed = text == NULL || buffer_reserve(b, size) < 0;
+    if (!failed) {
+        memcpy(b->data + b->size, text, size);
+        b->size += size;
+    }
+    Py_DECREF(repr);
+    return failed ? -1 : 0;
+}
+
+/* row_digest(row) → the first 16 hex digits of the SHA-256 of repr(sorted(row.items())), as
+ * adapters/capture/rows.py computes it. */
+static PyObject *row_digest(PyObject *module, PyObject *row) {
+    (void)module;
+    if (!PyDict_CheckExact(row)) {
+        PyErr_SetString(PyExc_TypeError, "row_digest(row: dict)");
+        return NULL;
+    }
+    PyObject *names = PyDict_Keys(row);
+    if (names == NULL || PyList_Sort(names) < 0) {
+        Py_XDECREF(names);
+        return NULL;
+    }
+    Buffer b = {.size = 0, .capacity = sizeof b.inline_buffer};
+    b.data = b.inline_buffer;
+    Py_ssize_t count = PyList_GET_SIZE(names);
+    if (put_byte(&b, '[') < 0)
+        goto fail;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *name = PyList_GET_ITEM(names, i), *value = PyDict_GetItemWithError(row, name);
+        if (value == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "the row changed while it was hashed");
+            goto fail;
+        }
+        if ((i && (put_byte(&b, ',') < 0 || put_byte(&b, ' ') < 0)) || put_byte(&b, '(') < 0 ||
+            put_repr(&b, name) < 0 || put_byte(&b, ',') < 0 || put_byte(&b, ' ') < 0 ||
+            put_repr(&b, value) < 0 || put_byte(&b, ')') < 0)
+            goto fail;
+    }
+    if (put_byte(&b, ']') < 0)
+        goto fail;
+    char hex[64];
+    digest_hex(1, b.data, b.size, hex, 0);
+    buffer_free(&b);
+    Py_DECREF(names);
+    return PyUnicode_FromStringAndSize(hex, 16);
+fail:
+    buffer_free(&b);
+    Py_DECREF(names);
+    return NULL;
+}
+
 /* ---- change records: capture's per-row work (adapters/capture/record_workers.py) -------- */
 
 static const char VARIANT[] = "89ab89ab89ab89ab";
@@ -368,17 +468,8 @@ static int pairs_digest(PyObject *form, PyObject *const *values, char *hex) {
         b.size += size;
         if (i == count)
             break;
-        PyObject *repr = PyObject_Repr(values[PyLong_AsSsize_t(PyTuple_GET_ITEM(indices, i))]);
-        if (repr == NULL)
+        if (put_repr(&b, values[PyLong_AsSsize_t(PyTuple_GET_ITEM(indices, i))]) < 0)
             goto fail;
-        text = PyUnicode_AsUTF8AndSize(repr, &size);
-        if (text == NULL || buffer_reserve(&b, size) < 0) {
-            Py_DECREF(repr);
-            goto fail;
-        }
-        memcpy(b.data + b.size, text, size);
-        b.size += size;
-        Py_DECREF(repr);
     }
     digest_hex(1, b.data, b.size, hex, 0);
     buffer_free(&b);
@@ -893,9 +984,58 @@ fail:
 
 /* ---- MySQL text-protocol rows (adapters/capture/engines/mariadb_rows.py) -------------- */
 
+/* The capture's text of a server DATETIME/TIMESTAMP ('YYYY-MM-DD hh:mm:ss[.f…]') or DATE
+ * ('YYYY-MM-DD') in its canonical form, as adapters/capture/engines/mariadb_times.py makes
+ * it; NULL without an exception for any other form (its Python function decides). */
+static int ascii_digits(const char *p, int n) {
+    for (int i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int two_digits(const char *p) {
+    return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+static int canonical_date(const char *p) {
+    if (!ascii_digits(p, 4) || p[4] != '-' || !ascii_digits(p + 5, 2) || p[7] != '-' ||
+        !ascii_digits(p + 8, 2))
+        return 0;
+    int year = two_digits(p) * 100 + two_digits(p + 2);
+    return valid_date(year, two_digits(p + 5), two_digits(p + 8));
+}
+
+enum { TIME_DATETIME = 1, TIME_DATE = 2 };
+
+static PyObject *time_text(int kind, const char *p, Py_ssize_t n) {
+    if (kind == TIME_DATE)
+        return n == 10 && canonical_date(p) ? PyUnicode_FromStringAndSize(p, 10) : NULL;
+    if (n < 19 || !canonical_date(p) || p[10] != ' ' || !ascii_digits(p + 11, 2) ||
+        p[13] != ':' || !ascii_digits(p + 14, 2) || p[16] != ':' || !ascii_digits(p + 17, 2) ||
+        two_digits(p + 11) >= 24 || two_digits(p + 14) >= 60 || two_digits(p + 17) >= 60)
+        return NULL;
+    if (n == 19)
+        return PyUnicode_FromStringAndSize(p, 19);
+    Py_ssize_t digits = n - 20;
+    if (p[19] != '.' || digits < 1 || digits > 6 || !ascii_digits(p + 20, (int)digits))
+        return NULL;
+    int zero = 1;
+    for (Py_ssize_t i = 0; i < digits; i++)
+        zero &= p[20 + i] == '0';
+    if (zero) /* isoformat writes microseconds unless they are zero */
+        return PyUnicode_FromStringAndSize(p, 19);
+    char text[26];
+    memcpy(text, p, 20 + digits);
+    memset(text + 20 + digits, '0', 6 - digits);
+    return PyUnicode_FromStringAndSize(text, 26);
+}
+
 /* mysql_text_row(data, at, converters) → the row PyMySQL's MySQLResult._read_row_from_packet
  * reads: per (encoding, converter) a length-coded string — NULL as None — decoded when an
- * encoding is given and converted when a converter is; the values stop where the data does. */
+ * encoding is given and converted when a converter is; the values stop where the data does.
+ * A converter (TIME_DATETIME or TIME_DATE, function) reads canonical times here and hands
+ * the function the rest. */
 static PyObject *mysql_text_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     const char *usage = "mysql_text_row(data: bytes, at: int, converters: list)";
@@ -948,6 +1088,19 @@ static PyObject *mysql_text_row(PyObject *module, PyObject *const *args, Py_ssiz
             PyObject *encoding = PyTuple_GET_ITEM(pair, 0), *converter = PyTuple_GET_ITEM(pair, 1);
             const char *bytes = (const char *)data + at;
             at += (Py_ssize_t)length;
+            if (PyTuple_Check(converter) && PyTuple_GET_SIZE(converter) == 2) {
+                /* (TIME_… kind, the Python function for the other forms) */
+                value = time_text((int)PyLong_AsLong(PyTuple_GET_ITEM(converter, 0)), bytes,
+                                  (Py_ssize_t)length);
+                if (value != NULL) {
+                    PyTuple_SET_ITEM(row, i, value);
+                    filled = i + 1;
+                    continue;
+                }
+                if (PyErr_Occurred())
+                    goto fail;
+                converter = PyTuple_GET_ITEM(converter, 1);
+            }
             if (encoding == Py_None) {
                 value = PyBytes_FromStringAndSize(bytes, (Py_ssize_t)length);
             } else {
@@ -1011,6 +1164,8 @@ static PyMethodDef methods[] = {
      "One row of a MySQL text-protocol result packet, as PyMySQL reads it."},
     {"binlog_images", (PyCFunction)(void (*)(void))binlog_images, METH_FASTCALL,
      "Row images of a MariaDB/MySQL binlog rows event, as capture text (or None)."},
+    {"row_digest", (PyCFunction)row_digest, METH_O,
+     "The 16-hex-digit fingerprint of a row image (adapters/capture/rows.py row_digest)."},
     {"hex_digest", (PyCFunction)(void (*)(void))hex_digest, METH_FASTCALL,
      "SHA-1 or SHA-256 of bytes, as lower-case hex."},
     {NULL, NULL, 0, NULL},

@@ -103,18 +103,6 @@ static PyObject *call_text(PyObject *function, PyObject *argument) {
     return result;
 }
 
-static int days_in_month(int year, int month) {
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
-        return 29;
-    return days[month - 1];
-}
-
-static int valid_date(int year, int month, int day) {
-    return year >= 1 && year <= 9999 && month >= 1 && month <= 12 && day >= 1 &&
-           day <= days_in_month(year, month);
-}
-
 /* RowsEvent.__read_fsp: the fraction's digits big-endian and signed, odd precisions stored
  * times ten. -1 where Python would not give an integer from 0 up. */
 static int read_fraction(Reader *r, int fsp, long *micros) {

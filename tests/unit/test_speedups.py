@@ -218,6 +218,21 @@ def test_images_equal_the_python_conversion(data: st.DataObject, skip: int,
     assert fast == slow
 
 
+ROW_TEXT = st.text(max_size=12) | st.sampled_from(["'", '"', "\\", "it's", '\'"', "名\n字",
+                                                  "\x7f", "\u2028", "é", "😀", "\ud800"])
+
+
+@pytestmark_needs_c
+@given(st.dictionaries(ROW_TEXT, st.none() | ROW_TEXT | st.integers(), max_size=12))
+def test_row_digests_equal_the_python_digest(row: dict[str, Any]) -> None:
+    from adapters.capture.rows import row_digest
+
+    with pure_python():
+        slow = row_digest(row)
+    assert row_digest(row) == slow
+    assert slow == hashlib.sha256(repr(sorted(row.items())).encode()).hexdigest()[:16]
+
+
 # -- pgoutput tuples ----------------------------------------------------------------------
 
 PG_VALUES = st.none() | st.just("unchanged") | st.binary(max_size=40)
