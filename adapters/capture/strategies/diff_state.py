@@ -61,17 +61,16 @@ class DiffState:
         """Record the batch behind ``checkpoint`` (idempotent)."""
         entries: Iterable[list[object]] = checkpoint.get("batch", [])
         pass_number = int(checkpoint.get("pass", 0))
+        # A batch names each key once, so deletes and upserts can go in two statements.
+        gone = [(key,) for key, digest in entries if digest is None]
+        seen = [(key, digest, pass_number) for key, digest in entries if digest is not None]
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            for key, digest in entries:
-                if digest is None:
-                    db.execute("DELETE FROM row_hash WHERE key = ?", (key,))
-                else:
-                    db.execute(
-                        "INSERT INTO row_hash (key, hash, pass) VALUES (?, ?, ?) ON CONFLICT (key) "
-                        "DO UPDATE SET hash = excluded.hash, pass = excluded.pass",
-                        (key, digest, pass_number))
+            db.executemany("DELETE FROM row_hash WHERE key = ?", gone)
+            db.executemany(
+                "INSERT INTO row_hash (key, hash, pass) VALUES (?, ?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET hash = excluded.hash, pass = excluded.pass", seen)
             db.execute("INSERT INTO applied (id, mark) VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
                        "SET mark = excluded.mark", (mark_of(checkpoint),))
             db.execute("COMMIT")
