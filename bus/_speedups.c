@@ -17,13 +17,7 @@
 
 enum { K_STRING = 0, K_NULL_STRING = 1, K_STRING_NULL = 2, K_BOOLEAN = 3, K_LONG = 4, K_INT = 5 };
 
-typedef struct {
-    char *data;
-    Py_ssize_t size, capacity;
-    char inline_buffer[1024];
-} Buffer;
-
-static int buffer_reserve(Buffer *b, Py_ssize_t more) {
+int buffer_reserve(Buffer *b, Py_ssize_t more) {
     if (b->size + more <= b->capacity)
         return 0;
     Py_ssize_t capacity = b->capacity * 2;
@@ -42,12 +36,12 @@ static int buffer_reserve(Buffer *b, Py_ssize_t more) {
     return 0;
 }
 
-static void buffer_free(Buffer *b) {
+void buffer_free(Buffer *b) {
     if (b->data != b->inline_buffer)
         PyMem_Free(b->data);
 }
 
-static int put_byte(Buffer *b, char c) {
+int put_byte(Buffer *b, char c) {
     if (buffer_reserve(b, 1) < 0)
         return -1;
     b->data[b->size++] = c;
@@ -321,7 +315,7 @@ static void look_up_openssl(void) {
 }
 
 /* The SHA-1 (40) or SHA-256 (64 hex digits) of ``data``, as lower-case hex. */
-static void digest_hex(int sha256, const char *data, size_t size, char *hex, int portable) {
+void digest_hex(int sha256, const char *data, size_t size, char *hex, int portable) {
     if (!openssl_looked_up)
         look_up_openssl();
     OneShot one_shot = sha256 ? openssl_sha256 : openssl_sha1;
@@ -1164,6 +1158,8 @@ static PyMethodDef methods[] = {
      "One row of a MySQL text-protocol result packet, as PyMySQL reads it."},
     {"binlog_images", (PyCFunction)(void (*)(void))binlog_images, METH_FASTCALL,
      "Row images of a MariaDB/MySQL binlog rows event, as capture text (or None)."},
+    {"extract_row", (PyCFunction)(void (*)(void))extract_row, METH_FASTCALL,
+     "Key JSON, hash and JSON of a file-drop row (adapters/capture/engines/files_diff.py)."},
     {"row_digest", (PyCFunction)row_digest, METH_O,
      "The 16-hex-digit fingerprint of a row image (adapters/capture/rows.py row_digest)."},
     {"hex_digest", (PyCFunction)(void (*)(void))hex_digest, METH_FASTCALL,

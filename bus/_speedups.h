@@ -5,6 +5,20 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* A growable byte buffer that starts on the stack (_speedups.c). */
+typedef struct {
+    char *data;
+    Py_ssize_t size, capacity;
+    char inline_buffer[1024];
+} Buffer;
+
+int buffer_reserve(Buffer *b, Py_ssize_t more);
+void buffer_free(Buffer *b);
+int put_byte(Buffer *b, char c);
+
+/* SHA-1 or SHA-256 of ``data`` as lower-case hex into ``hex`` (40 or 64 characters). */
+void digest_hex(int sha256, const char *data, size_t size, char *hex, int portable);
+
 /* ``as_text(value)`` → a new reference to its text; ``*clean`` = whether it decoded
  * (_speedups.c). */
 PyObject *value_text(PyObject *value, PyObject *as_text, int *clean);
@@ -17,6 +31,9 @@ static inline int valid_date(int year, int month, int day) {
     int leap = month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     return day <= days[month - 1] + leap;
 }
+
+/* extract_row(...) of _speedups_extract.c. */
+PyObject *extract_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 /* binlog_images(...) of _speedups_binlog.c. */
 PyObject *binlog_images(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

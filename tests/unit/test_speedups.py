@@ -233,6 +233,31 @@ def test_row_digests_equal_the_python_digest(row: dict[str, Any]) -> None:
     assert slow == hashlib.sha256(repr(sorted(row.items())).encode()).hexdigest()[:16]
 
 
+JSON_TEXT = st.text(max_size=10) | st.sampled_from(["\"", "\\", "\n\r\t\b\f", "\x00\x1f\x7f",
+                                                  "名字", "😀", "__line__", "id", "a\u2028b"])
+
+
+@pytestmark_needs_c
+@given(st.dictionaries(JSON_TEXT, st.none() | JSON_TEXT, max_size=10),
+       st.lists(JSON_TEXT, min_size=1, max_size=3).map(tuple))
+def test_extract_rows_equal_the_python_texts(row: dict[str, str | None],
+                                             key_columns: tuple[str, ...]) -> None:
+    from adapters.capture.engines.files_diff import _to_json, key_json, row_hash
+    from adapters.capture.engines.files_records import LINE_COLUMN
+
+    assert accelerated is not None
+    kept = {c: v for c, v in row.items() if c != LINE_COLUMN}
+    expected = (key_json(row, key_columns), row_hash(kept), _to_json(kept))
+    assert accelerated.extract_row(row, key_columns, LINE_COLUMN) == expected
+
+
+@pytestmark_needs_c
+@pytest.mark.parametrize("row", [{"id": 1}, {"id": "1", "n": 2.5}, {"id": "\ud800"}])
+def test_extract_rows_the_c_cannot_write_exactly_go_to_python(row: dict[str, Any]) -> None:
+    assert accelerated is not None
+    assert accelerated.extract_row(row, ("id",), "__line__") is None
+
+
 # -- pgoutput tuples ----------------------------------------------------------------------
 
 PG_VALUES = st.none() | st.just("unchanged") | st.binary(max_size=40)
