@@ -976,6 +976,132 @@ fail:
     return NULL;
 }
 
+/* One TupleData as a row image: (row, undecodable names); NULL without an exception where the
+ * Python reader must decide (an unchanged TOASTed value, a count that is not the relation's,
+ * an unknown kind, a message that ends early). */
+static PyObject *pgoutput_image(const unsigned char *data, Py_ssize_t size, Py_ssize_t *at,
+                                PyObject *columns, PyObject *as_text) {
+    if (*at + 2 > size)
+        return NULL;
+    Py_ssize_t count = (int16_t)(data[*at] << 8 | data[*at + 1]);
+    *at += 2;
+    if (count != PyTuple_GET_SIZE(columns))
+        return NULL;
+    PyObject *row = PyDict_New(), *bad = PyList_New(0);
+    if (row == NULL || bad == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (*at >= size)
+            goto fail;
+        unsigned char kind = data[(*at)++];
+        PyObject *value;
+        int clean = 1;
+        if (kind == 'n') {
+            value = Py_None;
+            Py_INCREF(value);
+        } else if (kind == 't' || kind == 'b') {
+            long long length;
+            if (*at + 4 > size)
+                goto fail;
+            length = (int32_t)((uint32_t)data[*at] << 24 | (uint32_t)data[*at + 1] << 16 |
+                               (uint32_t)data[*at + 2] << 8 | data[*at + 3]);
+            *at += 4;
+            if (length < 0 || length > size - *at)
+                goto fail;
+            const char *bytes = (const char *)data + *at;
+            *at += (Py_ssize_t)length;
+            value = PyUnicode_DecodeUTF8(bytes, (Py_ssize_t)length, NULL);
+            if (value == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+                    goto fail;
+                PyErr_Clear();
+                PyObject *raw = PyBytes_FromStringAndSize(bytes, (Py_ssize_t)length);
+                value = raw == NULL ? NULL : value_text(raw, as_text, &clean);
+                Py_XDECREF(raw);
+                if (value == NULL)
+                    goto fail;
+            }
+        } else {
+            goto fail; /* 'u' (unchanged) and anything unknown: the Python reader */
+        }
+        PyObject *name = PyTuple_GET_ITEM(columns, i);
+        int failed = PyDict_SetItem(row, name, value);
+        Py_DECREF(value);
+        if (failed < 0 || (!clean && PyList_Append(bad, name) < 0))
+            goto fail;
+    }
+    PyObject *names = PyList_AsTuple(bad);
+    Py_DECREF(bad);
+    return names == NULL ? (Py_DECREF(row), NULL) : Py_BuildValue("(NN)", row, names);
+fail:
+    Py_XDECREF(row);
+    Py_XDECREF(bad);
+    return NULL;
+}
+
+/* pgoutput_row(payload, oid, columns, as_text) → (kind, old_kind, old, new) for an Insert,
+ * Update or Delete of relation ``oid`` whose values are all text or NULL, each image a
+ * (row, undecodable) pair as adapters/capture/engines/postgres_stream.py makes it; None for
+ * every other message (the Python reader takes it). */
+static PyObject *pgoutput_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1]) ||
+        !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "pgoutput_row(payload: bytes, oid: int, columns: tuple, as_text)");
+        return NULL;
+    }
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]), at = 5;
+    unsigned long oid = PyLong_AsUnsignedLong(args[1]);
+    if (oid == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    if (size < 6 || (data[0] != 'I' && data[0] != 'U' && data[0] != 'D') ||
+        ((unsigned long)data[1] << 24 | (unsigned long)data[2] << 16 |
+         (unsigned long)data[3] << 8 | data[4]) != oid)
+        Py_RETURN_NONE;
+    char kind = (char)data[0], marker = (char)data[at++];
+    PyObject *old = NULL, *new = NULL, *old_kind = Py_None;
+    if (kind == 'D' || (kind == 'U' && (marker == 'K' || marker == 'O'))) {
+        old_kind = NULL;
+        old = pgoutput_image(data, size, &at, args[2], args[3]);
+        if (old == NULL)
+            goto unhandled;
+        old_kind = PyUnicode_FromStringAndSize(&marker, 1);
+        if (old_kind == NULL)
+            goto fail;
+        if (kind == 'U') {
+            if (at >= size)
+                goto unhandled;
+            marker = (char)data[at++];
+        }
+    }
+    if (kind != 'D') {
+        if (marker != 'N')
+            goto unhandled;
+        new = pgoutput_image(data, size, &at, args[2], args[3]);
+        if (new == NULL)
+            goto unhandled;
+    }
+    return Py_BuildValue("(s#NNN)", &kind, (Py_ssize_t)1, old_kind == Py_None ? Py_NewRef(Py_None) : old_kind,
+                         old == NULL ? Py_NewRef(Py_None) : old,
+                         new == NULL ? Py_NewRef(Py_None) : new);
+unhandled:
+    if (PyErr_Occurred())
+        goto fail;
+    Py_XDECREF(old);
+    Py_XDECREF(new);
+    if (old_kind != Py_None)
+        Py_XDECREF(old_kind);
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(old);
+    Py_XDECREF(new);
+    if (old_kind != Py_None)
+        Py_XDECREF(old_kind);
+    return NULL;
+}
+
 /* ---- MySQL text-protocol rows (adapters/capture/engines/mariadb_rows.py) -------------- */
 
 /* The capture's text of a server DATETIME/TIMESTAMP ('YYYY-MM-DD hh:mm:ss[.f…]') or DATE
@@ -1154,6 +1280,8 @@ static PyMethodDef methods[] = {
      "Images, keys, key texts and undecodable columns of fetched rows."},
     {"pgoutput_tuple", (PyCFunction)(void (*)(void))pgoutput_tuple, METH_FASTCALL,
      "The values of a pgoutput TupleData and the offset after it."},
+    {"pgoutput_row", (PyCFunction)(void (*)(void))pgoutput_row, METH_FASTCALL,
+     "The row images of a pgoutput Insert, Update or Delete of one relation (or None)."},
     {"mysql_text_row", (PyCFunction)(void (*)(void))mysql_text_row, METH_FASTCALL,
      "One row of a MySQL text-protocol result packet, as PyMySQL reads it."},
     {"binlog_images", (PyCFunction)(void (*)(void))binlog_images, METH_FASTCALL,
