@@ -291,11 +291,31 @@ static void hash_hex(Hash *h, char *hex) {
             hex[8 * i + j] = digits[(h->state[i] >> (28 - 4 * j)) & 0xF];
 }
 
-/* OpenSSL's one-shot SHA1() and SHA256() from the libcrypto hashlib already loaded (they use
- * the CPU's SHA instructions where it has them); the portable code above where it is not. */
-typedef unsigned char *(*OneShot)(const unsigned char *, size_t, unsigned char *);
-static OneShot openssl_sha1, openssl_sha256;
+/* OpenSSL's SHA-1 and SHA-256 from the libcrypto hashlib already loaded (they use the CPU's
+ * SHA instructions where it has them); the portable code above where it is not. The low-level
+ * Init/Update/Final functions, not the one-shot SHA1()/SHA256(): in OpenSSL 3 those look the
+ * algorithm up by name on every call, which cost more than hashing a row. */
+typedef int (*Init)(void *);
+typedef int (*Update)(void *, const void *, size_t);
+typedef int (*Final)(unsigned char *, void *);
+typedef struct {
+    Init init;
+    Update update;
+    Final final;
+} Functions;
+static Functions openssl_sha1, openssl_sha256;
 static int openssl_looked_up;
+
+static int look_up(void *library, const char *name, Functions *f) {
+    char symbol[32];
+    snprintf(symbol, sizeof symbol, "%s_Init", name);
+    f->init = (Init)dlsym(library, symbol);
+    snprintf(symbol, sizeof symbol, "%s_Update", name);
+    f->update = (Update)dlsym(library, symbol);
+    snprintf(symbol, sizeof symbol, "%s_Final", name);
+    f->final = (Final)dlsym(library, symbol);
+    return f->init != NULL && f->update != NULL && f->final != NULL;
+}
 
 static void look_up_openssl(void) {
     static const char *names[] = {"libcrypto.so.3", "libcrypto.so", "libcrypto.so.1.1"};
@@ -306,11 +326,10 @@ static void look_up_openssl(void) {
             library = dlopen(names[i], RTLD_NOW);
         if (library == NULL)
             continue;
-        openssl_sha1 = (OneShot)dlsym(library, "SHA1");
-        openssl_sha256 = (OneShot)dlsym(library, "SHA256");
-        if (openssl_sha1 != NULL && openssl_sha256 != NULL)
+        if (look_up(library, "SHA1", &openssl_sha1) && look_up(library, "SHA256", &openssl_sha256))
             return;
-        openssl_sha1 = openssl_sha256 = NULL;
+        memset(&openssl_sha1, 0, sizeof openssl_sha1);
+        memset(&openssl_sha256, 0, sizeof openssl_sha256);
     }
 }
 
@@ -318,8 +337,8 @@ static void look_up_openssl(void) {
 void digest_hex(int sha256, const char *data, size_t size, char *hex, int portable) {
     if (!openssl_looked_up)
         look_up_openssl();
-    OneShot one_shot = sha256 ? openssl_sha256 : openssl_sha1;
-    if (portable || one_shot == NULL) {
+    const Functions *f = sha256 ? &openssl_sha256 : &openssl_sha1;
+    if (portable || f->init == NULL) {
         Hash h;
         hash_init(&h, sha256);
         hash_update(&h, data, size);
@@ -329,7 +348,10 @@ void digest_hex(int sha256, const char *data, size_t size, char *hex, int portab
     static const char digits[] = "0123456789abcdef";
     unsigned char digest[32];
     int length = sha256 ? 32 : 20;
-    one_shot((const unsigned char *)data, size, digest);
+    uint64_t context[32]; /* SHA256_CTX is 112 bytes, SHA_CTX 96 */
+    f->init(context);
+    f->update(context, data, size);
+    f->final(digest, context);
     for (int i = 0; i < length; i++) {
         hex[2 * i] = digits[digest[i] >> 4];
         hex[2 * i + 1] = digits[digest[i] & 0xF];
