@@ -1,5 +1,6 @@
-/* C versions of the two loops every captured row goes through, byte-identical to the Python
- * they stand in for (bus/speedups.py chooses; tests/unit/test_speedups.py compares):
+/* C versions of the per-row work of the capture, byte-identical to the Python they stand in
+ * for (bus/speedups.py chooses; tests/unit/test_speedups.py and the tests named in each
+ * section compare):
  *
  *   write_fields(out, datum, names, kinds, defaults)
  *       appends the Avro body of a record whose fields are all strings, optional strings,
@@ -8,7 +9,13 @@
  *       what adapters/capture/record_workers.py builds per change — the Avro key and
  *       change-envelope value in the Confluent wire format, the event id (the SHA-256 of the
  *       repr of the row's sorted (name, value) pairs, then a version-5 UUID in the table's
- *       namespace) and the key text — for a whole batch in one call.
+ *       namespace) and the key text — for a whole batch in one call;
+ *   row_digest(row)                      adapters/capture/rows.py's row fingerprint;
+ *   text_images(...)                     fetched rows as images (strategies/common.py);
+ *   pgoutput_tuple(...), pgoutput_row(...)   PostgreSQL logical replication messages;
+ *   mysql_text_row(...)                  MySQL text-protocol result rows (mariadb_rows.py).
+ *
+ * _speedups_binlog.c reads binlog row events, _speedups_extract.c a file-drop row's state.
  */
 #include "_speedups.h"
 #include <dlfcn.h>

@@ -28,7 +28,7 @@ from bus.governance.sources import (
     load_schema,
 )
 from bus.kafka import TopicSpec
-from bus.positions import POSITIONS_TOPIC
+from bus.positions import POSITIONS_TOPIC, POSITIONS_TOPIC_SPEC
 from bus.settings import Settings
 from bus.webhooks.dispatcher import DEAD_LETTER_TOPIC, DEAD_LETTER_TYPE
 from projections.citizen_profile.declaration import DECLARATION as CITIZEN_PROFILE
@@ -133,7 +133,8 @@ def topic_documents(configs: list[SourceConfig],
         "Kafka transaction as the events it covers. Keyed by capture owner; compacted.",
         "rongtong.position", None, key_json_schema=_TEXT_KEY,
         value_json_schema={"type": "object", "description": "The checkpoint, as JSON."},
-        content_type="application/json", classification="internal", config=_COMPACTED,
+        content_type="application/json", classification="internal",
+        config=POSITIONS_TOPIC_SPEC.config,
         producers=("bus adapters run",), consumers=("bus adapters run",), cloudevents=False,
         tags=("internal",)))
     docs.append(TopicDocument(

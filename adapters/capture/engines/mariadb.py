@@ -585,11 +585,19 @@ def _ends_transaction(event: Any) -> bool:
 
 def _columns_of(changes: Sequence[Change], default: tuple[str, ...]) -> tuple[str, ...]:
     """Every column of the batch's row images, in first-seen order (a column added midway
-    is included; rows that predate it leave it null)."""
+    is included; rows that predate it leave it null).
+
+    Every image of one row event has that event's columns, and its changes share one position
+    string (:meth:`_BinlogTail._changes`): one change per event is enough to look at.
+    """
     if not changes:
         return default
     seen: dict[str, None] = {}
+    position = None
     for change in changes:
+        if change.position is position:
+            continue
+        position = change.position
         for image in (change.before, change.after):
             if image:
                 seen.update(dict.fromkeys(image))
