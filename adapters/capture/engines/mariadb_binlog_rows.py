@@ -104,7 +104,10 @@ class BinlogImages:
             return None
         plan = self._plan_of(event)
         wrapper = event.packet
-        if plan is None or wrapper._BinLogPacketWrapper__data_buffer:
+        # Bytes pushed back into the wrapper (none after a rows event's header) would come
+        # first; a mysql-replication without this attribute reads the event itself.
+        pushed_back: Any = getattr(wrapper, "_BinLogPacketWrapper__data_buffer", None)
+        if plan is None or pushed_back is None or pushed_back:
             return None
         if not event.complete:
             return []
