@@ -1317,6 +1317,8 @@ static PyMethodDef methods[] = {
      "Row images of a MariaDB/MySQL binlog rows event, as capture text (or None)."},
     {"extract_row", (PyCFunction)(void (*)(void))extract_row, METH_FASTCALL,
      "Key JSON, hash and JSON of a file-drop row (adapters/capture/engines/files_diff.py)."},
+    {"kafka_batches", (PyCFunction)(void (*)(void))kafka_batches, METH_FASTCALL,
+     "Kafka record batches (format v2, header left zero) of keyed records, per partition."},
     {"row_digest", (PyCFunction)row_digest, METH_O,
      "The 16-hex-digit fingerprint of a row image (adapters/capture/rows.py row_digest)."},
     {"hex_digest", (PyCFunction)(void (*)(void))hex_digest, METH_FASTCALL,

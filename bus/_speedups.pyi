@@ -22,3 +22,6 @@ def pgoutput_row(payload: bytes, oid: int, columns: tuple[str, ...],
                  as_text: Callable[[object], tuple[str | None, bool]],
                  ) -> tuple[str, str | None, tuple[dict[str, str | None], tuple[str, ...]] | None,
                             tuple[dict[str, str | None], tuple[str, ...]] | None] | None: ...
+def kafka_batches(records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]],
+                  topic: str, partitions: int, batch_size: int,
+                  ) -> list[tuple[int, bytearray, int]]: ...
