@@ -30,7 +30,7 @@ _TRANSACTIONAL = 0x10
 _NO_PARTITION_LEADER_EPOCH = -1
 
 
-class EncodedBatch(BatchBuilder):
+class EncodedBatch(BatchBuilder):  # type: ignore[misc]  # aiokafka is untyped here
     """A closed batch of ``count`` records already written after a zeroed header.
 
     Behaves as a closed ``BatchBuilder`` for aiokafka's accumulator and sender; ``_build``
