@@ -1319,6 +1319,8 @@ static PyMethodDef methods[] = {
      "Key JSON, hash and JSON of a file-drop row (adapters/capture/engines/files_diff.py)."},
     {"kafka_batches", (PyCFunction)(void (*)(void))kafka_batches, METH_FASTCALL,
      "Kafka record batches (format v2, header left zero) of keyed records, per partition."},
+    {"outgoing_records", (PyCFunction)(void (*)(void))outgoing_records, METH_FASTCALL,
+     "The records publishing built changes: CloudEvents headers, a tombstone after deletes."},
     {"row_digest", (PyCFunction)row_digest, METH_O,
      "The 16-hex-digit fingerprint of a row image (adapters/capture/rows.py row_digest)."},
     {"hex_digest", (PyCFunction)(void (*)(void))hex_digest, METH_FASTCALL,

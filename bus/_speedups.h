@@ -35,8 +35,9 @@ static inline int valid_date(int year, int month, int day) {
 /* extract_row(...) of _speedups_extract.c. */
 PyObject *extract_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
-/* kafka_batches(...) of _speedups_kafka.c. */
+/* kafka_batches(...) and outgoing_records(...) of _speedups_kafka.c. */
 PyObject *kafka_batches(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *outgoing_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 /* binlog_images(...) of _speedups_binlog.c. */
 PyObject *binlog_images(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

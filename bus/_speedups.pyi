@@ -25,3 +25,7 @@ def pgoutput_row(payload: bytes, oid: int, columns: tuple[str, ...],
 def kafka_batches(records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]],
                   topic: str, partitions: int, batch_size: int,
                   ) -> list[tuple[int, bytearray, int]]: ...
+def outgoing_records(built: list[tuple[bytes, bytes, str, str]], changes: list[Any], topic: str,
+                     before_id: tuple[tuple[str, bytes], ...], after_id: tuple[tuple[str, bytes], ...],
+                     tail: tuple[tuple[str, bytes], ...], subject_prefix: str,
+                     ) -> list[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]]: ...

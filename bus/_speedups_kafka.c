@@ -241,6 +241,7 @@ done:
 }
 
 PyObject *kafka_batches(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
     if (nargs != 4 || !PyList_Check(args[0]) || !PyUnicode_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError,
                         "kafka_batches(records: list, topic: str, partitions: int, "
@@ -323,6 +324,151 @@ fail:
             PyMem_Free(chunks[p].data);
         PyMem_Free(chunks);
     }
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* The records that publish a capture batch, as the runner's Python loop builds them
+ * (adapters/capture/record_workers.py outgoing_records):
+ *
+ *   outgoing_records(built, changes, topic, before_id, after_id, tail, subject_prefix)
+ *       → [(topic, key, value, headers), ...]
+ *
+ * ``built`` holds per change (key, value, ce_id, key text); each record's headers are
+ * ``[*before_id, ("ce_id", ce_id), *after_id, ("ce_subject", subject_prefix + key text),
+ * *tail]`` (the texts UTF-8), and a delete (op "d") is followed by its tombstone: the same
+ * key and headers, value None.
+ */
+static PyObject *utf8_bytes(PyObject *text, PyObject *prefix) {
+    Py_ssize_t prefix_size = 0, size;
+    const char *head = "";
+    if (prefix != NULL && (head = PyUnicode_AsUTF8AndSize(prefix, &prefix_size)) == NULL)
+        return NULL;
+    const char *data = PyUnicode_AsUTF8AndSize(text, &size);
+    if (data == NULL)
+        return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, prefix_size + size);
+    if (out == NULL)
+        return NULL;
+    memcpy(PyBytes_AS_STRING(out), head, prefix_size);
+    memcpy(PyBytes_AS_STRING(out) + prefix_size, data, size);
+    return out;
+}
+
+static PyObject *text_header(PyObject *name, PyObject *text, PyObject *prefix) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "an event id and a key text are text");
+        return NULL;
+    }
+    PyObject *value = utf8_bytes(text, prefix);
+    if (value == NULL)
+        return NULL;
+    PyObject *pair = PyTuple_Pack(2, name, value);
+    Py_DECREF(value);
+    return pair;
+}
+
+/* Whether ``change`` is a delete: its op (item 0 of the Change named tuple) is "d". */
+static int is_delete(PyObject *change) {
+    PyObject *op;
+    if (PyTuple_Check(change) && PyTuple_GET_SIZE(change) > 0) {
+        op = PyTuple_GET_ITEM(change, 0);
+        Py_INCREF(op);
+    } else {
+        op = PyObject_GetAttrString(change, "op");
+    }
+    if (op == NULL)
+        return -1;
+    int delete = PyUnicode_Check(op) && PyUnicode_GET_LENGTH(op) == 1 &&
+                 PyUnicode_READ_CHAR(op, 0) == 'd';
+    Py_DECREF(op);
+    return delete;
+}
+
+PyObject *outgoing_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 7 || !PyList_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyTuple_Check(args[3]) || !PyTuple_Check(args[4]) || !PyTuple_Check(args[5]) ||
+        !PyUnicode_Check(args[6])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "outgoing_records(built: list, changes: list, topic, before_id: tuple, "
+                        "after_id: tuple, tail: tuple, subject_prefix: str)");
+        return NULL;
+    }
+    PyObject *built = args[0], *changes = args[1], *topic = args[2];
+    PyObject *before_id = args[3], *after_id = args[4], *tail = args[5], *prefix = args[6];
+    Py_ssize_t n = PyList_GET_SIZE(built);
+    if (PyList_GET_SIZE(changes) != n) {
+        PyErr_SetString(PyExc_ValueError, "one built record per change");
+        return NULL;
+    }
+    Py_ssize_t before_count = PyTuple_GET_SIZE(before_id), after_count = PyTuple_GET_SIZE(after_id);
+    Py_ssize_t tail_count = PyTuple_GET_SIZE(tail);
+    Py_ssize_t header_count = before_count + after_count + tail_count + 2;
+    PyObject *id_name = PyUnicode_FromString("ce_id");
+    PyObject *subject_name = PyUnicode_FromString("ce_subject");
+    PyObject *out = PyList_New(0);
+    if (id_name == NULL || subject_name == NULL || out == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(built, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4) {
+            PyErr_SetString(PyExc_TypeError, "a built record is (key, value, ce_id, key text)");
+            goto fail;
+        }
+        int delete = is_delete(PyList_GET_ITEM(changes, i));
+        if (delete < 0)
+            goto fail;
+        PyObject *headers = PyList_New(header_count);
+        if (headers == NULL)
+            goto fail;
+        Py_ssize_t at = 0;
+        for (Py_ssize_t h = 0; h < before_count; h++, at++) {
+            PyObject *pair = PyTuple_GET_ITEM(before_id, h);
+            Py_INCREF(pair);
+            PyList_SET_ITEM(headers, at, pair);
+        }
+        PyObject *pair = text_header(id_name, PyTuple_GET_ITEM(item, 2), NULL);
+        if (pair == NULL) {
+            Py_DECREF(headers);
+            goto fail;
+        }
+        PyList_SET_ITEM(headers, at++, pair);
+        for (Py_ssize_t h = 0; h < after_count; h++, at++) {
+            pair = PyTuple_GET_ITEM(after_id, h);
+            Py_INCREF(pair);
+            PyList_SET_ITEM(headers, at, pair);
+        }
+        pair = text_header(subject_name, PyTuple_GET_ITEM(item, 3), prefix);
+        if (pair == NULL) {
+            Py_DECREF(headers);
+            goto fail;
+        }
+        PyList_SET_ITEM(headers, at++, pair);
+        for (Py_ssize_t h = 0; h < tail_count; h++, at++) {
+            pair = PyTuple_GET_ITEM(tail, h);
+            Py_INCREF(pair);
+            PyList_SET_ITEM(headers, at, pair);
+        }
+        PyObject *key = PyTuple_GET_ITEM(item, 0);
+        PyObject *record = PyTuple_Pack(4, topic, key, PyTuple_GET_ITEM(item, 1), headers);
+        int failed = record == NULL || PyList_Append(out, record) < 0;
+        Py_XDECREF(record);
+        if (!failed && delete) { /* compacted consumers forget the row */
+            record = PyTuple_Pack(4, topic, key, Py_None, headers);
+            failed = record == NULL || PyList_Append(out, record) < 0;
+            Py_XDECREF(record);
+        }
+        Py_DECREF(headers);
+        if (failed)
+            goto fail;
+    }
+    Py_DECREF(id_name);
+    Py_DECREF(subject_name);
+    return out;
+fail:
+    Py_XDECREF(id_name);
+    Py_XDECREF(subject_name);
     Py_XDECREF(out);
     return NULL;
 }

@@ -107,6 +107,12 @@ class HeaderTemplate:
                     "causationid": causationid, "dataclassification": dataclassification}
         self._tail: Headers = [(k, v.encode()) for k, v in optional.items() if v is not None]
 
+    @property
+    def parts(self) -> tuple[tuple[tuple[str, bytes], ...], tuple[tuple[str, bytes], ...],
+                             tuple[tuple[str, bytes], ...]]:
+        """The constant headers before ``ce_id``, between it and ``ce_subject``, and after."""
+        return (self._head[0],), tuple(self._head[1:]), tuple(self._tail)
+
     def headers(self, id: str, subject: str | None = None) -> Headers:
         head = self._head
         headers = [head[0], ("ce_id", id.encode()), head[1], head[2], head[3], head[4]]

@@ -35,6 +35,8 @@ from adapters.capture.change_event import (
     event_id_prefix,
 )
 from adapters.capture.source import Change, key_text
+from bus.envelope import HeaderTemplate
+from bus.kafka import OutgoingRecord
 from bus.serde.encoder import Encoder, compile_encoder, string_bytes
 from bus.speedups import speedups
 
@@ -114,6 +116,25 @@ class _Builder:
             out.append((encode_key(key_record_of(change_key)), value,
                         event_id(key_string, op, after or change_key), key_string))
         return out
+
+
+def outgoing_records(topic: str, changes: Sequence[Change], built: Sequence[Built],
+                     template: HeaderTemplate, subject_prefix: str) -> list[OutgoingRecord]:
+    """The records that publish ``changes`` (built as ``built``): each with its CloudEvents
+    headers, a delete followed by its tombstone so compacted consumers forget the row."""
+    accelerated = speedups()
+    if accelerated is not None:  # the same, from one C call (bus/_speedups_kafka.c)
+        records: list[OutgoingRecord] = accelerated.outgoing_records(
+            list(built), list(changes), topic, *template.parts, subject_prefix)
+        return records
+    headers = template.headers
+    records = []
+    for change, (key, value, ce_id, key_string) in zip(changes, built, strict=True):
+        event_headers = headers(ce_id, subject_prefix + key_string)
+        records.append((topic, key, value, event_headers))
+        if change.op == "d":
+            records.append((topic, key, None, event_headers))
+    return records
 
 
 def native_plan(plan: RecordPlan) -> tuple[Any, ...] | None:
@@ -237,4 +258,4 @@ def shared_workers(size: int) -> RecordWorkers:
 
 
 __all__ = ["Built", "RecordPlan", "RecordWorkers", "build_records", "key_record",
-           "shared_workers", "wire"]
+           "outgoing_records", "shared_workers", "wire"]

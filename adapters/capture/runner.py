@@ -42,6 +42,7 @@ from adapters.capture.record_workers import (
     RecordWorkers,
     build_records,
     key_record,
+    outgoing_records,
     shared_workers,
     wire,
 )
@@ -302,21 +303,17 @@ class CaptureRunner:
         encode_key = await self.serde.encoder(self._key_subject, self._key_schema)
         captured = datetime.now(UTC)
         captured_ms = int(captured.timestamp() * 1000)
-        headers = HeaderTemplate(CHANGE_EVENT_TYPE, self._event_source, captured,
-                                 dataclassification=self.spec.classification).headers
+        template = HeaderTemplate(CHANGE_EVENT_TYPE, self._event_source, captured,
+                                  dataclassification=self.spec.classification)
         topic, key_record = self.spec.topic, self._key_record
         build, encode_value = encoding.records.record, encoding.value
         event_id, subject_prefix = self._event_ids.of_change, self._subject_prefix
-        records: list[OutgoingRecord] = []
         if isinstance(self.serde, AvroSerde) and not any(
                 change.undecodable for change in batch.changes):
             built = await self._built(batch.changes, encoding, encode_key, captured_ms)
-            for change, (key, value, ce_id, key_string) in zip(batch.changes, built, strict=True):
-                event_headers = headers(ce_id, subject_prefix + key_string)
-                records.append((topic, key, value, event_headers))
-                if change.op == "d":  # compacted consumers forget the row
-                    records.append((topic, key, None, event_headers))
-            return records
+            return outgoing_records(topic, batch.changes, built, template, subject_prefix)
+        headers = template.headers
+        records: list[OutgoingRecord] = []
         for change in batch.changes:
             if change.undecodable:
                 records.append(await self._quarantine(change))

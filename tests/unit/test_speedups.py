@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import fastavro
@@ -13,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.capture.change_event import change_key_schema, change_value_schema
-from adapters.capture.record_workers import RecordPlan, _Builder, native_plan
+from adapters.capture.record_workers import RecordPlan, _Builder, native_plan, outgoing_records
 from adapters.capture.source import Change
+from bus.envelope import CloudEvent, HeaderTemplate
 from bus.serde.encoder import _Compiler
 from bus.speedups import _configured, pure_python, speedups
 
@@ -186,6 +188,30 @@ def test_an_unknown_op_and_a_non_text_value_are_refused() -> None:
         builder.build([Change("x", {"id": "1"}, None, {"id": "1"}, "p", 0)], 0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="string expected"):
         builder.build([Change("c", {"id": "1"}, None, {"id": 1}, "p", 0)], 0)  # type: ignore[dict-item]
+
+
+@pytestmark_needs_c
+@settings(max_examples=200)
+@given(st.data(), st.sampled_from([("id",), ("id", "sub")]),
+       st.sampled_from([None, "sensitive_personal"]), st.text(max_size=6))
+def test_outgoing_records_equal_the_python_loop(data: st.DataObject, key_columns: tuple[str, ...],
+                                                classification: str | None, prefix: str) -> None:
+    builder = _Builder(plan_for(key_columns))
+    batch = data.draw(st.lists(changes(key_columns), max_size=20))
+    built = builder.build(batch, 5)
+    template = HeaderTemplate("rongtong.legacy.row.changed", "/adapters/户籍/sqlite/t",
+                              datetime(2026, 11, 28, tzinfo=UTC),
+                              dataclassification=classification)
+
+    native = outgoing_records("topic.t", batch, built, template, prefix)
+    with pure_python():
+        python = outgoing_records("topic.t", batch, built, template, prefix)
+
+    assert native == python
+    assert len(python) == len(batch) + sum(1 for change in batch if change.op == "d")
+    for topic, key, value, headers in python:
+        event = CloudEvent.from_headers(headers)  # what a consumer reads back
+        assert topic == "topic.t" and key is not None and event.id and event.subject is not None
 
 
 def test_key_columns_that_are_not_avro_names_take_the_python_path() -> None:
