@@ -209,7 +209,7 @@ def test_outgoing_records_equal_the_python_loop(data: st.DataObject, key_columns
 
     assert native == python
     assert len(python) == len(batch) + sum(1 for change in batch if change.op == "d")
-    for topic, key, value, headers in python:
+    for topic, key, _, headers in python:
         event = CloudEvent.from_headers(headers)  # what a consumer reads back
         assert topic == "topic.t" and key is not None and event.id and event.subject is not None
 
