@@ -174,6 +174,7 @@ class IncrementalPoller:
         changes: list[Change] = []
         read_rows, read_keys, key_texts, undecodable = (
             read.rows, read.keys, read.key_texts, read.undecodable)
+        last_upd, last_ms = None, 0  # rows written together share their update time
         for i in kept:
             rowid = fetched[i][0]
             if rowid is not None:
@@ -182,8 +183,10 @@ class IncrementalPoller:
                 "c" if rowid is not None and rowid > seen_rowid else "u")
             row = read_rows[i]
             upd_text = row.get(updated_column) or ""
+            if upd_text != last_upd:
+                last_upd, last_ms = upd_text, _commit_ms(upd_text)
             changes.append(Change(op, read_keys[i], None, row, f"{upd_text}|{key_texts[i]}",
-                                  _commit_ms(upd_text), snapshot, undecodable[i]))
+                                  last_ms, snapshot, undecodable[i]))
             if rowid is not None and rowid > max_rowid:
                 max_rowid = rowid
         # New rows come in (update time, key) order after the checkpoint: the last is the
