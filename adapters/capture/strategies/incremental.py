@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import operator
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.capture import keys
-from adapters.capture.rows import row_digest
+from adapters.capture.rows import as_text, row_digest
 from adapters.capture.source import Batch, Change, Checkpoint, Op, Row, State, TableSpec
 from adapters.capture.sql import DbApiConnection, KeyOrder, SqlDialect
 from adapters.capture.strategies.common import Fetched, Throttle, call, fetch, images
@@ -105,6 +106,23 @@ def _hour_microseconds(hour: str) -> int | None:
     return (start - _EPOCH) // _MICROSECOND
 
 
+#: Values whose equality means equal text (1 == 1.0 == True, 0.0 == -0.0 and equal
+#: datetimes in two zones are equal values of different text).
+_EXACT_TYPES = frozenset({str, int, bytes, type(None)})
+
+
+def _same_text(known: tuple[Any, ...], row: tuple[Any, ...]) -> bool:
+    """Whether two fetched rows have the same text image (:func:`as_text` of each value)."""
+    if known != row:
+        return False
+    for before, now in zip(known, row, strict=True):
+        kind = type(now)
+        if kind is not type(before) or (kind not in _EXACT_TYPES
+                                         and as_text(before) != as_text(now)):
+            return False
+    return True
+
+
 class IncrementalPoller:
     """Reads the next batch after a checkpoint; one instance per open connection."""
 
@@ -125,6 +143,10 @@ class IncrementalPoller:
         self.select = (f"SELECT {rowid} AS __rowid, * FROM {d.quote(spec.table)}" if rowid
                        else f"SELECT NULL AS __rowid, t.* FROM {d.quote(spec.table)} t")
         self.order = f"{self.upd}, {keys.order_by(order)}"
+        #: Fetched values and key text of the window's images by fetched key values, valid
+        #: for the checkpoint ``_seen_for`` (the one :meth:`changes` returned last).
+        self._seen: dict[Any, tuple[tuple[Any, ...], str]] = {}
+        self._seen_for: Checkpoint | None = None
 
     def reorder(self, checkpoint: Checkpoint) -> Checkpoint:
         """``checkpoint`` for this key order: back to the first key of its update time.
@@ -154,7 +176,10 @@ class IncrementalPoller:
         boundary: dict[str, list[str]] = cp.get("boundary", {})
         snapshot = not cp.get("snapshot_done", False)
         columns, rechecked, rows = fetched_rows
-        fetched = [*rechecked, *rows]
+        # Re-checked rows fetched exactly as the window holds them need no text or hash.
+        unchanged = self._unchanged(checkpoint, columns, rechecked, boundary)
+        first_new = len(rechecked) - len(unchanged)
+        fetched = [row for i, row in enumerate(rechecked) if i not in unchanged] + rows
         read = images(self.spec, columns, fetched, skip=1)
         # Re-checked rows count only if new in the window or changed since they were read; so
         # do rows at the checkpoint's update time, read again after a reorder.
@@ -166,7 +191,7 @@ class IncrementalPoller:
             return known is not None and known[1] == row_digest(read.rows[i])
 
         kept = [i for i in range(len(fetched))
-                if not ((i < len(rechecked) or (read.rows[i].get(updated_column) or "") == updated)
+                if not ((i < first_new or (read.rows[i].get(updated_column) or "") == updated)
                         and published(i))]
         # Inserts are rows past the highest rowid of the *previous* batches: a batch may hold
         # re-checked rows with higher rowids before later-read new rows with lower ones.
@@ -194,7 +219,58 @@ class IncrementalPoller:
         last = read.rows[-1] if rows else None
         new_cp = self._advance(cp, [(read.rows[i], read.key_texts[i]) for i in kept], max_rowid,
                                last, snapshot_done=not snapshot or len(rows) < self.spec.batch_size)
+        self._remember(new_cp, columns, [(fetched[i], read.key_texts[i]) for i in kept])
         return changes, new_cp, columns
+
+    def _unchanged(self, checkpoint: Checkpoint, columns: Sequence[str],
+                   rechecked: Sequence[tuple[Any, ...]], boundary: dict[str, list[str]]) -> set[int]:
+        """Indices of ``rechecked`` rows whose fetched values are those of the image the
+        window holds for their key: the same values make the same text and hash, so they
+        are published. Only for the checkpoint this poller made last, whose window images
+        it read itself (after a restart every row is compared by its hash)."""
+        if checkpoint is not self._seen_for or not self._seen or not rechecked:
+            return set()
+        key_of = self._raw_key(columns)
+        if key_of is None:
+            return set()
+        seen, unchanged = self._seen, set()
+        for i, row in enumerate(rechecked):
+            try:
+                known = seen.get(key_of(row))
+            except TypeError:  # an unhashable driver value: compared by its hash instead
+                return set()
+            if known is not None and known[1] in boundary and _same_text(known[0], row):
+                unchanged.add(i)
+        return unchanged
+
+    def _remember(self, checkpoint: Checkpoint, columns: Sequence[str],
+                  read: Sequence[tuple[tuple[Any, ...], str]]) -> None:
+        """Keep the fetched values of the window's images (``read``: values and key text of
+        the rows :meth:`_advance` just hashed) for the next poll's :meth:`_unchanged`."""
+        boundary = checkpoint.get("boundary", {})
+        key_of = self._raw_key(columns)
+        seen = self._seen if self._seen_for is not None else {}
+        self._seen_for, self._seen = None, {}
+        if key_of is None:
+            return
+        try:
+            for row, text in read:
+                if text in boundary:
+                    seen[key_of(row)] = (row, text)
+        except TypeError:
+            return
+        # What left the window is never re-read; a key's image is the last one hashed.
+        self._seen = {key: known for key, known in seen.items()
+                      if boundary.get(known[1]) is not None}
+        self._seen_for = checkpoint
+
+    def _raw_key(self, columns: Sequence[str]) -> Callable[[tuple[Any, ...]], Any] | None:
+        """The fetched key values of a row (after the rowid), or None without key columns."""
+        try:
+            at = [1 + list(columns).index(column) for column in dict.fromkeys(self.spec.key_columns)]
+        except ValueError:
+            return None
+        return operator.itemgetter(*at) if at else None
 
     def _key(self, checkpoint: Checkpoint) -> list[str] | None:
         """The checkpoint's key as a list; None before the first key of its update time."""
