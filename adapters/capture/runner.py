@@ -243,7 +243,12 @@ class CaptureRunner:
         if len(kept) == 1:
             group, records = prepared[0]
         else:
-            group = replace(kept[-1], changes=[c for batch in kept for c in batch.changes])
+            # A source whose checkpoints are not cumulative (diff: each carries its own
+            # batch's hashes) says what one checkpoint for the group is; else the last.
+            merge = getattr(self.source, "group_checkpoint", None)
+            group = replace(kept[-1], changes=[c for batch in kept for c in batch.changes],
+                            checkpoint=(merge([batch.checkpoint for batch in kept])
+                                        if merge is not None else kept[-1].checkpoint))
             records = [record for _, batch_records in prepared for record in batch_records]
         await self._commit_in_time(producer, group, records)
         for batch in kept:

@@ -7,7 +7,7 @@ engine-specific and lives with the engine (``adapters/capture/engines``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
 from adapters.capture.source import (
@@ -20,7 +20,7 @@ from adapters.capture.source import (
 from adapters.capture.sql import DbApiConnection, SqlDialect
 from adapters.capture.strategies.common import Throttle, call
 from adapters.capture.strategies.diff import diff_batches
-from adapters.capture.strategies.diff_state import DiffState
+from adapters.capture.strategies.diff_state import DiffState, grouped
 from adapters.capture.strategies.incremental import incremental_batches
 from adapters.capture.strategies.snapshot import snapshot_chunks
 
@@ -42,8 +42,11 @@ class SqlTableSource:
         self._throttle = Throttle(spec.max_rows_per_second)
         #: The next snapshot chunk or incremental poll depends only on what the strategy read
         #: before, never on the acknowledgement of the previous batch, so the runner may read
-        #: ahead (``BUS_CAPTURE_PIPELINE``). ``diff`` applies its hashes on acknowledgement.
-        self.reads_ahead = spec.strategy in ("snapshot", "incremental")
+        #: ahead (``BUS_CAPTURE_PIPELINE``). So may a ``diff`` scan; its deletes and next pass
+        #: wait until the hashes it applies on acknowledgement are in (``_applied``).
+        self.reads_ahead = True
+        self._applied_seq = 0
+        self._applied_changed: asyncio.Condition | None = None
 
     async def _connect(self) -> DbApiConnection:
         return await call(self.dialect, self.dialect.connect)
@@ -91,8 +94,11 @@ class SqlTableSource:
                                                        checkpoint, self._throttle):
                     yield batch
             else:
+                self._applied_seq = int((checkpoint or {}).get("seq", 0))
+                self._applied_changed = None  # this read's event loop makes its own
                 async for batch in diff_batches(self.dialect, connection, self.spec, order,
-                                                checkpoint, self._state(), self._throttle):
+                                                checkpoint, self._state(), self._throttle,
+                                                self._applied):
                     yield batch
         finally:
             await asyncio.to_thread(connection.close)
@@ -106,6 +112,25 @@ class SqlTableSource:
     async def acknowledge(self, checkpoint: Checkpoint) -> None:
         if self.spec.strategy == "diff":
             await asyncio.to_thread(self._state().apply, checkpoint)
+            async with self._applied_condition():
+                self._applied_seq = int(checkpoint.get("seq", 0))
+                self._applied_condition().notify_all()
+
+    def group_checkpoint(self, checkpoints: Sequence[Checkpoint]) -> Checkpoint:
+        """The checkpoint stored for batches committed in one transaction: the last, and for
+        ``diff`` with the hashes of every batch (see :func:`grouped`)."""
+        return grouped(checkpoints) if self.spec.strategy == "diff" else checkpoints[-1]
+
+    async def _applied(self, checkpoint: Checkpoint) -> None:
+        """Return once the ``diff`` batch of ``checkpoint`` is applied to the local state."""
+        condition = self._applied_condition()
+        async with condition:
+            await condition.wait_for(lambda: self._applied_seq >= int(checkpoint.get("seq", 0)))
+
+    def _applied_condition(self) -> asyncio.Condition:
+        if self._applied_changed is None:  # made on the event loop that uses it
+            self._applied_changed = asyncio.Condition()
+        return self._applied_changed
 
     async def close(self) -> None:
         if self._diff_state is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from adapters.capture import keys
@@ -37,7 +37,16 @@ def _key_row(text: str, key_columns: tuple[str, ...]) -> Row:
 async def diff_batches(
     dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec, order: KeyOrder,
     checkpoint: Checkpoint | None, state: DiffState, throttle: Throttle,
+    applied: Callable[[Checkpoint], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Batch]:
+    """The batches of every pass after ``checkpoint``.
+
+    A pass's scan batches may be read ahead of their acknowledgement: each looks up the
+    hashes of its own keys, which no other batch of the pass touches. Its deletes, and the
+    next pass, read what every batch before them left in ``state``, so they first wait
+    (``applied``, returning once a checkpoint yielded here has been applied) until the
+    last batch yielded is.
+    """
     cp: dict[str, Any] = dict(checkpoint or {"phase": "diff", "pass": 1, "stage": "scan",
                                              "after": None, "seq": 0, "batch": []})
     if checkpoint is not None and state.applied_mark() != mark_of(checkpoint):
@@ -48,8 +57,12 @@ async def diff_batches(
         cp["after"] = None
     interval = float(spec.options.get("diff_interval_seconds", spec.poll_interval))
     columns: tuple[str, ...] = ()
+    yielded: Checkpoint | None = None
     while True:
         pass_number = int(cp["pass"])
+        if applied is not None and yielded is not None and (
+                cp["stage"] == "deletes" or cp["after"] is None):
+            await applied(yielded)  # what the deletes or the next pass read is all in state
         if cp["stage"] == "scan":
             sql, params = keys.next_chunk_sql(dialect, spec.table, order, cp["after"],
                                               spec.batch_size)
@@ -74,7 +87,8 @@ async def diff_batches(
             cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
                   "stage": "deletes" if done else "scan", "after": None if done else last,
                   "seq": cp["seq"] + 1, "batch": entries}
-            yield Batch(changes, dict(cp), columns,
+            yielded = dict(cp)
+            yield Batch(changes, yielded, columns,
                         state="snapshotting" if pass_number == 1 else "streaming")
             await throttle.pace(len(rows))
         else:
@@ -85,10 +99,12 @@ async def diff_batches(
                 cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number + 1,
                       "stage": "scan", "after": None, "seq": cp["seq"] + 1,
                       "batch": [[t, None] for t in gone]}
-                yield Batch(deletes, dict(cp), columns, state="streaming")
+                yielded = dict(cp)
+                yield Batch(deletes, yielded, columns, state="streaming")
                 await asyncio.sleep(interval)
             else:
                 cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
                       "stage": "deletes", "after": gone[-1], "seq": cp["seq"] + 1,
                       "batch": [[t, None] for t in gone]}
-                yield Batch(deletes, dict(cp), columns, state="streaming")
+                yielded = dict(cp)
+                yield Batch(deletes, yielded, columns, state="streaming")

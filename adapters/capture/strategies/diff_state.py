@@ -1,15 +1,17 @@
 """The hashes a ``diff`` capture compares against, kept in a local SQLite file.
 
 The file is derived state: it is updated only when Kafka has confirmed a batch
-(:meth:`DiffState.apply`), and each checkpoint carries the hashes of its own batch, so after a
-crash between Kafka's commit and this file's update the lost batch is applied again from the
-checkpoint — the file never lags Kafka by more than that one batch, and never leads it.
+(:meth:`DiffState.apply`), and each checkpoint carries the hashes of its own batch — of every
+batch committed in the same transaction (:func:`grouped`) — so after a crash between Kafka's
+commit and this file's update the lost batches are applied again from the checkpoint: the
+file never lags Kafka by more than that one transaction, and never leads it.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -33,28 +35,35 @@ class DiffState:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        #: The scan reads ahead (on the event loop) while acknowledged batches are applied
+        #: (in a worker thread): one statement or transaction at a time on the connection.
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def applied_mark(self) -> str | None:
-        row = self._db.execute("SELECT mark FROM applied WHERE id = 1").fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT mark FROM applied WHERE id = 1").fetchone()
         return str(row[0]) if row else None
 
     def hashes(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(self._db.execute(
-                f"SELECT key, hash FROM row_hash WHERE key IN ({marks})", chunk).fetchall())
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(self._db.execute(
+                    f"SELECT key, hash FROM row_hash WHERE key IN ({marks})", chunk).fetchall())
         return found
 
     def unseen(self, pass_number: int, after: str, limit: int) -> list[str]:
         """Keys not seen in ``pass_number`` (deleted at the source), in key order."""
-        rows = self._db.execute(
-            "SELECT key FROM row_hash WHERE pass < ? AND key > ? ORDER BY key LIMIT ?",
-            (pass_number, after, limit)).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key FROM row_hash WHERE pass < ? AND key > ? ORDER BY key LIMIT ?",
+                (pass_number, after, limit)).fetchall()
         return [str(r[0]) for r in rows]
 
     def apply(self, checkpoint: Checkpoint) -> None:
@@ -65,15 +74,25 @@ class DiffState:
         gone = [(key,) for key, digest in entries if digest is None]
         seen = [(key, digest, pass_number) for key, digest in entries if digest is not None]
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany("DELETE FROM row_hash WHERE key = ?", gone)
-            db.executemany(
-                "INSERT INTO row_hash (key, hash, pass) VALUES (?, ?, ?) ON CONFLICT (key) "
-                "DO UPDATE SET hash = excluded.hash, pass = excluded.pass", seen)
-            db.execute("INSERT INTO applied (id, mark) VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
-                       "SET mark = excluded.mark", (mark_of(checkpoint),))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self._lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("DELETE FROM row_hash WHERE key = ?", gone)
+                db.executemany(
+                    "INSERT INTO row_hash (key, hash, pass) VALUES (?, ?, ?) ON CONFLICT (key) "
+                    "DO UPDATE SET hash = excluded.hash, pass = excluded.pass", seen)
+                db.execute("INSERT INTO applied (id, mark) VALUES (1, ?) ON CONFLICT (id) DO "
+                           "UPDATE SET mark = excluded.mark", (mark_of(checkpoint),))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+
+def grouped(checkpoints: Sequence[Checkpoint]) -> Checkpoint:
+    """One checkpoint for batches committed together: the last, carrying every batch's
+    hashes, so that after a crash the state gets all of them back (not only the last's)."""
+    last = checkpoints[-1]
+    if len(checkpoints) == 1:
+        return last
+    return {**last, "batch": [entry for cp in checkpoints for entry in cp.get("batch", [])]}
