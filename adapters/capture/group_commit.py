@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 __all__ = ["GroupCommitter"]
 
+T = TypeVar("T")
 BatchT = TypeVar("BatchT")
 BuiltT = TypeVar("BuiltT")
 #: Commits a group: its batches in reading order and what was built for each.
@@ -54,6 +55,27 @@ class GroupCommitter(Generic[BatchT, BuiltT]):
         self._arrived.set()
         while len(self._pending) + self._committing > self._depth:
             await self._progress()
+
+    async def alongside(self, awaitable: Awaitable[T]) -> T:
+        """``awaitable``'s result — unless a commit fails first: then ``awaitable`` is
+        cancelled and the commit's exception raised. For a read that may wait on what the
+        commits acknowledge (a ``diff`` pass waits for its hashes), which would otherwise
+        wait for a failed commit forever."""
+        future = asyncio.ensure_future(awaitable)
+        task = self._task
+        if task is None:
+            return await future
+        try:
+            await asyncio.wait({future, task}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            future.cancel()
+            raise
+        if not task.done():
+            return future.result()
+        future.cancel()
+        await asyncio.gather(future, return_exceptions=True)
+        task.result()  # the commit's exception
+        raise RuntimeError("the committer stopped")
 
     async def drain(self) -> None:
         """Wait until every submitted batch is committed."""

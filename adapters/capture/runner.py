@@ -217,7 +217,11 @@ class CaptureRunner:
         committer: GroupCommitter[Batch, _Prepared] = GroupCommitter(
             functools.partial(self._commit_group, producer), PIPELINE_DEPTH)
         try:
-            async for batch in batches:
+            while True:
+                try:  # a failed commit ends a read waiting on acknowledgements, too
+                    batch = await committer.alongside(anext(batches))
+                except StopAsyncIteration:
+                    break
                 if batch.changes or batch.checkpoint != checkpoint:
                     await committer.submit(batch, asyncio.ensure_future(self._prepared(batch)))
                     checkpoint = batch.checkpoint

@@ -143,6 +143,35 @@ async def test_a_failed_commit_fails_the_batches_read_after_it_and_resumes_from_
     assert len(keys) == len(set(keys)) == 15
 
 
+async def test_a_read_waiting_for_an_acknowledgement_ends_when_the_commit_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class WaitsForItsFirstBatch(ReadingAheadSource):
+        """Like a ``diff`` pass before its deletes: reads on once its batch is applied."""
+
+        async def read(self, checkpoint: Checkpoint | None) -> AsyncGenerator[Batch, None]:
+            async for batch in super().read(checkpoint):
+                yield batch
+                while batch.checkpoint not in self.acknowledged:
+                    await asyncio.sleep(0.01)
+
+    producer = FakeProducer()
+    producer.fail_on_topic = SPEC.topic  # the first batch is never acknowledged
+
+    stop = asyncio.Event()
+    source = WaitsForItsFirstBatch(batches(3), stop)
+    monkeypatch.setattr(runner_module, "read_position",
+                        lambda _bootstrap, _owner: asyncio.sleep(0, producer.last_position()))
+    monkeypatch.setattr(runner_module.Backoff, "next_delay", lambda self: 0.0)
+    runner = CaptureRunner(source, bootstrap="127.0.0.1:1", serde=JsonSerde(),  # type: ignore[arg-type]
+                           producer_factory=lambda owner: producer, pipeline=True)
+    await asyncio.wait_for(runner.run(stop), 10)
+
+    assert producer.aborted == 1 and runner.status.retries == 1
+    assert source.read_from == [None, None]
+    assert_grouped_in_order(producer, 3)
+
+
 async def test_sources_that_wait_for_acknowledgements_are_not_read_ahead() -> None:
     source = ScriptedSource([], asyncio.Event())
     runner = CaptureRunner(source, bootstrap="127.0.0.1:1", serde=JsonSerde(),  # type: ignore[arg-type]
