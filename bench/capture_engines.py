@@ -75,6 +75,7 @@ from bench.capture_throughput import (
     time_raw,
     time_raw_batched,
 )
+from bus.collector import pace_collector
 from bus.kafka import TopicSpec, ensure_topics, transactional_producer
 from bus.positions import POSITIONS_TOPIC_SPEC
 from bus.serde.avro import AvroSerde
@@ -583,6 +584,9 @@ def report(results: Sequence[Result], args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # The process runs the captures as `bus adapters run` does, its collector paced alike
+    # (the raw baselines share the process and the setting).
+    pace_collector(Settings().capture_gc_threshold)
     results = asyncio.run(run(args))
     report(results, args)
     return 0

@@ -23,6 +23,7 @@ from adapters.capture.status import CaptureMetrics
 from adapters.standardize.mapping import find_mapping
 from adapters.standardize.metrics import StandardizeMetrics
 from adapters.standardize.stage import StandardizeStage
+from bus.collector import pace_collector
 from bus.kafka import TopicSpec, committed_reader, ensure_topics, transactional_producer
 from bus.positions import POSITIONS_TOPIC_SPEC
 from bus.serde.avro import AvroSerde
@@ -89,6 +90,7 @@ async def adapter_pipeline(settings: Settings) -> AsyncIterator[
 
 async def run_adapters(settings: Settings) -> None:
     """Run every capture and standardize stage until SIGINT/SIGTERM; a failure stops all, loudly."""
+    pace_collector(settings.capture_gc_threshold)  # this process streams rows
     stop = _stop_on_signals()
     async with adapter_pipeline(settings) as (runners, stages):
         tasks = [asyncio.create_task(_keep_failed(r.run(stop)), name=r.spec.owner)
