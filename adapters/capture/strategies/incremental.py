@@ -115,12 +115,13 @@ def _same_text(known: tuple[Any, ...], row: tuple[Any, ...]) -> bool:
     """Whether two fetched rows have the same text image (:func:`as_text` of each value)."""
     if known != row:
         return False
-    for before, now in zip(known, row, strict=True):
-        kind = type(now)
-        if kind is not type(before) or (kind not in _EXACT_TYPES
-                                         and as_text(before) != as_text(now)):
-            return False
-    return True
+    kinds = tuple(map(type, row))
+    if kinds != tuple(map(type, known)):
+        return False
+    if _EXACT_TYPES.issuperset(kinds):  # most rows: text, integers and NULLs
+        return True
+    return all(as_text(before) == as_text(now) for before, now, kind in zip(known, row, kinds, strict=True)
+               if kind not in _EXACT_TYPES)
 
 
 class IncrementalPoller:
