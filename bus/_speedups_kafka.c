@@ -368,6 +368,16 @@ static PyObject *text_header(PyObject *name, PyObject *text, PyObject *prefix) {
     return pair;
 }
 
+/* ``pairs`` (a tuple) into ``list`` from ``at`` on; the index after them. */
+static Py_ssize_t put_pairs(PyObject *list, Py_ssize_t at, PyObject *pairs) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++, at++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, i);
+        Py_INCREF(pair);
+        PyList_SET_ITEM(list, at, pair);
+    }
+    return at;
+}
+
 /* Whether ``change`` is a delete: its op (item 0 of the Change named tuple) is "d". */
 static int is_delete(PyObject *change) {
     PyObject *op;
@@ -422,34 +432,21 @@ PyObject *outgoing_records(PyObject *module, PyObject *const *args, Py_ssize_t n
         PyObject *headers = PyList_New(header_count);
         if (headers == NULL)
             goto fail;
-        Py_ssize_t at = 0;
-        for (Py_ssize_t h = 0; h < before_count; h++, at++) {
-            PyObject *pair = PyTuple_GET_ITEM(before_id, h);
-            Py_INCREF(pair);
-            PyList_SET_ITEM(headers, at, pair);
-        }
+        Py_ssize_t at = put_pairs(headers, 0, before_id);
         PyObject *pair = text_header(id_name, PyTuple_GET_ITEM(item, 2), NULL);
         if (pair == NULL) {
             Py_DECREF(headers);
             goto fail;
         }
         PyList_SET_ITEM(headers, at++, pair);
-        for (Py_ssize_t h = 0; h < after_count; h++, at++) {
-            pair = PyTuple_GET_ITEM(after_id, h);
-            Py_INCREF(pair);
-            PyList_SET_ITEM(headers, at, pair);
-        }
+        at = put_pairs(headers, at, after_id);
         pair = text_header(subject_name, PyTuple_GET_ITEM(item, 3), prefix);
         if (pair == NULL) {
             Py_DECREF(headers);
             goto fail;
         }
         PyList_SET_ITEM(headers, at++, pair);
-        for (Py_ssize_t h = 0; h < tail_count; h++, at++) {
-            pair = PyTuple_GET_ITEM(tail, h);
-            Py_INCREF(pair);
-            PyList_SET_ITEM(headers, at, pair);
-        }
+        put_pairs(headers, at, tail);
         PyObject *key = PyTuple_GET_ITEM(item, 0);
         PyObject *record = PyTuple_Pack(4, topic, key, PyTuple_GET_ITEM(item, 1), headers);
         int failed = record == NULL || PyList_Append(out, record) < 0;

@@ -56,6 +56,9 @@ class ExtractDiff:
     seen: ExtractRows = field(default_factory=dict)
     withhold_deletes: bool = False
 
+    def __post_init__(self) -> None:
+        self._key_tuple = tuple(self.key_columns)  # what extract_row takes, per record
+
     def judge(self, record: Record) -> Verdict | None:
         """The change ``record`` makes (None: unchanged); remembers the record's key."""
         new: Op = "r" if self.first else "c"
@@ -88,7 +91,7 @@ class ExtractDiff:
         if accelerated is None:
             return None
         state: tuple[str, str, str] | None = accelerated.extract_row(
-            record_row, tuple(self.key_columns), LINE_COLUMN)
+            record_row, self._key_tuple, LINE_COLUMN)
         return state
 
     def deletes(self) -> list[tuple[str, Row]]:
