@@ -24,9 +24,7 @@
 
 enum { K_STRING = 0, K_NULL_STRING = 1, K_STRING_NULL = 2, K_BOOLEAN = 3, K_LONG = 4, K_INT = 5 };
 
-int buffer_reserve(Buffer *b, Py_ssize_t more) {
-    if (b->size + more <= b->capacity)
-        return 0;
+int buffer_grow(Buffer *b, Py_ssize_t more) {
     Py_ssize_t capacity = b->capacity * 2;
     while (capacity < b->size + more)
         capacity *= 2;
@@ -46,13 +44,6 @@ int buffer_reserve(Buffer *b, Py_ssize_t more) {
 void buffer_free(Buffer *b) {
     if (b->data != b->inline_buffer)
         PyMem_Free(b->data);
-}
-
-int put_byte(Buffer *b, char c) {
-    if (buffer_reserve(b, 1) < 0)
-        return -1;
-    b->data[b->size++] = c;
-    return 0;
 }
 
 /* Zig-zag variable-length encoding of a 64-bit long, as Avro writes int and long. */

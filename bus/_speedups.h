@@ -12,9 +12,21 @@ typedef struct {
     char inline_buffer[1024];
 } Buffer;
 
-int buffer_reserve(Buffer *b, Py_ssize_t more);
+/* Grows ``b`` to hold ``more`` bytes beyond its size (the slow path of buffer_reserve). */
+int buffer_grow(Buffer *b, Py_ssize_t more);
 void buffer_free(Buffer *b);
-int put_byte(Buffer *b, char c);
+
+/* Inline: every byte written goes through these, from every C file. */
+static inline int buffer_reserve(Buffer *b, Py_ssize_t more) {
+    return b->size + more <= b->capacity ? 0 : buffer_grow(b, more);
+}
+
+static inline int put_byte(Buffer *b, char c) {
+    if (buffer_reserve(b, 1) < 0)
+        return -1;
+    b->data[b->size++] = c;
+    return 0;
+}
 
 /* SHA-1 or SHA-256 of ``data`` as lower-case hex into ``hex`` (40 or 64 characters). */
 void digest_hex(int sha256, const char *data, size_t size, char *hex, int portable);

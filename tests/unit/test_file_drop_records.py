@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from adapters.capture.engines.files_options import FileDropOptions, parse_options
 from adapters.capture.engines.files_records import (
     LINE_COLUMN,
     Record,
+    _csv_records,
+    bad_line,
     codec_for,
     csv_record,
+    decoded_lines,
     fixed_record,
     open_records,
 )
@@ -147,3 +151,57 @@ def test_arbitrary_bytes_in_a_line_always_become_a_record_never_an_exception(
             assert record.row[LINE_COLUMN] == line.decode(codec, errors="backslashreplace")
         else:
             assert LINE_COLUMN not in record.row
+
+
+def one_by_one(lines: list[bytes], columns: tuple[str, ...], delimiter: str,
+               codec: str) -> list[Record]:
+    """Each line decoded and split alone, by the csv module: what the fast paths must equal."""
+    found = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            text = line.decode(codec)
+            values = next(csv.reader([text], delimiter=delimiter), [])
+        except (UnicodeDecodeError, csv.Error):
+            found.append(bad_line(number, line, columns, codec))
+            continue
+        if len(values) != len(columns):
+            found.append(bad_line(number, line, columns, codec))
+        else:
+            found.append(Record(number, {c: v if v != "" else None
+                                         for c, v in zip(columns, values, strict=True)}))
+    return found
+
+
+_LINE_TEXT = st.text(alphabet=st.sampled_from(
+    ['a', '1', ',', '|', '"', ' ', '\r', '\x00', '\ufeff', '王', '娜', '\u3000', '€']), max_size=14)
+
+
+@settings(max_examples=300, deadline=None)
+@example(texts=["a\rb,1,1", "a,1,1\r", "\r,,", '"a,1",1,1', 'a,"1"1,1', "a,\x00,1",
+                "a" * 131_073 + ",1,1"], junk=[],
+         codec="gbk", delimiter=",")
+@given(texts=st.lists(_LINE_TEXT, min_size=1, max_size=12),
+       junk=st.lists(st.binary(max_size=3).filter(lambda b: b"\n" not in b), max_size=12),
+       codec=st.sampled_from(["gbk", "gb18030", "utf-8-sig"]), delimiter=st.sampled_from([",", "|"]))
+def test_lines_decoded_together_and_split_fast_equal_each_line_read_alone_by_the_csv_module(
+    texts: list[str], junk: list[bytes], codec: str, delimiter: str,
+) -> None:
+    # Valid lines, some with bytes that do not decode (or do, with another line's help).
+    lines = [t.encode(codec, errors="ignore") + (junk[i] if i < len(junk) else b"")
+             for i, t in enumerate(texts)]
+    lines = [line for line in lines if line.strip(b" \t\r\x0b\x0c")]
+    columns = ("A", "B", "C")
+
+    found = list(_csv_records(iter(lines), columns, delimiter, codec))
+
+    assert found == one_by_one(lines, columns, delimiter, codec)
+
+
+def test_a_chunk_with_one_bad_line_is_decoded_line_by_line() -> None:
+    lines = ["D001,王小明,x".encode("gbk"), b"D002,\xff\xfe,x", "D003,李娜,x".encode("gbk")]
+
+    assert decoded_lines(lines, "gbk") is None
+    assert [r.undecodable for r in _csv_records(iter(lines), ("DJBH", "XM", "DJRQ"), ",", "gbk")
+            ] == [(), (LINE_COLUMN,), ()]
+    assert decoded_lines(["\ufeffa".encode(), "\ufeff\ufeffb".encode()], "utf-8-sig") == [
+        "a", "\ufeffb"]  # as each line alone: one BOM dropped per line

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from adapters.capture.engines import files_listing
 from adapters.capture.engines.files import FileDropSource
 from adapters.capture.engines.files_records import LINE_COLUMN
 from adapters.capture.source import (
@@ -319,3 +320,55 @@ async def test_acknowledge_archives_only_files_taken_in_the_acknowledged_checkpo
     again = await drain(FileDropSource(spec(tmp_path, archive_directory=str(archive))),
                         batches[-1].checkpoint)
     assert [c.position for c in changes(again)] == ["hy_2.csv:1"]
+
+
+async def test_reading_ahead_of_the_acknowledgements_neither_loses_nor_doubles_a_change(
+    tmp_path: Path,
+) -> None:
+    """The runner reads ahead (pipeline): generations are saved and files finished before the
+    batches before them are acknowledged, and prunes and archives run alongside the read."""
+    archive = tmp_path / "archive"
+
+    def source() -> FileDropSource:
+        return FileDropSource(spec(tmp_path, 2, mode="full", state_dir=str(tmp_path / "state"),
+                                   archive_directory=str(archive)))
+
+    drop(tmp_path, "hy_1.csv", [f"D{i:03},名{i},x" for i in range(5)])
+    drop(tmp_path, "hy_2.csv", ["D000,改,x", "D001,名1,x", "D007,新,x"])
+    ahead = await drain(source(), None)  # both files read before any acknowledgement
+    first_file = next(i for i, b in enumerate(ahead) if b.checkpoint["generation"] == 1
+                      and b.checkpoint["current"] is None)
+
+    acknowledging = source()
+    for batch in ahead[:first_file + 1]:  # Kafka confirmed the first file only: then a crash
+        await acknowledging.acknowledge(batch.checkpoint)
+    assert sorted(p.name for p in archive.iterdir()) == ["hy_1.csv"]
+    rest = await drain(source(), ahead[first_file].checkpoint)
+
+    assert summary(rest) == summary(ahead[first_file + 1:])
+    assert summary(rest) == [("u", "D000", "改"), ("c", "D007", "新"), ("d", "D002", None),
+                             ("d", "D003", None), ("d", "D004", None)]
+    for batch in rest:
+        await acknowledging.acknowledge(batch.checkpoint)
+    drop(tmp_path, "hy_3.csv", ["D000,改,x", "D007,新,x", "D008,又,x"])
+    assert summary(await drain(source(), rest[-1].checkpoint)) == [
+        ("c", "D008", "又"), ("d", "D001", None)]
+
+
+async def test_a_file_moved_away_while_the_directory_is_listed_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An acknowledgement archiving a taken file while the read lists the directory."""
+    drop(tmp_path, "hy_1.csv", ["D001,王小明,x"])
+    drop(tmp_path, "hy_2.csv", ["D002,李娜,x"])
+    scandir = os.scandir
+
+    def scandir_then_archive(path: Any) -> Any:
+        entries = list(scandir(path))
+        (tmp_path / "hy_1.csv").unlink()  # after the scan, before the entries' stat
+        return iter(entries)
+
+    monkeypatch.setattr(files_listing.os, "scandir", scandir_then_archive)
+    listing = files_listing.list_directory(FileDropSource(spec(tmp_path)).options)
+
+    assert [f.name for f in listing.files] == ["hy_2.csv"]

@@ -50,6 +50,12 @@ class FileDropSource:
     """A CaptureSource over a directory of CSV / fixed-width file drops (``spec.options``)."""
 
     engine = "files"
+    #: The next batch depends only on what this read took before, never on an
+    #: acknowledgement, so the runner may read ahead (``BUS_CAPTURE_PIPELINE``). What the
+    #: acknowledgements do meanwhile is safe alongside: pruning only drops generations older
+    #: than a committed one (the read saves newer ones), and archiving moves only files the
+    #: committed checkpoint — and so this read, which is ahead of it — has taken.
+    reads_ahead = True
 
     def __init__(self, spec: TableSpec, *, clock: Callable[[], float] = time.time) -> None:
         self.spec = spec

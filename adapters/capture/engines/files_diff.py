@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from adapters.capture.engines.files_records import LINE_COLUMN, Record
 from adapters.capture.engines.files_state import ExtractRows
@@ -40,8 +41,7 @@ def row_of(text: str) -> Row:
     return loaded
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """What one record means: ``op`` and the previous row, or nothing (unchanged)."""
 
     op: Op
@@ -58,6 +58,8 @@ class ExtractDiff:
 
     def __post_init__(self) -> None:
         self._key_tuple = tuple(self.key_columns)  # what extract_row takes, per record
+        accelerated = speedups()
+        self._extract_row = None if accelerated is None else accelerated.extract_row
 
     def judge(self, record: Record) -> Verdict | None:
         """The change ``record`` makes (None: unchanged); remembers the record's key."""
@@ -87,10 +89,9 @@ class ExtractDiff:
     def _native_state(self, record_row: Row) -> tuple[str, str, str] | None:
         """The record's key JSON, hash and row JSON (without the line number) from one C
         call, the same texts as the Python; None without the extension."""
-        accelerated = speedups()
-        if accelerated is None:
+        if self._extract_row is None:
             return None
-        state: tuple[str, str, str] | None = accelerated.extract_row(
+        state: tuple[str, str, str] | None = self._extract_row(
             record_row, self._key_tuple, LINE_COLUMN)
         return state
 

@@ -64,7 +64,10 @@ def list_directory(options: FileDropOptions) -> Listing:
     files = []
     for entry in entries:
         if _is_data_name(entry.name, options.pattern) and entry.is_file():
-            stat = entry.stat()
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:  # moved away since the scan (archived, or by a person)
+                continue
             files.append(DropFile(entry.name, Path(entry.path), stat.st_size, stat.st_mtime_ns))
     files.sort(key=lambda f: (f.name, f.mtime_ns))
     return Listing(tuple(files), frozenset(e.name for e in entries))

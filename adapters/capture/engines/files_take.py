@@ -21,6 +21,13 @@ from adapters.capture.engines.files_records import Record, codec_for, open_recor
 from adapters.capture.engines.files_state import ExtractRows, ExtractState
 from adapters.capture.source import Batch, Change, Row, SourceMisconfigured, State, TableSpec, key_of
 
+#: ``append`` mode: every record is a create.
+_CREATE = Verdict("c", None)
+
+
+def _append_verdict(_record: Record) -> Verdict:
+    return _CREATE
+
 
 class FileChanged(Exception):
     """The file changed between fingerprinting and opening; it is taken at a later poll."""
@@ -96,22 +103,18 @@ class FileTake:
         return self._delete_batch()
 
     def _record_batch(self, records: list[Record]) -> Batch:
-        changes = [c for c in (self._change(r) for r in records) if c is not None]
+        judge = _append_verdict if self.diff is None else self.diff.judge
+        key_columns, name = self.spec.key_columns, self.job.file.name
+        commit_ts_ms, snapshot = self.job.file.mtime_ms, self.snapshot
+        changes = [
+            Change(verdict.op, key_of(record.row, key_columns), verdict.before, record.row,
+                   f"{name}:{record.number}", commit_ts_ms, snapshot, record.undecodable)
+            for record in records if (verdict := judge(record)) is not None
+        ]
         self.progress = self.progress.advanced(records=len(records))
         if self.diff is None and len(records) < self.spec.batch_size:
             self._finish(new_generation=False)
         return self._batch(changes)
-
-    def _change(self, record: Record) -> Change | None:
-        verdict = Verdict("c", None) if self.diff is None else self.diff.judge(record)
-        if verdict is None:
-            return None
-        return Change(
-            op=verdict.op, key=key_of(record.row, self.spec.key_columns), before=verdict.before,
-            after=record.row, position=f"{self.job.file.name}:{record.number}",
-            commit_ts_ms=self.job.file.mtime_ms, snapshot=self.snapshot,
-            undecodable=record.undecodable,
-        )
 
     def _start_deletes(self) -> list[tuple[str, Row]]:
         """All records read: save the next generation, then list the deletes."""
