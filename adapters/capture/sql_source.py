@@ -116,6 +116,11 @@ class SqlTableSource:
                 self._applied_seq = int(checkpoint.get("seq", 0))
                 self._applied_condition().notify_all()
 
+    @property
+    def grouped_checkpoints(self) -> bool:
+        """Whether a group's checkpoint carries every batch's state (``diff``'s hashes)."""
+        return self.spec.strategy == "diff"
+
     def group_checkpoint(self, checkpoints: Sequence[Checkpoint]) -> Checkpoint:
         """The checkpoint stored for batches committed in one transaction: the last, and for
         ``diff`` with the hashes of every batch (see :func:`grouped`)."""

@@ -57,14 +57,16 @@ def batches(count: int) -> list[Batch]:
 
 
 async def run_pipelined(source_batches: list[Batch], producer: FakeProducer,
-                        monkeypatch: pytest.MonkeyPatch) -> ReadingAheadSource:
+                        monkeypatch: pytest.MonkeyPatch,
+                        source_type: type[ReadingAheadSource] = ReadingAheadSource,
+                        ) -> ReadingAheadSource:
     async def stored_position(_bootstrap: str, _owner: str) -> Checkpoint | None:
         return producer.last_position()
 
     monkeypatch.setattr(runner_module, "read_position", stored_position)
     monkeypatch.setattr(runner_module.Backoff, "next_delay", lambda self: 0.0)
     stop = asyncio.Event()
-    source = ReadingAheadSource(source_batches, stop)
+    source = source_type(source_batches, stop)
     runner = CaptureRunner(source, bootstrap="127.0.0.1:1", serde=JsonSerde(),  # type: ignore[arg-type]
                            producer_factory=lambda owner: producer,
                            pipeline=True)
@@ -109,23 +111,44 @@ async def test_pipelined_batches_commit_in_reading_order_each_group_with_its_las
     assert source.acknowledged == [{"seq": n} for n in range(1, 7)]
 
 
+class SlowCommits(FakeProducer):
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> None:
+        await asyncio.sleep(0.05)  # the broker's round trips: the reader runs ahead
+        await super().send_batch(batch, topic, partition=partition)
+
+
 async def test_batches_read_while_a_transaction_commits_share_the_next_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    class SlowCommits(FakeProducer):
-        async def send_batch(self, batch: Any, topic: str, *, partition: int) -> None:
-            await asyncio.sleep(0.05)  # the broker's round trips: the reader runs ahead
-            await super().send_batch(batch, topic, partition=partition)
-
     producer = SlowCommits()
+    count = 3 * runner_module.PIPELINE_DEPTH
 
-    source = await run_pipelined(batches(12), producer, monkeypatch)
+    source = await run_pipelined(batches(count), producer, monkeypatch)
 
-    assert_grouped_in_order(producer, 12)
+    assert_grouped_in_order(producer, count)
     sizes = [len(keys) // 3 for keys, _ in transactions(producer)]
     assert max(sizes) > 1, f"every batch had a transaction of its own: {sizes}"
     assert max(sizes) <= runner_module.PIPELINE_DEPTH
-    assert source.acknowledged == [{"seq": n} for n in range(1, 13)]
+    assert max(source.ahead) <= runner_module.PIPELINE_DEPTH + 1
+    assert source.acknowledged == [{"seq": n} for n in range(1, count + 1)]
+
+
+async def test_a_source_whose_group_checkpoint_carries_every_batch_gets_smaller_groups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``diff``: a group's stored checkpoint holds the hashes of all its batches."""
+    class CarriesEveryBatch(ReadingAheadSource):
+        grouped_checkpoints = True
+
+    producer = SlowCommits()
+    count = 3 * runner_module.PIPELINE_DEPTH
+
+    source = await run_pipelined(batches(count), producer, monkeypatch, CarriesEveryBatch)
+
+    assert_grouped_in_order(producer, count)
+    sizes = [len(keys) // 3 for keys, _ in transactions(producer)]
+    assert 1 < max(sizes) <= runner_module.GROUPED_CHECKPOINT_DEPTH < runner_module.PIPELINE_DEPTH
+    assert max(source.ahead) <= runner_module.GROUPED_CHECKPOINT_DEPTH + 1
 
 
 async def test_a_failed_commit_fails_the_batches_read_after_it_and_resumes_from_its_checkpoint(
