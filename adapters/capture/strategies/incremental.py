@@ -148,6 +148,8 @@ class IncrementalPoller:
         #: for the checkpoint ``_seen_for`` (the one :meth:`changes` returned last).
         self._seen: dict[Any, tuple[tuple[Any, ...], str]] = {}
         self._seen_for: Checkpoint | None = None
+        #: :meth:`_raw_key` per column set (the same for every poll of a table).
+        self._raw_keys: dict[tuple[str, ...], Callable[[tuple[Any, ...]], Any] | None] = {}
 
     def reorder(self, checkpoint: Checkpoint) -> Checkpoint:
         """``checkpoint`` for this key order: back to the first key of its update time.
@@ -250,7 +252,7 @@ class IncrementalPoller:
         the rows :meth:`_advance` just hashed) for the next poll's :meth:`_unchanged`."""
         boundary = checkpoint.get("boundary", {})
         key_of = self._raw_key(columns)
-        seen = self._seen if self._seen_for is not None else {}
+        seen = self._seen  # empty while no checkpoint is remembered
         self._seen_for, self._seen = None, {}
         if key_of is None:
             return
@@ -267,11 +269,14 @@ class IncrementalPoller:
 
     def _raw_key(self, columns: Sequence[str]) -> Callable[[tuple[Any, ...]], Any] | None:
         """The fetched key values of a row (after the rowid), or None without key columns."""
-        try:
-            at = [1 + list(columns).index(column) for column in dict.fromkeys(self.spec.key_columns)]
-        except ValueError:
-            return None
-        return operator.itemgetter(*at) if at else None
+        columns = tuple(columns)
+        if columns not in self._raw_keys:
+            try:
+                at = [1 + columns.index(column) for column in dict.fromkeys(self.spec.key_columns)]
+            except ValueError:
+                at = []
+            self._raw_keys[columns] = operator.itemgetter(*at) if at else None
+        return self._raw_keys[columns]
 
     def _key(self, checkpoint: Checkpoint) -> list[str] | None:
         """The checkpoint's key as a list; None before the first key of its update time."""
