@@ -100,7 +100,8 @@ class LedgerEchoes:
             return found
         finally:
             cursor.close()
-            connection.rollback()  # end the read transaction: the next batch sees new writes
+            if not self.dialect.autocommit_reads:
+                connection.rollback()  # end the read transaction: the next batch sees new writes
 
     def _has_ledger(self, cursor: Any) -> bool:
         if self.dialect.engine == "sqlite":

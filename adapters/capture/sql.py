@@ -59,6 +59,10 @@ class SqlDialect(Protocol):
     database: str
     #: The positional placeholder: ``?`` (sqlite3) or ``%s`` (psycopg2, PyMySQL).
     param: str
+    #: Whether :meth:`connect`'s connections autocommit, each statement reading one
+    #: consistent snapshot of its own: a single read then needs no transaction opened and
+    #: ended around it (two or three round trips saved per read).
+    autocommit_reads: bool
 
     def connect(self) -> DbApiConnection:
         """A new read-only connection; raises SourceUnavailable / SourceMisconfigured."""

@@ -16,6 +16,7 @@ from adapters.capture.engines.mariadb_sql import (
     text_of,
 )
 from adapters.capture.source import SourceMisconfigured, SourceUnavailable
+from adapters.capture.strategies.common import fetch
 from adapters.capture.sql import SqlDialect
 from tests.servers.mariadb import MariaDbServer, free_port, running_mariadb
 
@@ -95,6 +96,27 @@ def test_a_consistent_read_does_not_see_rows_committed_after_it_began(
         connection.rollback()
     finally:
         connection.close()
+
+
+def test_a_capture_read_is_its_own_transaction_and_the_next_one_sees_later_commits(
+    server: MariaDbServer,
+) -> None:
+    """``autocommit_reads``: no transaction is opened or ended around a read, none is left
+    open between polls, and each read sees what was committed before it."""
+    dialect = dialect_for(server)
+    assert dialect.autocommit_reads
+    connection = dialect.connect()
+    count = f"SELECT COUNT(*) FROM {dialect.quote('plain')}"
+    try:
+        _, (before,) = fetch(dialect, connection, count, [], consistent=True)
+        server.execute(f"INSERT INTO plain VALUES ({before[0] + 100})")
+        _, (after,) = fetch(dialect, connection, count, [], consistent=True)
+        _, ((open_transaction,),) = fetch(dialect, connection, "SELECT @@in_transaction", [])
+    finally:
+        connection.close()
+
+    assert after[0] == before[0] + 1
+    assert open_transaction == 0
 
 
 def test_keys_compare_as_text_through_as_text(server: MariaDbServer) -> None:

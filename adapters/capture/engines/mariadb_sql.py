@@ -226,13 +226,16 @@ class MariaDbDialect:
 
     engine = "mariadb"
     param = "%s"
+    #: InnoDB reads one statement from one read view (a non-transactional table under a read
+    #: lock held for the statement), so a poll's SELECT is consistent on its own.
+    autocommit_reads = True
 
     def __init__(self, settings: MariaDbSettings) -> None:
         self.settings = settings
         self.database = settings.database
 
     def connect(self) -> DbApiConnection:
-        connection: DbApiConnection = connect(self.settings, for_capture=True)
+        connection: DbApiConnection = connect(self.settings, for_capture=True, autocommit=True)
         return connection
 
     def quote(self, identifier: str) -> str:

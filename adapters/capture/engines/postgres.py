@@ -116,6 +116,7 @@ class PostgresDialect:
 
     engine = "postgresql"
     param = "%s"
+    autocommit_reads = False
 
     def __init__(self, dsn: str, *, schema: str = "public") -> None:
         self.dsn = dsn

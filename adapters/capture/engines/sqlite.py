@@ -15,6 +15,7 @@ from adapters.capture.sql import DbApiConnection, DbApiCursor, KeyOrder
 class SqliteDialect:
     engine = "sqlite"
     param = "?"
+    autocommit_reads = False  # BEGIN and ROLLBACK are calls into the library, not round trips
     #: SQLite rows carry an increasing rowid: rows past the highest seen are inserts.
     rowid = "rowid"
 

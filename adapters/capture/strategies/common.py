@@ -45,15 +45,18 @@ def fetch(
     dialect: SqlDialect, connection: DbApiConnection, sql: str, params: Sequence[object],
     *, consistent: bool = False,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and rows of one query (in a worker thread)."""
+    """Column names and rows of one query (in a worker thread); ``consistent``: read from one
+    snapshot, in a transaction of its own unless the statement alone is one
+    (``autocommit_reads``)."""
+    in_transaction = consistent and not dialect.autocommit_reads
     cursor = connection.cursor()
     try:
-        if consistent:
+        if in_transaction:
             dialect.begin_consistent_read(cursor)
         cursor.execute(sql, tuple(params))
         names = [str(d[0]) for d in cursor.description]
         rows = [tuple(r) for r in cursor.fetchall()]
-        if consistent:
+        if in_transaction:
             connection.rollback()
         return names, rows
     finally:
