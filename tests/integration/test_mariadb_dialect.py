@@ -16,8 +16,8 @@ from adapters.capture.engines.mariadb_sql import (
     text_of,
 )
 from adapters.capture.source import SourceMisconfigured, SourceUnavailable
-from adapters.capture.strategies.common import fetch
 from adapters.capture.sql import SqlDialect
+from adapters.capture.strategies.common import fetch
 from tests.servers.mariadb import MariaDbServer, free_port, running_mariadb
 
 pytestmark = pytest.mark.integration
