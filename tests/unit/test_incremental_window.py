@@ -43,7 +43,7 @@ def poll_all(poll: IncrementalPoller, cp: Checkpoint) -> tuple[list[tuple[str, s
     """Every change until caught up, as (op, key, after) — and the checkpoint after them."""
     published = []
     while True:
-        fetched = poll._fetch(poll.position(cp))
+        fetched = poll._fetch(cp)
         changes, cp_next, _ = poll.changes(cp, fetched)
         published += [(c.op, c.key["id"], c.after) for c in changes]
         cp = cp_next
@@ -91,7 +91,7 @@ def test_unchanged_rows_of_the_window_are_neither_converted_nor_hashed(
     hashed: list[dict[str, Any]] = []
     real = incremental.row_digest
     monkeypatch.setattr(incremental, "row_digest", lambda row: hashed.append(row) or real(row))
-    fetched = poll._fetch(poll.position(cp))
+    fetched = poll._fetch(cp)
     changes, _, _ = poll.changes(cp, fetched)
 
     assert len(fetched.rechecked) == 6  # the whole tie at T1 was read again

@@ -22,7 +22,7 @@ import operator
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from adapters.capture import keys
 from adapters.capture.rows import as_text, row_digest
@@ -124,19 +124,6 @@ def _same_text(known: tuple[Any, ...], row: tuple[Any, ...]) -> bool:
                if kind not in _EXACT_TYPES)
 
 
-class Position(NamedTuple):
-    """What a poll's queries start from: the checkpoint's update time and key texts, and
-    whether it has a window to re-read."""
-
-    updated: str
-    key: tuple[str, ...] | None
-    window: bool
-
-
-#: Seconds a closing read waits for the poll it read ahead, before the connection is closed.
-_AHEAD_CLOSE_TIMEOUT = 30.0
-
-
 class IncrementalPoller:
     """Reads the next batch after a checkpoint; one instance per open connection."""
 
@@ -174,33 +161,16 @@ class IncrementalPoller:
             return checkpoint
         return {**checkpoint, "key": None, keys.ORDER_FIELD: self.key_order.name}
 
-    async def fetch(self, checkpoint: Checkpoint | Position) -> Fetched:
+    async def fetch(self, checkpoint: Checkpoint) -> Fetched:
         """The rows the next poll after ``checkpoint`` reads: the window's, then new ones."""
-        at = checkpoint if isinstance(checkpoint, Position) else self.position(checkpoint)
-        return await call(self.dialect, self._fetch, at)
+        return await call(self.dialect, self._fetch, checkpoint)
 
-    def _fetch(self, at: Position) -> Fetched:  # in a worker thread
-        key = None if at.key is None else list(at.key)
-        columns, rechecked = self._recheck(at.updated, key, at.window)
-        columns2, rows = self._next(at.updated, key)
-        return Fetched(tuple(columns or columns2), rechecked, rows)
-
-    def position(self, checkpoint: Checkpoint) -> Position:
-        """Where the poll after ``checkpoint`` starts."""
+    def _fetch(self, checkpoint: Checkpoint) -> Fetched:  # in a worker thread
+        updated: str = checkpoint.get("updated", "")
         key = self._key(checkpoint)
-        return Position(checkpoint.get("updated", ""), None if key is None else tuple(key),
-                        bool(checkpoint.get("boundary")))
-
-    def likely_position(self, fetched_rows: Fetched) -> Position | None:
-        """Where the poll after ``fetched_rows`` will most likely start — that of the
-        checkpoint :meth:`changes` makes of them, which it reads from their last new row —
-        without making the changes; None when no new row was read. The caller compares it
-        with the real one before using what it read from there."""
-        if not fetched_rows.rows:
-            return None
-        last = images(self.spec, fetched_rows.columns, fetched_rows.rows[-1:], skip=1).rows[0]
-        return Position(last.get(self.updated_column) or "",
-                        tuple(last.get(k) or "" for k in self.spec.key_columns), True)
+        columns, rechecked = self._recheck(updated, key, checkpoint.get("boundary", {}))
+        columns2, rows = self._next(updated, key)
+        return Fetched(tuple(columns or columns2), rechecked, rows)
 
     def changes(self, checkpoint: Checkpoint,
                 fetched_rows: Fetched) -> tuple[list[Change], Checkpoint, tuple[str, ...]]:
@@ -337,8 +307,8 @@ class IncrementalPoller:
                 "snapshot_done": snapshot_done}
 
     def _recheck(self, updated: str, key: list[str] | None,
-                 window: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
-        if not window:
+                 boundary: dict[str, list[str]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if not boundary:
             return [], []
         d = self.dialect
         not_after, params = keys.at_or_before(self.key_order, key)
@@ -385,42 +355,14 @@ async def incremental_batches(
 ) -> AsyncIterator[Batch]:
     poller = IncrementalPoller(dialect, connection, spec, order)
     cp = poller.reorder(dict(checkpoint or {"phase": "incremental", keys.ORDER_FIELD: order.name}))
-    # A full poll means more rows: the next poll is read (the database working, the driver in
-    # its thread) while this one's rows are made changes, from where it will most likely
-    # start. Not when the read is paced (max_rows_per_second): it would run ahead of the pace.
-    ahead: asyncio.Future[Fetched] | None = None
-    ahead_at: Position | None = None
-    try:
-        while True:
-            if ahead is not None and ahead_at == poller.position(cp):
-                # Shielded: cancelling this read must not leave the query running unawaited.
-                fetched = await asyncio.shield(ahead)
-            else:
-                await _finished(ahead)  # one query at a time on the connection
-                fetched = await poller.fetch(cp)
-            ahead = None
-            if len(fetched.rows) >= spec.batch_size and not throttle.max_rows_per_second:
-                ahead_at = poller.likely_position(fetched)
-                ahead = asyncio.ensure_future(poller.fetch(ahead_at)) if ahead_at else None
-            changes, new_cp, columns = poller.changes(cp, fetched)
-            if changes or new_cp != cp:
-                state: State = "snapshotting" if not cp.get("snapshot_done") else "streaming"
-                yield Batch(changes, new_cp, columns, state=state)
-                cp = new_cp
-            if len(fetched.rows) < spec.batch_size:  # caught up with the table
-                yield Batch([], cp, columns, state="streaming")
-                await asyncio.sleep(spec.poll_interval)
-            await throttle.pace(len(changes))
-    finally:
-        # The connection is closed after this: let the poll read ahead end first.
-        await _finished(ahead, timeout=_AHEAD_CLOSE_TIMEOUT)
-
-
-async def _finished(ahead: asyncio.Future[Fetched] | None, timeout: float | None = None) -> None:
-    """Wait until a poll read ahead has ended, whatever its outcome (it is not used)."""
-    if ahead is None:
-        return
-    if not ahead.done():
-        await asyncio.wait({ahead}, timeout=timeout)
-    if ahead.done() and not ahead.cancelled():
-        ahead.exception()  # retrieved: a failed read ahead is read again, and fails there
+    while True:
+        fetched = await poller.fetch(cp)
+        changes, new_cp, columns = poller.changes(cp, fetched)
+        if changes or new_cp != cp:
+            state: State = "snapshotting" if not cp.get("snapshot_done") else "streaming"
+            yield Batch(changes, new_cp, columns, state=state)
+            cp = new_cp
+        if len(fetched.rows) < spec.batch_size:  # caught up with the table
+            yield Batch([], cp, columns, state="streaming")
+            await asyncio.sleep(spec.poll_interval)
+        await throttle.pace(len(changes))
