@@ -212,11 +212,11 @@ class CaptureRunner:
         """The loop of :meth:`_run_once` with reading, building and committing overlapped.
 
         Up to :data:`PIPELINE_DEPTH` batches (:data:`GROUPED_CHECKPOINT_DEPTH` for a source
-        whose group checkpoint carries every batch's) are read ahead of the last committed one; the
-        sinks' echoes are dropped and the records built as they arrive, off the reading path
-        (in worker processes when configured), and committed in
-        reading order by a :class:`GroupCommitter`, every batch already built joining the
-        transaction of the oldest with the last checkpoint. One transaction at a time, so a
+        whose group checkpoint carries every batch's) are read ahead of the last committed
+        one; the sinks' echoes are dropped and the records built as they arrive, off the
+        reading path (in worker processes when configured), and committed in reading order
+        by a :class:`GroupCommitter`, every batch already built joining the transaction of
+        the oldest with the last checkpoint. One transaction at a time, so a
         checkpoint is never stored before the batches it follows. A failed commit fails the
         batches after it; the runner then restarts from the last committed checkpoint.
         """

@@ -124,7 +124,7 @@ class SqlTableSource:
     def group_checkpoint(self, checkpoints: Sequence[Checkpoint]) -> Checkpoint:
         """The checkpoint stored for batches committed in one transaction: the last, and for
         ``diff`` with the hashes of every batch (see :func:`grouped`)."""
-        return grouped(checkpoints) if self.spec.strategy == "diff" else checkpoints[-1]
+        return grouped(checkpoints) if self.grouped_checkpoints else checkpoints[-1]
 
     async def _applied(self, checkpoint: Checkpoint) -> None:
         """Return once the ``diff`` batch of ``checkpoint`` is applied to the local state."""

@@ -86,6 +86,10 @@ def _header(line: bytes, delimiter: str, codec: str) -> tuple[str, ...]:
     return tuple(name.strip(_PADDING) for name in _split(text, delimiter) or [])
 
 
+#: No field of a line this short can exceed the csv module's field limit (an error there).
+_FIELD_LIMIT = csv.field_size_limit()
+
+
 def _split(text: str, delimiter: str) -> list[str] | None:
     if '"' not in text and "\r" not in text and len(text) <= _FIELD_LIMIT:
         # Nothing the csv module would treat specially: its fields are the plain split.
@@ -94,10 +98,6 @@ def _split(text: str, delimiter: str) -> list[str] | None:
         return next(csv.reader([text], delimiter=delimiter), [])
     except csv.Error:
         return None
-
-
-#: No field of a line this short can exceed the csv module's field limit (an error there).
-_FIELD_LIMIT = csv.field_size_limit()
 
 
 def _csv_records(
