@@ -71,9 +71,6 @@ log = logging.getLogger(__name__)
 #: trips (partitions added, produce requests, markers): at 4, a SQLite snapshot's commits took
 #: a third of the time with the CPU idle; 16 keeps the broker busy (32 gained nothing more).
 PIPELINE_DEPTH = 16
-#: The same for sources whose group checkpoint carries every batch's state (``diff``: its
-#: hashes; ``grouped_checkpoints``), keeping that record well under Kafka's 1 MB limit.
-GROUPED_CHECKPOINT_DEPTH = 4
 #: Batches smaller than this are built in-process: shipping them costs more than it saves.
 WORKER_MIN_BATCH = 32
 CHANGE_EVENT_TYPE = "rongtong.legacy.row.changed"
@@ -211,19 +208,16 @@ class CaptureRunner:
                          backoff: Backoff) -> None:
         """The loop of :meth:`_run_once` with reading, building and committing overlapped.
 
-        Up to :data:`PIPELINE_DEPTH` batches (:data:`GROUPED_CHECKPOINT_DEPTH` for a source
-        whose group checkpoint carries every batch's) are read ahead of the last committed
-        one; the sinks' echoes are dropped and the records built as they arrive, off the
-        reading path (in worker processes when configured), and committed in reading order
-        by a :class:`GroupCommitter`, every batch already built joining the transaction of
-        the oldest with the last checkpoint. One transaction at a time, so a
-        checkpoint is never stored before the batches it follows. A failed commit fails the
+        Up to :data:`PIPELINE_DEPTH` batches are read ahead of the last committed one; the
+        sinks' echoes are dropped and the records built as they arrive, off the reading path
+        (in worker processes when configured), and committed in reading order by a
+        :class:`GroupCommitter`, every batch already built joining the transaction of the
+        oldest with the last checkpoint. One transaction at a time, so a checkpoint is never
+        stored before the batches it follows. A failed commit fails the
         batches after it; the runner then restarts from the last committed checkpoint.
         """
-        depth = (GROUPED_CHECKPOINT_DEPTH if getattr(self.source, "grouped_checkpoints", False)
-                 else PIPELINE_DEPTH)
         committer: GroupCommitter[Batch, _Prepared] = GroupCommitter(
-            functools.partial(self._commit_group, producer), depth)
+            functools.partial(self._commit_group, producer), PIPELINE_DEPTH)
         try:
             while True:
                 try:  # a failed commit ends a read waiting on acknowledgements, too
@@ -255,12 +249,7 @@ class CaptureRunner:
         if len(kept) == 1:
             group, records = prepared[0]
         else:
-            # A source whose checkpoints are not cumulative (diff: each carries its own
-            # batch's hashes) says what one checkpoint for the group is; else the last.
-            merge = getattr(self.source, "group_checkpoint", None)
-            group = replace(kept[-1], changes=[c for batch in kept for c in batch.changes],
-                            checkpoint=(merge([batch.checkpoint for batch in kept])
-                                        if merge is not None else kept[-1].checkpoint))
+            group = replace(kept[-1], changes=[c for batch in kept for c in batch.changes])
             records = [record for _, batch_records in prepared for record in batch_records]
         await self._commit_in_time(producer, group, records)
         for batch in kept:

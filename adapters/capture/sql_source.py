@@ -7,7 +7,7 @@ engine-specific and lives with the engine (``adapters/capture/engines``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 from adapters.capture.source import (
@@ -20,7 +20,7 @@ from adapters.capture.source import (
 from adapters.capture.sql import DbApiConnection, SqlDialect
 from adapters.capture.strategies.common import Throttle, call
 from adapters.capture.strategies.diff import diff_batches
-from adapters.capture.strategies.diff_state import DiffState, grouped
+from adapters.capture.strategies.diff_state import DiffState
 from adapters.capture.strategies.incremental import incremental_batches
 from adapters.capture.strategies.snapshot import snapshot_chunks
 
@@ -115,16 +115,6 @@ class SqlTableSource:
             async with self._applied_condition():
                 self._applied_seq = int(checkpoint.get("seq", 0))
                 self._applied_condition().notify_all()
-
-    @property
-    def grouped_checkpoints(self) -> bool:
-        """Whether a group's checkpoint carries every batch's state (``diff``'s hashes)."""
-        return self.spec.strategy == "diff"
-
-    def group_checkpoint(self, checkpoints: Sequence[Checkpoint]) -> Checkpoint:
-        """The checkpoint stored for batches committed in one transaction: the last, and for
-        ``diff`` with the hashes of every batch (see :func:`grouped`)."""
-        return grouped(checkpoints) if self.grouped_checkpoints else checkpoints[-1]
 
     async def _applied(self, checkpoint: Checkpoint) -> None:
         """Return once the ``diff`` batch of ``checkpoint`` is applied to the local state."""

@@ -57,16 +57,14 @@ def batches(count: int) -> list[Batch]:
 
 
 async def run_pipelined(source_batches: list[Batch], producer: FakeProducer,
-                        monkeypatch: pytest.MonkeyPatch,
-                        source_type: type[ReadingAheadSource] = ReadingAheadSource,
-                        ) -> ReadingAheadSource:
+                        monkeypatch: pytest.MonkeyPatch) -> ReadingAheadSource:
     async def stored_position(_bootstrap: str, _owner: str) -> Checkpoint | None:
         return producer.last_position()
 
     monkeypatch.setattr(runner_module, "read_position", stored_position)
     monkeypatch.setattr(runner_module.Backoff, "next_delay", lambda self: 0.0)
     stop = asyncio.Event()
-    source = source_type(source_batches, stop)
+    source = ReadingAheadSource(source_batches, stop)
     runner = CaptureRunner(source, bootstrap="127.0.0.1:1", serde=JsonSerde(),  # type: ignore[arg-type]
                            producer_factory=lambda owner: producer,
                            pipeline=True)
@@ -131,24 +129,6 @@ async def test_batches_read_while_a_transaction_commits_share_the_next_one(
     assert max(sizes) <= runner_module.PIPELINE_DEPTH
     assert max(source.ahead) <= runner_module.PIPELINE_DEPTH + 1
     assert source.acknowledged == [{"seq": n} for n in range(1, count + 1)]
-
-
-async def test_a_source_whose_group_checkpoint_carries_every_batch_gets_smaller_groups(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """``diff``: a group's stored checkpoint holds the hashes of all its batches."""
-    class CarriesEveryBatch(ReadingAheadSource):
-        grouped_checkpoints = True
-
-    producer = SlowCommits()
-    count = 3 * runner_module.PIPELINE_DEPTH
-
-    source = await run_pipelined(batches(count), producer, monkeypatch, CarriesEveryBatch)
-
-    assert_grouped_in_order(producer, count)
-    sizes = [len(keys) // 3 for keys, _ in transactions(producer)]
-    assert 1 < max(sizes) <= runner_module.GROUPED_CHECKPOINT_DEPTH < runner_module.PIPELINE_DEPTH
-    assert max(source.ahead) <= runner_module.GROUPED_CHECKPOINT_DEPTH + 1
 
 
 async def test_a_failed_commit_fails_the_batches_read_after_it_and_resumes_from_its_checkpoint(

@@ -1,13 +1,16 @@
 """``diff`` reads its scan ahead of acknowledgements, but its deletes and the next pass wait
-for the hashes of every batch before them; a group's checkpoint carries all their hashes."""
+for the hashes of every batch before them; the hashes are staged locally under each batch's
+sequence number, applied up to a committed checkpoint, and dropped when never committed."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
 from adapters.capture.engines.sqlite import SqliteDialect
+from adapters.capture.rows import row_digest
 from adapters.capture.source import Batch, TableSpec
 from adapters.capture.sql_source import SqlTableSource
 from adapters.capture.strategies.diff_state import DiffState
@@ -64,19 +67,19 @@ async def test_the_scan_reads_ahead_and_the_deletes_wait_for_every_batch_before_
     await capture.close()
 
 
-async def test_a_group_checkpoint_restores_every_batch_of_the_group(tmp_path: Path) -> None:
+async def test_the_last_checkpoint_of_a_group_restores_every_batch_of_the_group(
+        tmp_path: Path) -> None:
     legacy(tmp_path / "legacy.db", range(1, 8))
     capture = source(tmp_path)
     batches = capture.read(None)
     scan = [await anext(batches) for _ in range(3)]
     await batches.aclose()
     await capture.close()
-
-    stored = capture.group_checkpoint([b.checkpoint for b in scan])
-    assert stored["seq"] == scan[-1].checkpoint["seq"]
+    stored = scan[-1].checkpoint  # one transaction committed all three, with the last's
+    assert "batch" not in stored and len(json.dumps(stored)) < 200  # hashes stay local
 
     # A crash after Kafka committed the group, before any batch was applied: the restarted
-    # read applies the stored checkpoint, and every row of the group is known.
+    # read applies what was staged up to the stored checkpoint, and every row is known.
     state = DiffState(tmp_path / "capture" / "capture.d.t.diff.sqlite")
     assert state.applied_mark() is None
     state.close()
@@ -88,3 +91,52 @@ async def test_a_group_checkpoint_restores_every_batch_of_the_group(tmp_path: Pa
     state = restarted._state()
     assert sorted(state.hashes([str(k) for k in range(1, 8)])) == [str(k) for k in range(1, 8)]
     await restarted.close()
+
+
+async def test_batches_staged_but_never_committed_are_read_again_not_applied(
+        tmp_path: Path) -> None:
+    legacy(tmp_path / "legacy.db", range(1, 8))
+    capture = source(tmp_path)
+    batches = capture.read(None)
+    scan = [await anext(batches) for _ in range(3)]  # staged 1-3, 4-6, 7
+    await batches.aclose()
+    await capture.close()
+
+    # Only the first batch reached Kafka; row 5 goes before the restart, so the batches read
+    # again hold other keys under the same sequence numbers (4, 6, 7 then none).
+    legacy(tmp_path / "legacy.db", [k for k in range(1, 8) if k != 5])
+    restarted = source(tmp_path)
+    again = restarted.read(scan[0].checkpoint)
+    reread = [await anext(again) for _ in range(2)]
+    assert [[c.key["id"] for c in b.changes] for b in reread] == [["4", "6", "7"], []]
+    for batch in [*reread]:
+        await restarted.acknowledge(batch.checkpoint)
+    state = restarted._state()
+    assert sorted(state.hashes([str(k) for k in range(1, 8)])) == ["1", "2", "3", "4", "6", "7"]
+    await again.aclose()
+    await restarted.close()
+
+
+async def test_a_checkpoint_that_carries_its_hashes_is_still_applied(tmp_path: Path) -> None:
+    """Checkpoints stored before hashes were staged locally carry their batch's hashes."""
+    legacy(tmp_path / "legacy.db", range(1, 4))
+    first = source(tmp_path / "elsewhere")  # the images as the capture renders them
+    first.dialect = SqliteDialect(tmp_path / "legacy.db")
+    read = first.read(None)
+    images = [c.after for c in (await anext(read)).changes]
+    await read.aclose()
+    await first.close()
+    images[2] = {**(images[2] or {}), "v": "before"}  # row 3 changed since that pass
+    carried = {"phase": "diff", "order": "native", "pass": 1, "stage": "deletes",
+               "after": None, "seq": 1,
+               "batch": [[str(k), row_digest(image or {})] for k, image in zip(
+                   range(1, 4), images, strict=True)]}
+    capture = source(tmp_path)
+    batches = capture.read(carried)
+    deletes = await anext(batches)
+    assert deletes.changes == [] and "batch" not in deletes.checkpoint
+    await capture.acknowledge(deletes.checkpoint)
+    second_pass = await anext(batches)
+    assert [(c.op, c.key) for c in second_pass.changes] == [("u", {"id": "3"})]
+    await batches.aclose()
+    await capture.close()

@@ -3,7 +3,8 @@
 Each pass reads the table in key order and compares every row's hash with the previous pass
 (:class:`DiffState`): new keys are ``c`` (``r`` in the first pass), changed rows ``u``; keys
 not seen in this pass are then published as deletes. The checkpoint carries the position in
-the pass and the hashes of its batch, so a crash resumes inside a pass without loss or repeat.
+the pass and the batch's sequence number, under which the state staged the batch's hashes
+before it was published, so a crash resumes inside a pass without loss or repeat.
 
 The scan pages in the key's :class:`KeyOrder`. A checkpoint taken in another order (text,
 before keys were paged natively) marks a read set that is no prefix of this one, so its pass
@@ -48,9 +49,11 @@ async def diff_batches(
     last batch yielded is.
     """
     cp: dict[str, Any] = dict(checkpoint or {"phase": "diff", "pass": 1, "stage": "scan",
-                                             "after": None, "seq": 0, "batch": []})
+                                             "after": None, "seq": 0})
+    cp.pop("batch", None)  # hashes an earlier version stored in the checkpoint: applied below
     if checkpoint is not None and state.applied_mark() != mark_of(checkpoint):
         state.apply(checkpoint)  # Kafka committed it; the local file missed it in a crash
+    state.discard_after(int(cp["seq"]))  # staged by a read whose batches were never committed
     if cp["stage"] == "scan" and cp["after"] is not None and keys.order_of(cp) != order.name:
         log.info("diff of %s: pass %s scans again from the first key (its position is in %s "
                  "order)", spec.table, cp["pass"], keys.order_of(cp))
@@ -69,14 +72,13 @@ async def diff_batches(
             names, rows = await query(dialect, connection, sql, params, consistent=True)
             columns = tuple(names)
             read = images(spec, names, rows)
-            known = state.hashes(read.key_texts)
-            read_ms, first_pass = now_ms(), pass_number == 1
+            seq, read_ms, first_pass = cp["seq"] + 1, now_ms(), pass_number == 1
+            digests = [row_digest(row) for row in read.rows]
+            known = await asyncio.to_thread(state.stage, seq, pass_number,
+                                            list(zip(read.key_texts, digests, strict=True)))
             changes: list[Change] = []
-            entries: list[list[object]] = []
-            for row, key, text, bad in zip(read.rows, read.keys, read.key_texts, read.undecodable,
-                                           strict=True):
-                digest = row_digest(row)
-                entries.append([text, digest])
+            for row, key, text, digest, bad in zip(read.rows, read.keys, read.key_texts, digests,
+                                                   read.undecodable, strict=True):
                 if known.get(text) == digest:
                     continue
                 op: Op = "r" if first_pass else ("c" if text not in known else "u")
@@ -86,7 +88,7 @@ async def diff_batches(
             last = [read.keys[-1][k] or "" for k in spec.key_columns] if rows else cp["after"]
             cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
                   "stage": "deletes" if done else "scan", "after": None if done else last,
-                  "seq": cp["seq"] + 1, "batch": entries}
+                  "seq": seq}
             yielded = dict(cp)
             yield Batch(changes, yielded, columns,
                         state="snapshotting" if pass_number == 1 else "streaming")
@@ -95,16 +97,16 @@ async def diff_batches(
             gone = state.unseen(pass_number, cp["after"] or "", spec.batch_size)
             deletes = [Change("d", _key_row(t, spec.key_columns), _key_row(t, spec.key_columns),
                               None, f"diff:{pass_number}:{t}", now_ms()) for t in gone]
+            seq = cp["seq"] + 1
+            await asyncio.to_thread(state.stage, seq, pass_number, [(t, None) for t in gone])
             if len(gone) < spec.batch_size:
                 cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number + 1,
-                      "stage": "scan", "after": None, "seq": cp["seq"] + 1,
-                      "batch": [[t, None] for t in gone]}
+                      "stage": "scan", "after": None, "seq": seq}
                 yielded = dict(cp)
                 yield Batch(deletes, yielded, columns, state="streaming")
                 await asyncio.sleep(interval)
             else:
                 cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
-                      "stage": "deletes", "after": gone[-1], "seq": cp["seq"] + 1,
-                      "batch": [[t, None] for t in gone]}
+                      "stage": "deletes", "after": gone[-1], "seq": seq}
                 yielded = dict(cp)
                 yield Batch(deletes, yielded, columns, state="streaming")

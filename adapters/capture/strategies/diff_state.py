@@ -1,10 +1,16 @@
 """The hashes a ``diff`` capture compares against, kept in a local SQLite file.
 
-The file is derived state: it is updated only when Kafka has confirmed a batch
-(:meth:`DiffState.apply`), and each checkpoint carries the hashes of its own batch — of every
-batch committed in the same transaction (:func:`grouped`) — so after a crash between Kafka's
-commit and this file's update the lost batches are applied again from the checkpoint: the
-file never lags Kafka by more than that one transaction, and never leads it.
+The file is derived state that never leads Kafka. A scan batch's hashes are first staged
+(:meth:`DiffState.stage`, durably, before the batch is handed to the runner) under the batch's
+sequence number, which its checkpoint carries; they become the compared hashes only when Kafka
+has confirmed the batch (:meth:`DiffState.apply`, up to a checkpoint's sequence). So a crash
+between Kafka's commit and the apply is mended on restart by applying what is staged up to the
+stored checkpoint, and batches staged but never committed are dropped (:meth:`discard_after`)
+and read again. The checkpoint itself stays a few bytes however many batches one transaction
+commits.
+
+Checkpoints stored before staging existed carry their batch's hashes (``"batch"``); applying
+one still records them.
 """
 
 from __future__ import annotations
@@ -20,11 +26,17 @@ from adapters.capture.source import Checkpoint
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS row_hash (key TEXT PRIMARY KEY, hash TEXT NOT NULL, pass INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS applied (id INTEGER PRIMARY KEY CHECK (id = 1), mark TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staged (
+    seq INTEGER NOT NULL, key TEXT NOT NULL, hash TEXT, pass INTEGER NOT NULL,
+    PRIMARY KEY (seq, key)
+) WITHOUT ROWID;
 """
+#: Keys per ``IN (...)`` lookup (SQLite allows 32,766 parameters; smaller is as fast).
+_LOOKUP_CHUNK = 500
 
 
 def mark_of(checkpoint: Checkpoint) -> str:
-    """Identifies a checkpoint without its (large) list of hashes."""
+    """Identifies a checkpoint (without the hashes an earlier version stored in it)."""
     return json.dumps([checkpoint.get("pass"), checkpoint.get("stage"), checkpoint.get("after"),
                        checkpoint.get("seq")])
 
@@ -33,10 +45,12 @@ class DiffState:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # WAL with the default synchronous=FULL: a staged batch is on disk before Kafka can
+        # commit it, so a restart after any crash finds every batch the checkpoint covers.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
-        #: The scan reads ahead (on the event loop) while acknowledged batches are applied
-        #: (in a worker thread): one statement or transaction at a time on the connection.
+        #: Batches are staged (reading ahead) while acknowledged ones are applied, each in a
+        #: worker thread: one statement or transaction at a time on the connection.
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -49,14 +63,47 @@ class DiffState:
         return str(row[0]) if row else None
 
     def hashes(self, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+        """The applied hashes of those of ``keys`` that have one."""
         with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                found.update(self._db.execute(
-                    f"SELECT key, hash FROM row_hash WHERE key IN ({marks})", chunk).fetchall())
+            return self._hashes(keys)
+
+    def _hashes(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start:start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(
+                f"SELECT key, hash FROM row_hash WHERE key IN ({marks})", chunk).fetchall())
         return found
+
+    def stage(self, seq: int, pass_number: int,
+              entries: Sequence[tuple[str, str | None]]) -> dict[str, str]:
+        """Keep the (key, hash or None for gone) ``entries`` of batch ``seq`` until it is
+        applied, and return the applied hashes of the scanned keys among them.
+
+        The lookup and the staging are one transaction: a batch applied in between cannot
+        make the returned hashes differ from what the batch is staged against.
+        """
+        scanned = [key for key, digest in entries if digest is not None]
+        db = self._db
+        with self._lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                known = self._hashes(scanned)
+                db.executemany("INSERT OR REPLACE INTO staged (seq, key, hash, pass) "
+                               "VALUES (?, ?, ?, ?)",
+                               [(seq, key, digest, pass_number) for key, digest in entries])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return known
+
+    def discard_after(self, seq: int) -> None:
+        """Drop batches staged after ``seq``: Kafka never committed them, so they are read
+        again (under the same sequence numbers)."""
+        with self._lock:
+            self._db.execute("DELETE FROM staged WHERE seq > ?", (seq,))
 
     def unseen(self, pass_number: int, after: str, limit: int) -> list[str]:
         """Keys not seen in ``pass_number`` (deleted at the source), in key order."""
@@ -67,20 +114,21 @@ class DiffState:
         return [str(r[0]) for r in rows]
 
     def apply(self, checkpoint: Checkpoint) -> None:
-        """Record the batch behind ``checkpoint`` (idempotent)."""
-        entries: Iterable[list[object]] = checkpoint.get("batch", [])
-        pass_number = int(checkpoint.get("pass", 0))
-        # A batch names each key once, so deletes and upserts can go in two statements.
-        gone = [(key,) for key, digest in entries if digest is None]
-        seen = [(key, digest, pass_number) for key, digest in entries if digest is not None]
+        """Record every batch staged up to ``checkpoint`` (idempotent)."""
+        seq = int(checkpoint.get("seq", 0))
         db = self._db
         with self._lock:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany("DELETE FROM row_hash WHERE key = ?", gone)
-                db.executemany(
-                    "INSERT INTO row_hash (key, hash, pass) VALUES (?, ?, ?) ON CONFLICT (key) "
-                    "DO UPDATE SET hash = excluded.hash, pass = excluded.pass", seen)
+                _apply_carried(db, checkpoint)
+                # A key is staged once per pass and a pass starts only when the one before is
+                # applied, so the order of the batches applied together does not matter.
+                db.execute("DELETE FROM row_hash WHERE key IN "
+                           "(SELECT key FROM staged WHERE seq <= ? AND hash IS NULL)", (seq,))
+                db.execute("INSERT INTO row_hash (key, hash, pass) SELECT key, hash, pass "
+                           "FROM staged WHERE seq <= ? AND hash IS NOT NULL ON CONFLICT (key) "
+                           "DO UPDATE SET hash = excluded.hash, pass = excluded.pass", (seq,))
+                db.execute("DELETE FROM staged WHERE seq <= ?", (seq,))
                 db.execute("INSERT INTO applied (id, mark) VALUES (1, ?) ON CONFLICT (id) DO "
                            "UPDATE SET mark = excluded.mark", (mark_of(checkpoint),))
                 db.execute("COMMIT")
@@ -89,10 +137,12 @@ class DiffState:
                 raise
 
 
-def grouped(checkpoints: Sequence[Checkpoint]) -> Checkpoint:
-    """One checkpoint for batches committed together: the last, carrying every batch's
-    hashes, so that after a crash the state gets all of them back (not only the last's)."""
-    last = checkpoints[-1]
-    if len(checkpoints) == 1:
-        return last
-    return {**last, "batch": [entry for cp in checkpoints for entry in cp.get("batch", [])]}
+def _apply_carried(db: sqlite3.Connection, checkpoint: Checkpoint) -> None:
+    """The hashes a checkpoint stored before staging existed carries (``"batch"``)."""
+    entries: Iterable[list[object]] = checkpoint.get("batch", [])
+    pass_number = int(checkpoint.get("pass", 0))
+    gone = [(key,) for key, digest in entries if digest is None]
+    seen = [(key, digest, pass_number) for key, digest in entries if digest is not None]
+    db.executemany("DELETE FROM row_hash WHERE key = ?", gone)
+    db.executemany("INSERT INTO row_hash (key, hash, pass) VALUES (?, ?, ?) ON CONFLICT (key) "
+                   "DO UPDATE SET hash = excluded.hash, pass = excluded.pass", seen)
