@@ -252,8 +252,10 @@ class CaptureRunner:
             group = replace(kept[-1], changes=[c for batch in kept for c in batch.changes])
             records = [record for _, batch_records in prepared for record in batch_records]
         await self._commit_in_time(producer, group, records)
+        # Checkpoints are cumulative: the group's last acknowledges every batch in it (a diff
+        # applies its staged hashes, a file drop archives, once per transaction).
+        await self.source.acknowledge(kept[-1].checkpoint)
         for batch in kept:
-            await self.source.acknowledge(batch.checkpoint)
             self._observe(batch)
 
     async def _publish_in_time(self, producer: AIOKafkaProducer, batch: Batch) -> None:

@@ -134,7 +134,11 @@ class CaptureSource(Protocol):
         """
 
     async def acknowledge(self, checkpoint: Checkpoint) -> None:
-        """Kafka has durably stored everything up to ``checkpoint``; the log may be freed."""
+        """Kafka has durably stored everything up to ``checkpoint``; the log may be freed.
+
+        Checkpoints are cumulative: the runner acknowledges the last checkpoint of each
+        transaction, which covers every batch committed with it.
+        """
 
     async def close(self) -> None:
         """Release connections."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from pathlib import Path
 
 from adapters.capture.source import (
@@ -79,29 +80,39 @@ class SqlTableSource:
     async def read(self, checkpoint: Checkpoint | None) -> AsyncGenerator[Batch, None]:
         connection = await self._connect()
         try:
-            order = await call(self.dialect, self.dialect.key_order, connection, self.spec.table,
-                               self.spec.key_columns)
-            if self.spec.strategy == "snapshot":
-                async for batch in snapshot_chunks(self.dialect, connection, self.spec, order,
-                                                   checkpoint, self._throttle):
-                    checkpoint = batch.checkpoint
-                    yield batch
-                while True:  # a one-off copy: stay alive, report the final checkpoint
-                    yield Batch([], dict(checkpoint or {}), (), state="streaming")
-                    await asyncio.sleep(self.spec.poll_interval)
-            elif self.spec.strategy == "incremental":
-                async for batch in incremental_batches(self.dialect, connection, self.spec, order,
-                                                       checkpoint, self._throttle):
-                    yield batch
-            else:
-                self._applied_seq = int((checkpoint or {}).get("seq", 0))
-                self._applied_changed = None  # this read's event loop makes its own
-                async for batch in diff_batches(self.dialect, connection, self.spec, order,
-                                                checkpoint, self._state(), self._throttle,
-                                                self._applied):
+            # Closed here, before the connection: a strategy may have a query running ahead.
+            async with aclosing(self._batches(connection, checkpoint)) as batches:
+                async for batch in batches:
                     yield batch
         finally:
             await asyncio.to_thread(connection.close)
+
+    async def _batches(self, connection: DbApiConnection,
+                       checkpoint: Checkpoint | None) -> AsyncGenerator[Batch, None]:
+        order = await call(self.dialect, self.dialect.key_order, connection, self.spec.table,
+                           self.spec.key_columns)
+        if self.spec.strategy == "snapshot":
+            async with aclosing(snapshot_chunks(self.dialect, connection, self.spec, order,
+                                                checkpoint, self._throttle)) as chunks:
+                async for batch in chunks:
+                    checkpoint = batch.checkpoint
+                    yield batch
+            while True:  # a one-off copy: stay alive, report the final checkpoint
+                yield Batch([], dict(checkpoint or {}), (), state="streaming")
+                await asyncio.sleep(self.spec.poll_interval)
+        elif self.spec.strategy == "incremental":
+            async with aclosing(incremental_batches(self.dialect, connection, self.spec, order,
+                                                    checkpoint, self._throttle)) as polls:
+                async for batch in polls:
+                    yield batch
+        else:
+            self._applied_seq = int((checkpoint or {}).get("seq", 0))
+            self._applied_changed = None  # this read's event loop makes its own
+            async with aclosing(diff_batches(self.dialect, connection, self.spec, order,
+                                             checkpoint, self._state(), self._throttle,
+                                             self._applied)) as passes:
+                async for batch in passes:
+                    yield batch
 
     def _state(self) -> DiffState:
         if self._diff_state is None:

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from adapters.capture import keys
 from adapters.capture.rows import row_digest
 from adapters.capture.source import Batch, Change, Checkpoint, Op, Row, TableSpec
 from adapters.capture.sql import DbApiConnection, KeyOrder, SqlDialect
-from adapters.capture.strategies.common import Throttle, images, now_ms, query
+from adapters.capture.strategies.chunks import Chunk, key_chunks
+from adapters.capture.strategies.common import Throttle, images, now_ms
 from adapters.capture.strategies.diff_state import DiffState, mark_of
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ async def diff_batches(
     dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec, order: KeyOrder,
     checkpoint: Checkpoint | None, state: DiffState, throttle: Throttle,
     applied: Callable[[Checkpoint], Awaitable[None]] | None = None,
-) -> AsyncIterator[Batch]:
+) -> AsyncGenerator[Batch, None]:
     """The batches of every pass after ``checkpoint``.
 
     A pass's scan batches may be read ahead of their acknowledgement: each looks up the
@@ -61,52 +62,61 @@ async def diff_batches(
     interval = float(spec.options.get("diff_interval_seconds", spec.poll_interval))
     columns: tuple[str, ...] = ()
     yielded: Checkpoint | None = None
-    while True:
-        pass_number = int(cp["pass"])
-        if applied is not None and yielded is not None and (
-                cp["stage"] == "deletes" or cp["after"] is None):
-            await applied(yielded)  # what the deletes or the next pass read is all in state
-        if cp["stage"] == "scan":
-            sql, params = keys.next_chunk_sql(dialect, spec.table, order, cp["after"],
-                                              spec.batch_size)
-            names, rows = await query(dialect, connection, sql, params, consistent=True)
-            columns = tuple(names)
-            read = images(spec, names, rows)
-            seq, read_ms, first_pass = cp["seq"] + 1, now_ms(), pass_number == 1
-            digests = [row_digest(row) for row in read.rows]
-            known = await asyncio.to_thread(state.stage, seq, pass_number,
-                                            list(zip(read.key_texts, digests, strict=True)))
-            changes: list[Change] = []
-            for row, key, text, digest, bad in zip(read.rows, read.keys, read.key_texts, digests,
-                                                   read.undecodable, strict=True):
-                if known.get(text) == digest:
-                    continue
-                op: Op = "r" if first_pass else ("c" if text not in known else "u")
-                changes.append(Change(op, key, None, row, f"diff:{pass_number}:{text}", read_ms,
-                                      first_pass, bad))
-            done = len(rows) < spec.batch_size
-            last = [read.keys[-1][k] or "" for k in spec.key_columns] if rows else cp["after"]
-            cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
-                  "stage": "deletes" if done else "scan", "after": None if done else last,
-                  "seq": seq}
-            yielded = dict(cp)
-            yield Batch(changes, yielded, columns,
-                        state="snapshotting" if pass_number == 1 else "streaming")
-            await throttle.pace(len(rows))
-        else:
-            gone = state.unseen(pass_number, cp["after"] or "", spec.batch_size)
-            deletes = [Change("d", _key_row(t, spec.key_columns), _key_row(t, spec.key_columns),
-                              None, f"diff:{pass_number}:{t}", now_ms()) for t in gone]
-            seq = cp["seq"] + 1
-            await asyncio.to_thread(state.stage, seq, pass_number, [(t, None) for t in gone])
-            if len(gone) < spec.batch_size:
-                cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number + 1,
-                      "stage": "scan", "after": None, "seq": seq}
-                yielded = dict(cp)
-                yield Batch(deletes, yielded, columns, state="streaming")
-                await asyncio.sleep(interval)
-            else:
+    scan: AsyncGenerator[Chunk, None] | None = None  # the pass's chunks, read ahead
+    try:
+        while True:
+            pass_number = int(cp["pass"])
+            if applied is not None and yielded is not None and (
+                    cp["stage"] == "deletes" or cp["after"] is None):
+                await applied(yielded)  # what the deletes or the next pass read is all in state
+            if cp["stage"] == "scan":
+                chunks = scan = scan or key_chunks(dialect, connection, spec, order, cp["after"])
+                names, rows = await anext(chunks)
+                columns = tuple(names)
+                read = images(spec, names, rows)
+                seq, read_ms, first_pass = cp["seq"] + 1, now_ms(), pass_number == 1
+                digests = [row_digest(row) for row in read.rows]
+                # On the loop: in a worker thread the row-by-row inserts hand the GIL back and
+                # forth with the busy loop (4.5 ms a 500-row batch, against 1.3 ms here).
+                known = state.stage(seq, pass_number,
+                                    list(zip(read.key_texts, digests, strict=True)))
+                changes: list[Change] = []
+                for row, key, text, digest, bad in zip(read.rows, read.keys, read.key_texts, digests,
+                                                       read.undecodable, strict=True):
+                    if known.get(text) == digest:
+                        continue
+                    op: Op = "r" if first_pass else ("c" if text not in known else "u")
+                    changes.append(Change(op, key, None, row, f"diff:{pass_number}:{text}", read_ms,
+                                          first_pass, bad))
+                done = len(rows) < spec.batch_size
+                if done:
+                    scan = None
+                    await chunks.aclose()
+                last = [read.keys[-1][k] or "" for k in spec.key_columns] if rows else cp["after"]
                 cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
-                      "stage": "deletes", "after": gone[-1], "seq": seq}
+                      "stage": "deletes" if done else "scan", "after": None if done else last,
+                      "seq": seq}
                 yielded = dict(cp)
-                yield Batch(deletes, yielded, columns, state="streaming")
+                yield Batch(changes, yielded, columns,
+                            state="snapshotting" if pass_number == 1 else "streaming")
+                await throttle.pace(len(rows))
+            else:
+                gone = state.unseen(pass_number, cp["after"] or "", spec.batch_size)
+                deletes = [Change("d", _key_row(t, spec.key_columns), _key_row(t, spec.key_columns),
+                                  None, f"diff:{pass_number}:{t}", now_ms()) for t in gone]
+                seq = cp["seq"] + 1
+                state.stage(seq, pass_number, [(t, None) for t in gone])
+                if len(gone) < spec.batch_size:
+                    cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number + 1,
+                          "stage": "scan", "after": None, "seq": seq}
+                    yielded = dict(cp)
+                    yield Batch(deletes, yielded, columns, state="streaming")
+                    await asyncio.sleep(interval)
+                else:
+                    cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
+                          "stage": "deletes", "after": gone[-1], "seq": seq}
+                    yielded = dict(cp)
+                    yield Batch(deletes, yielded, columns, state="streaming")
+    finally:
+        if scan is not None:
+            await scan.aclose()

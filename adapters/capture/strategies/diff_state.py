@@ -49,8 +49,8 @@ class DiffState:
         # commit it, so a restart after any crash finds every batch the checkpoint covers.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
-        #: Batches are staged (reading ahead) while acknowledged ones are applied, each in a
-        #: worker thread: one statement or transaction at a time on the connection.
+        #: Batches are staged (reading ahead, on the event loop) while acknowledged ones are
+        #: applied (in a worker thread): one statement or transaction at a time.
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ import asyncio
 import functools
 import operator
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -352,7 +352,7 @@ class IncrementalPoller:
 async def incremental_batches(
     dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec, order: KeyOrder,
     checkpoint: Checkpoint | None, throttle: Throttle,
-) -> AsyncIterator[Batch]:
+) -> AsyncGenerator[Batch, None]:
     poller = IncrementalPoller(dialect, connection, spec, order)
     cp = poller.reorder(dict(checkpoint or {"phase": "incremental", keys.ORDER_FIELD: order.name}))
     while True:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from adapters.capture import keys
 from adapters.capture.source import Batch, Change, Checkpoint, TableSpec
 from adapters.capture.sql import DbApiConnection, KeyOrder, SqlDialect
+from adapters.capture.strategies.chunks import key_chunks
 from adapters.capture.strategies.common import Throttle, images, now_ms, query
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ async def count_rows(dialect: SqlDialect, connection: DbApiConnection, table: st
 async def snapshot_chunks(
     dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec, order: KeyOrder,
     checkpoint: Checkpoint | None, throttle: Throttle,
-) -> AsyncIterator[Batch]:
+) -> AsyncGenerator[Batch, None]:
     """Batches of op ``r`` until the table is read; the last one has ``complete: true``."""
     state: dict[str, Any] = dict(checkpoint or {})
     if state.get("complete"):
@@ -45,23 +46,25 @@ async def snapshot_chunks(
                         spec.table)
             state = {**state, "after": None, "done": 0}
     state[keys.ORDER_FIELD] = order.name
-    while True:
-        sql, params = keys.next_chunk_sql(dialect, spec.table, order, state["after"],
-                                          spec.batch_size)
-        columns, rows = await query(dialect, connection, sql, params, consistent=True)
-        read = images(spec, columns, rows)
-        read_ms, done = now_ms(), state["done"]
-        changes = [Change("r", key, None, row, f"snapshot:{number}", read_ms, True, bad)
-                   for number, row, key, bad
-                   in zip(range(done + 1, done + len(rows) + 1), read.rows, read.keys,
-                          read.undecodable, strict=True)]
-        complete = len(rows) < spec.batch_size
-        last_key = [read.keys[-1][c] or "" for c in spec.key_columns] if rows else state["after"]
-        state = {**state, "after": last_key, "done": state["done"] + len(rows),
-                 "complete": complete}
-        state["total"] = max(state["total"], state["done"])
-        yield Batch(changes, dict(state), tuple(columns), state="snapshotting")
-        if complete:
-            return
-        await throttle.pace(len(rows))
-        await asyncio.sleep(0)
+    chunks = key_chunks(dialect, connection, spec, order, state["after"])
+    try:
+        async for columns, rows in chunks:
+            read = images(spec, columns, rows)
+            read_ms, done = now_ms(), state["done"]
+            changes = [Change("r", key, None, row, f"snapshot:{number}", read_ms, True, bad)
+                       for number, row, key, bad
+                       in zip(range(done + 1, done + len(rows) + 1), read.rows, read.keys,
+                              read.undecodable, strict=True)]
+            complete = len(rows) < spec.batch_size
+            last = ([read.keys[-1][c] or "" for c in spec.key_columns] if rows
+                    else state["after"])
+            state = {**state, "after": last, "done": state["done"] + len(rows),
+                     "complete": complete}
+            state["total"] = max(state["total"], state["done"])
+            yield Batch(changes, dict(state), tuple(columns), state="snapshotting")
+            if complete:
+                return
+            await throttle.pace(len(rows))
+            await asyncio.sleep(0)
+    finally:
+        await chunks.aclose()
