@@ -31,6 +31,11 @@ the raw producers are timed from their first send after their start; the start-u
 rate from the runner's start are in the note. The live phase cannot go faster than the legacy
 writer on the same two cores; the backlog phase shows what the capture path itself sustains.
 
+Before each timed phase (untimed) PostgreSQL vacuums the shared table, so its autovacuum does
+not take a core in the middle of the next phase after the previous one's updates, and the
+harness's objects are collected and frozen (``gc.freeze``), so neither the capture nor a raw
+producer pays for scanning what earlier phases or the harness hold.
+
 PostgreSQL and MariaDB are throw-away servers from Debian's packages
 (``tests/servers``); Kafka and the registry are the running stack (``BUS_KAFKA_BOOTSTRAP``,
 ``BUS_REGISTRY_URL``). Every run uses fresh departments (``b<run>...``) and deletes its
@@ -44,6 +49,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import gc
 import io
 import os
 import platform
@@ -274,6 +280,21 @@ def update_rows(engine: str, server: Any, first: int, count: int, batch: int) ->
     return time.perf_counter() - started
 
 
+def settle_server(engine: str, server: Any) -> None:
+    """Untimed, before a timed phase: PostgreSQL vacuums what the previous phase's updates left,
+    instead of its autovacuum taking one of the two cores in the middle of the next phase."""
+    if engine == "postgres" and server is not None:
+        server.execute(f"VACUUM ANALYZE {TABLE}")
+
+
+def settle_collector() -> None:
+    """Untimed, before a timed phase: the harness's own objects (earlier phases' leftovers, the
+    messages a raw producer is about to send) are left out of Python's cycle collector, so
+    neither side pays for scanning what the other or the harness holds."""
+    gc.collect()
+    gc.freeze()
+
+
 # -- capture ------------------------------------------------------------------------------------
 
 def build_source(department: str, engine: str, connection: dict[str, Any], strategy: str,
@@ -411,8 +432,10 @@ class Bench:
             return float("nan"), float("nan"), 0
         messages = await read_range(self.args.bootstrap, topic, start, count)
         console.print(f"  raw aiokafka producer, {count:,} records…")
+        settle_collector()
         seconds = await time_raw(self.args.bootstrap, f"bench.raw.{department}", messages)
         console.print(f"  raw send_batch, {count:,} records…")
+        settle_collector()
         batch_seconds = await time_raw_batched(self.args.bootstrap, f"bench.raw-batch.{department}",
                                                messages, self.args.batch_size)
         return seconds, batch_seconds, payload_size(messages)
@@ -427,6 +450,8 @@ class Bench:
         live = LiveCapture(source, args.bootstrap, self.serde, pipeline=args.pipeline,
                            workers=args.workers)
         changes = args.changes if f"{engine}-{strategy}" in CHANGE_RUNS and server else 0
+        await asyncio.to_thread(settle_server, engine, server)
+        settle_collector()
         try:
             live.start()
             seconds = await live.wait_rows(args.rows, f"{engine}/{strategy} snapshot", args.rows)
@@ -467,6 +492,8 @@ class Bench:
                               self.tmp / "state" / department, options=options)
         live = LiveCapture(source, self.args.bootstrap, self.serde, pipeline=self.args.pipeline,
                            workers=self.args.workers)
+        await asyncio.to_thread(settle_server, engine, server)
+        settle_collector()
         try:
             live.start()
             seconds = await live.wait_rows(changes, f"{engine}/{strategy} backlog", changes)
