@@ -53,7 +53,7 @@ class Settings(BaseSettings):
                     "acknowledgement, in order.",
     )
     capture_gc_threshold: int = Field(
-        default=20_000, ge=0,
+        default=100_000, ge=0,
         description="Net allocations between two young-generation passes of Python's cycle "
                     "collector in `bus adapters run` (Python's default 700; 0 keeps it): "
                     "captured rows are freed by reference counting, frequent passes only cost.",
