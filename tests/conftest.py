@@ -67,7 +67,8 @@ sources:
     connection: {path: "${BUS_STATE_DIR}/legacy/gongan.sqlite"}
     tables:
       - {table: hj_ryxx, key: [RYBH], strategy: incremental, updated_column: GXSJ,
-         batch_size: "${BUS_CAPTURE_BATCH_SIZE:-500}", poll_interval: 0.2}
+         batch_size: "${BUS_CAPTURE_BATCH_SIZE:-500}", poll_interval: 0.2,
+         max_rows_per_second: "${BUS_CAPTURE_MAX_ROWS_PER_SECOND:-}"}
 """
 
 

@@ -3,8 +3,9 @@
 The household register is seeded with ``BUS_E2E_LOAD_ROWS`` persons (default 6,000) and
 ``bus adapters run`` / ``bus projections run`` run as real processes. While they work through
 the load each is SIGKILLed three times (once more per 25,000 rows), mid-work, at moments drawn
-from a seeded RNG (``BUS_E2E_KILL_SEED``), and restarted at once. Then, against the seed's
-ground truth:
+from a seeded RNG (``BUS_E2E_KILL_SEED``), and restarted at once. The capture reads at most
+a fifteenth of the load a second (``max_rows_per_second``, at least 400), so its work outlasts
+its kills. Then, against the seed's ground truth:
 
 - the raw topic holds every legacy row exactly once;
 - ``std.person`` holds exactly one event per accepted row (keyed by its identity number) and the
@@ -69,7 +70,10 @@ def test_repeated_sigkills_during_a_large_load_end_with_exactly_the_legacy_truth
     rows = load_rows()
     timings: dict[str, float] = {}
     started = time.monotonic()
-    env = dict(bus_env, BUS_CAPTURE_BATCH_SIZE="250")
+    # Paced, so the load outlasts the kills: unpaced, a restarted capture took its remaining
+    # rows in a second or two, before the killer saw it working again.
+    env = dict(bus_env, BUS_CAPTURE_BATCH_SIZE="250",
+               BUS_CAPTURE_MAX_ROWS_PER_SECOND=str(max(400, rows // 15)))
     state = Path(env["BUS_STATE_DIR"])
     report = seed_gongan(state / "legacy" / "gongan.sqlite", persons=rows)
     truth = read_truth(report.ground_truth_path)
