@@ -4,7 +4,8 @@ The reference government is seeded from one population (``BUS_E2E_DEPARTMENT_PER
 1,500) into its real engines: Public Security and Health in SQLite, HRSS (binlog) and Tax
 (polling) in a throw-away MariaDB, Market Regulation (logical decoding) in a throw-away
 PostgreSQL, Civil Affairs as three nights of GBK file drops. ``bus adapters run`` (the
-reference capture configuration) and ``bus projections run`` run as real processes and are each
+reference capture configuration, its polled tables paced to 80 rows a second so the capture's
+work outlasts its kills) and ``bus projections run`` run as real processes and are each
 SIGKILLed several times while they work, at moments drawn from a seeded RNG
 (``BUS_E2E_KILL_SEED``). Everything expected is derived from the seed's ground-truth files:
 
@@ -60,6 +61,19 @@ REFERENCE_CONFIG = Path(__file__).resolve().parents[2] / "adapters" / "config" /
 LINK_DECISIONS = "std.link_decision"
 #: Tables whose seed only inserts: each row is one change, whatever op the capture names it.
 REGISTERS = ("hj_ryxx", "ac01", "qy_jbxx", "swdj", "csyxzm")
+
+
+def paced_reference(directory: Path) -> Path:
+    """The reference configuration with its polled tables paced (``max_rows_per_second``, where
+    a table sets none), so the capture's work outlasts its kills: unpaced, a restarted capture
+    took its remaining changes before the killer saw it working again."""
+    defaults = "  batch_size: ${BUS_CAPTURE_BATCH_SIZE:-500}\n"
+    text = REFERENCE_CONFIG.read_text(encoding="utf-8")
+    assert defaults in text, "the reference configuration's defaults moved"
+    paced = directory / "reference-paced.yaml"
+    paced.write_text(text.replace(defaults, defaults + "  max_rows_per_second: 80\n"),
+                     encoding="utf-8")
+    return paced
 
 
 def persons() -> int:
@@ -248,8 +262,9 @@ def test_repeated_sigkills_while_six_departments_load_end_with_exactly_the_expec
     expected = expected_from_truth(legacy, truth_dir)
     seeded = time.monotonic() - started
 
-    env = dict(bus_env, BUS_ADAPTERS_CONFIG=str(REFERENCE_CONFIG), BUS_CAPTURE_BATCH_SIZE="50",
-               BUS_LEGACY_MARIADB_PORT=str(mariadb.port), BUS_LEGACY_POSTGRES_PORT=str(postgres.port))
+    env = dict(bus_env, BUS_ADAPTERS_CONFIG=str(paced_reference(tmp_path)),
+               BUS_CAPTURE_BATCH_SIZE="50", BUS_LEGACY_MARIADB_PORT=str(mariadb.port),
+               BUS_LEGACY_POSTGRES_PORT=str(postgres.port))
     bootstrap, registry = env["BUS_KAFKA_BOOTSTRAP"], env["BUS_REGISTRY_URL"]
     outputs = [t for table in TABLES.values() for t in (table.std, table.quarantine)]
     stores = {kind: state / "projections" / f"{kind}_profile.sqlite" for kind in ("citizen", "enterprise")}
