@@ -13,17 +13,21 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from adapters.capture import keys
-from adapters.capture.source import TableSpec
+from adapters.capture.source import Row, TableSpec
 from adapters.capture.sql import DbApiConnection, KeyOrder, SqlDialect
 from adapters.capture.strategies.common import images, query
 
 Chunk = tuple[list[str], list[tuple[Any, ...]]]
 
 
+def position_of(key: Row, key_columns: Sequence[str]) -> list[str]:
+    """A row's key as the position a chunk ends at (and the next one starts after)."""
+    return [key[column] or "" for column in key_columns]
+
+
 def last_key(spec: TableSpec, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    """The text of the last row's key columns: where the next chunk starts."""
-    key = images(spec, columns, rows[-1:]).keys[0]
-    return [key[column] or "" for column in spec.key_columns]
+    """The position of the last of ``rows``: where the next chunk starts."""
+    return position_of(images(spec, columns, rows[-1:]).keys[0], spec.key_columns)
 
 
 async def key_chunks(dialect: SqlDialect, connection: DbApiConnection, spec: TableSpec,

@@ -23,7 +23,7 @@ from adapters.capture import keys
 from adapters.capture.rows import row_digest
 from adapters.capture.source import Batch, Change, Checkpoint, Op, Row, TableSpec
 from adapters.capture.sql import DbApiConnection, KeyOrder, SqlDialect
-from adapters.capture.strategies.chunks import Chunk, key_chunks
+from adapters.capture.strategies.chunks import Chunk, key_chunks, position_of
 from adapters.capture.strategies.common import Throttle, images, now_ms
 from adapters.capture.strategies.diff_state import DiffState, mark_of
 
@@ -92,7 +92,7 @@ async def diff_batches(
                 if done:
                     scan = None
                     await chunks.aclose()
-                last = [read.keys[-1][k] or "" for k in spec.key_columns] if rows else cp["after"]
+                last = position_of(read.keys[-1], spec.key_columns) if rows else cp["after"]
                 cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
                       "stage": "deletes" if done else "scan", "after": None if done else last,
                       "seq": seq}

@@ -16,7 +16,7 @@ from typing import Any
 from adapters.capture import keys
 from adapters.capture.source import Batch, Change, Checkpoint, TableSpec
 from adapters.capture.sql import DbApiConnection, KeyOrder, SqlDialect
-from adapters.capture.strategies.chunks import key_chunks
+from adapters.capture.strategies.chunks import key_chunks, position_of
 from adapters.capture.strategies.common import Throttle, images, now_ms, query
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,7 @@ async def snapshot_chunks(
                        in zip(range(done + 1, done + len(rows) + 1), read.rows, read.keys,
                               read.undecodable, strict=True)]
             complete = len(rows) < spec.batch_size
-            last = ([read.keys[-1][c] or "" for c in spec.key_columns] if rows
-                    else state["after"])
+            last = position_of(read.keys[-1], spec.key_columns) if rows else state["after"]
             state = {**state, "after": last, "done": state["done"] + len(rows),
                      "complete": complete}
             state["total"] = max(state["total"], state["done"])
