@@ -1,6 +1,7 @@
 """The ``incremental`` look-back window: re-read rows whose fetched values are unchanged are
-recognised without their text and hash, and every change within one update time is still
-published (a SQLite file, the poller as the capture runs it)."""
+recognised without their text and hash, every change within one update time is still
+published, and a window the table has settled is not re-read (a SQLite file, the poller as
+the capture runs it)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from adapters.capture.engines.sqlite import SqliteDialect
 from adapters.capture.source import Checkpoint, TableSpec
-from adapters.capture.strategies.incremental import IncrementalPoller
+from adapters.capture.strategies.incremental import IncrementalPoller, _settled_by
 
 T1, T2 = "2026-11-28 10:00:00", "2026-11-28 10:00:01"
 
@@ -28,10 +29,11 @@ class Legacy:
         self.db.commit()
 
 
-def poller(legacy: Legacy, *, remember: bool) -> IncrementalPoller:
+def poller(legacy: Legacy, *, remember: bool, lookback: float = 0) -> IncrementalPoller:
     dialect = SqliteDialect(legacy.path)
     connection = dialect.connect()
-    spec = TableSpec("d", "t", ("id",), "incremental", updated_column="upd", batch_size=3)
+    spec = TableSpec("d", "t", ("id",), "incremental", updated_column="upd", batch_size=3,
+                     options={"lookback_seconds": lookback})
     poll = IncrementalPoller(dialect, connection, spec,
                              dialect.key_order(connection, "t", spec.key_columns))
     if not remember:  # every re-read row compared by its hash, as after a restart
@@ -39,16 +41,24 @@ def poller(legacy: Legacy, *, remember: bool) -> IncrementalPoller:
     return poll
 
 
-def poll_all(poll: IncrementalPoller, cp: Checkpoint) -> tuple[list[tuple[str, str, Any]], Checkpoint]:
-    """Every change until caught up, as (op, key, after) — and the checkpoint after them."""
+def poll_all(poll: IncrementalPoller, cp: Checkpoint,
+             rechecked: list[int] | None = None) -> tuple[list[tuple[str, str, Any]], Checkpoint]:
+    """Every change until caught up, as (op, key, after) — and the checkpoint after them;
+    ``rechecked`` gets how many rows each poll read again."""
     published = []
     while True:
         fetched = poll._fetch(cp)
         changes, cp_next, _ = poll.changes(cp, fetched)
         published += [(c.op, c.key["id"], c.after) for c in changes]
+        if rechecked is not None:
+            rechecked.append(len(fetched.rechecked))
         cp = cp_next
         if len(fetched.rows) < poll.spec.batch_size:
             return published, cp
+
+
+def at(second: int) -> str:
+    return f"2026-11-28 10:00:{second:02d}"
 
 
 @pytest.mark.parametrize("later", [
@@ -97,3 +107,83 @@ def test_unchanged_rows_of_the_window_are_neither_converted_nor_hashed(
     assert len(fetched.rechecked) == 6  # the whole tie at T1 was read again
     assert [c.key["id"] for c in changes] == ["7"]
     assert [row["id"] for row in hashed] == ["7"]  # only the new row, for the next window
+
+
+def test_catching_up_re_reads_only_the_windows_the_table_has_not_settled(tmp_path: Path) -> None:
+    legacy = Legacy(tmp_path / "legacy.db")
+    for key in range(12):  # a writer's statements: three rows a second, four seconds
+        legacy.write("INSERT INTO t VALUES (?, ?, ?)", key, f"v{key}", at(key // 3))
+    settling, re_reading = poller(legacy, remember=True), poller(legacy, remember=True)
+    re_reading._ask_newest = lambda: None  # type: ignore[method-assign]
+    _, cp = poll_all(settling, {})
+    _, cp_re_read = poll_all(re_reading, {})
+    assert cp == cp_re_read
+    for key in range(12):  # the same backlog again, written while the capture was stopped
+        legacy.write("UPDATE t SET v = ?, upd = ? WHERE id = ?", f"w{key}", at(10 + key // 3), key)
+
+    rechecked: list[int] = []
+    rechecked_all: list[int] = []
+    then, cp = poll_all(settling, cp, rechecked)
+    then_re_read, cp_re_read = poll_all(re_reading, cp_re_read, rechecked_all)
+
+    assert then == then_re_read and len(then) == 12 and cp == cp_re_read
+    # Caught up before, the first poll re-reads the stored window (:03, its rows gone);
+    # behind after it, the second asks for the newest time (:13) before re-reading :10's
+    # window, which settles :11's and :12's. Only :13's is read again at the end.
+    assert rechecked == [0, 3, 0, 0, 3]
+    assert rechecked_all == [0, 3, 3, 3, 3]
+
+
+def test_a_row_committed_late_is_read_even_when_newer_rows_came_before_the_next_poll(
+        tmp_path: Path) -> None:
+    legacy = Legacy(tmp_path / "legacy.db")
+    for key in (2, 3, 4, 5):
+        legacy.write("INSERT INTO t VALUES (?, 'v', ?)", key, at(0))
+    poll = poller(legacy, remember=True)
+    fetched = poll._fetch({})
+    _, cp, _ = poll.changes({}, fetched)  # 2, 3 and 4, behind the table
+    legacy.write("INSERT INTO t VALUES (1, 'late', ?)", at(0))  # committed within its second
+    legacy.write("INSERT INTO t VALUES (6, 'v', ?)", at(1))  # then a row of the next second
+
+    published, _ = poll_all(poll, cp)
+
+    # The newest time (:01) the next poll asks for settles the windows of the reads after
+    # it, not the one read before it was written.
+    assert sorted(key for _, key, _ in published) == ["1", "5", "6"]
+
+
+def test_a_row_committed_late_within_the_lookback_is_read_while_catching_up(tmp_path: Path) -> None:
+    legacy = Legacy(tmp_path / "legacy.db")
+    for key in range(2, 11):
+        legacy.write("INSERT INTO t VALUES (?, 'v', ?)", key, at(2 * (key // 3)))  # :00 … :06
+    poll = poller(legacy, remember=True, lookback=5)
+    cp: Checkpoint = {}
+    for _ in range(2):  # :00 and :02, then the newest time (:06) is known
+        fetched = poll._fetch(cp)
+        _, cp, _ = poll.changes(cp, fetched)
+    legacy.write("INSERT INTO t VALUES (1, 'late', ?)", at(1))  # 1 s late, within the 5 s
+
+    published, _ = poll_all(poll, cp)
+
+    assert [key for _, key, _ in published] == ["1", "8", "9", "10"]
+
+
+@pytest.mark.parametrize(("newest", "updated", "lookback", "settled"), [
+    (at(1), at(0), 0, True),
+    (at(0) + ".999999", at(0), 0, False),  # a second-precision writer may still write :00
+    (at(0) + ".000002", at(0) + ".000001", 0, True),
+    (at(5), at(0), 5, False),
+    (at(6), at(0), 5, True),
+    ("2026-11-29", "2026-11-28", 0, True),
+    ("2026-11-28 23:59:59", "2026-11-28", 0, False),  # the whole day may still come
+    ("2026/11/28 10:01", "2026/11/28 10:00", 0, True),
+    ("2026-11-28 10:00:59", "2026-11-28 10:00", 0, False),
+    (at(1) + "+08:00", at(0), 0, False),  # one with a zone, one without: not comparable
+    (at(1) + "+08:00", at(0) + "+08:00", 0, True),
+    ("N/A", at(0), 0, False),
+    (at(1), "17", 0, False),
+    (None, at(0), 0, False),
+])
+def test_a_window_is_settled_by_a_time_past_its_last_moment_and_the_lookback(
+        newest: str | None, updated: str, lookback: float, settled: bool) -> None:
+    assert _settled_by(newest, updated, lookback) is settled

@@ -7,6 +7,13 @@ second); each poll re-reads the window and publishes rows whose hash changed or 
 there — a row updated again within the same second, or committed late with an older time.
 The first pass over the table is the snapshot (op ``r``).
 
+A window is settled once the table shows a row updated at least the look-back after the
+window's last moment, asked before the reads that led to it: rows commit within the look-back
+of their update time and writers' clocks move forward, so nothing can arrive in it any more
+and it is not re-read. While a poller is behind (catching up a backlog, where a writer's one
+statement gives hundreds of rows one time) one question for the table's newest update time
+spares re-reading every batch's last time; once caught up the windows are re-read as before.
+
 Keys compare in the table's :class:`KeyOrder`, so ``(update time, key)`` is an index order when
 the table has that index. A checkpoint taken in another order (text, before keys were paged
 natively) holds a key that bounds no prefix of this order: its position moves back to the
@@ -33,15 +40,57 @@ from bus.standards.dates import normalize_datetime
 from bus.standards.errors import StandardViolation
 
 
+def _moment(updated: str) -> datetime:
+    """An update time's text as a time (``ValueError`` unless it reads as one)."""
+    return datetime.fromisoformat(updated.replace("/", "-"))
+
+
 def _window_start(updated: str, lookback_seconds: float) -> str:
     """The earliest update time still re-read; the same text when it cannot be parsed."""
     if not updated or lookback_seconds <= 0:
         return updated
     try:
-        moment = datetime.fromisoformat(updated.replace("/", "-"))
+        moment = _moment(updated)
     except ValueError:
         return updated
     return (moment - timedelta(seconds=lookback_seconds)).isoformat(sep=" ")
+
+
+#: Date, then optionally hours, minutes, seconds and a fraction: what an update time's text
+#: says down to its last digit.
+_PRECISION = re.compile(r"[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}(?:[ T][0-9]{2}(:[0-9]{2})?(:[0-9]{2})?"
+                        r"(?:[.,]([0-9]+))?)?")
+
+
+def _span(updated: str) -> timedelta | None:
+    """How long the moment an update time's text names lasts (``10:00:00`` is the whole
+    second, a date the whole day); None when the text is no time."""
+    match = _PRECISION.match(updated)
+    if match is None:
+        return None
+    if match.end() == 10:  # a date alone
+        return timedelta(days=1)
+    minutes, seconds, fraction = match.groups()
+    if fraction:
+        return timedelta(seconds=10 ** -len(fraction))
+    return timedelta(seconds=1 if seconds else 60 if minutes else 3600)
+
+
+def _settled_by(newest: str | None, updated: str, lookback_seconds: float) -> bool:
+    """Whether a row updated at ``newest`` being visible means no row can still arrive in the
+    window behind ``updated``: ``newest`` is at least the window's last moment (``updated``'s
+    whole span) plus the look-back. Rows commit within the look-back of their update time
+    and writers' clocks only move forward, so every row of the window has committed, and a
+    row written again gets a later time."""
+    if not newest or not updated:
+        return False
+    span = _span(updated)
+    if span is None:
+        return False
+    try:
+        return _moment(newest) >= _moment(updated) + span + timedelta(seconds=max(lookback_seconds, 0))
+    except (ValueError, TypeError, OverflowError):  # no time, or one with a zone and one without
+        return False
 
 
 #: ``YYYY-MM-DD HH:MM``, the minute of the form most legacy update times take (ASCII digits).
@@ -150,6 +199,12 @@ class IncrementalPoller:
         self._seen_for: Checkpoint | None = None
         #: :meth:`_raw_key` per column set (the same for every poll of a table).
         self._raw_keys: dict[tuple[str, ...], Callable[[tuple[Any, ...]], Any] | None] = {}
+        #: The newest update time the table showed before the reads behind the checkpoint
+        #: :meth:`changes` returned last (its window is not re-read once this settles it,
+        #: :func:`_settled_by`), and whether the last poll read a full batch: behind the
+        #: table, as when catching up a backlog.
+        self._newest: str | None = None
+        self._behind = True
 
     def reorder(self, checkpoint: Checkpoint) -> Checkpoint:
         """``checkpoint`` for this key order: back to the first key of its update time.
@@ -168,9 +223,25 @@ class IncrementalPoller:
     def _fetch(self, checkpoint: Checkpoint) -> Fetched:  # in a worker thread
         updated: str = checkpoint.get("updated", "")
         key = self._key(checkpoint)
-        columns, rechecked = self._recheck(updated, key, checkpoint.get("boundary", {}))
+        boundary = checkpoint.get("boundary", {})
+        settled = _settled_by(self._newest, updated, self.lookback)
+        # Behind the table, ask for its newest update time before this poll's reads: it
+        # settles the windows of the checkpoints they lead to.
+        newest = self._ask_newest() if self._behind and updated and not settled else None
+        columns, rechecked = self._recheck(updated, key, {} if settled else boundary)
         columns2, rows = self._next(updated, key)
+        if newest is not None:
+            self._newest = newest
+        self._behind = len(rows) >= self.spec.batch_size
         return Fetched(tuple(columns or columns2), rechecked, rows)
+
+    def _ask_newest(self) -> str | None:
+        """The table's newest update time, as its rows' text."""
+        d = self.dialect
+        _names, [(newest,)] = fetch(d, self.connection,
+                                    f"SELECT MAX({self.upd}) FROM {d.quote(self.spec.table)}", [],
+                                    consistent=True)
+        return as_text(newest)[0]
 
     def changes(self, checkpoint: Checkpoint,
                 fetched_rows: Fetched) -> tuple[list[Change], Checkpoint, tuple[str, ...]]:
