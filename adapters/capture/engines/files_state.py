@@ -5,12 +5,18 @@ changes is handed to the runner, and older generations are deleted only after Ka
 confirmed a checkpoint of a newer one. So whatever checkpoint the runner hands back after a
 crash, the state file holds the generation that checkpoint names; generations newer than
 the checkpoint were never published and are discarded.
+
+A generation is only ever read whole, so its rows are stored as chunks of lines
+``key<TAB>hash<TAB>row`` (JSON escapes tabs and line breaks, hashes are hex): one insert per
+:data:`CHUNK_ROWS` rows instead of one per row. Generations written a row per table row
+(``extract_rows``, before chunks) are still read.
 """
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -19,13 +25,33 @@ from adapters.capture.source import SourceMisconfigured
 #: key (JSON list of the key values) → (row hash, row as JSON)
 ExtractRows = dict[str, tuple[str, str]]
 
+#: Rows per stored chunk (a few MB of text for ~500-byte rows).
+CHUNK_ROWS = 10_000
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
     generation INTEGER PRIMARY KEY, file TEXT NOT NULL, sha256 TEXT NOT NULL, row_count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS extract_chunks (
+    generation INTEGER NOT NULL, chunk INTEGER NOT NULL, lines TEXT NOT NULL,
+    PRIMARY KEY (generation, chunk));
 CREATE TABLE IF NOT EXISTS extract_rows (
     generation INTEGER NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL, row TEXT NOT NULL,
     PRIMARY KEY (generation, key)) WITHOUT ROWID;
 """
+
+
+def _chunks(rows: Mapping[str, tuple[str, str]]) -> Iterator[str]:
+    """``rows`` as chunks of ``key<TAB>hash<TAB>row`` lines."""
+    items = iter(rows.items())
+    while chunk := list(itertools.islice(items, CHUNK_ROWS)):
+        yield "\n".join([f"{key}\t{digest}\t{row}" for key, (digest, row) in chunk])
+
+
+def _rows_of(chunks: Iterable[tuple[str]]) -> Iterator[tuple[str, tuple[str, str]]]:
+    for (lines,) in chunks:
+        for line in lines.split("\n"):
+            key, digest, row = line.split("\t", 2)
+            yield key, (digest, row)
 
 
 class ExtractState:
@@ -50,8 +76,7 @@ class ExtractState:
         """The rows of ``generation`` (0: no extract yet, empty); newer generations are dropped."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM extract_rows WHERE generation > ?", (generation,))
-            db.execute("DELETE FROM generations WHERE generation > ?", (generation,))
+            self._delete(db, "generation > ?", generation)
             db.execute("COMMIT")
             if generation == 0:
                 return {}
@@ -61,20 +86,27 @@ class ExtractState:
                 raise SourceMisconfigured(
                     f"the full-mode state of extract generation {generation} is missing from "
                     f"{self.path} (options.state_dir); restore that file or reset the checkpoint")
-            rows = db.execute("SELECT key, hash, row FROM extract_rows WHERE generation = ?",
-                              (generation,))
-            return {key: (digest, row) for key, digest, row in rows}
+            rows = {key: (digest, row) for key, digest, row in db.execute(
+                "SELECT key, hash, row FROM extract_rows WHERE generation = ?", (generation,))}
+            rows.update(_rows_of(db.execute(
+                "SELECT lines FROM extract_chunks WHERE generation = ? ORDER BY chunk", (generation,))))
+            if len(rows) != found[0]:
+                raise SourceMisconfigured(
+                    f"the full-mode state of extract generation {generation} in {self.path} "
+                    f"(options.state_dir) holds {len(rows)} rows, not {found[0]}; restore that "
+                    f"file or reset the checkpoint")
+            return rows
 
     def save(self, generation: int, file: str, sha256: str, rows: Mapping[str, tuple[str, str]]) -> None:
         """Write ``generation`` atomically, replacing any earlier attempt at it."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("DELETE FROM extract_rows WHERE generation = ?", (generation,))
-                db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?)",
+                self._delete(db, "generation = ?", generation)
+                db.execute("INSERT INTO generations VALUES (?, ?, ?, ?)",
                            (generation, file, sha256, len(rows)))
-                db.executemany("INSERT INTO extract_rows VALUES (?, ?, ?, ?)",
-                               ((generation, k, h, r) for k, (h, r) in rows.items()))
+                db.executemany("INSERT INTO extract_chunks VALUES (?, ?, ?)",
+                               ((generation, n, lines) for n, lines in enumerate(_chunks(rows))))
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -84,6 +116,10 @@ class ExtractState:
         """Forget generations older than ``generation`` (Kafka confirmed it)."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM extract_rows WHERE generation < ?", (generation,))
-            db.execute("DELETE FROM generations WHERE generation < ?", (generation,))
+            self._delete(db, "generation < ?", generation)
             db.execute("COMMIT")
+
+    @staticmethod
+    def _delete(db: sqlite3.Connection, where: str, generation: int) -> None:
+        for table in ("extract_chunks", "extract_rows", "generations"):
+            db.execute(f"DELETE FROM {table} WHERE {where}", (generation,))
