@@ -140,3 +140,20 @@ async def test_a_checkpoint_that_carries_its_hashes_is_still_applied(tmp_path: P
     assert [(c.op, c.key) for c in second_pass.changes] == [("u", {"id": "3"})]
     await batches.aclose()
     await capture.close()
+
+
+def test_a_batch_larger_than_one_staging_statement_is_staged_and_applied_whole(
+        tmp_path: Path) -> None:
+    state = DiffState(tmp_path / "state.sqlite")
+    first = [(f"k{i:04d}", f"h{i}") for i in range(601)]  # three statements: 250, 250, 101
+    assert state.stage(1, 1, first) == {}
+    state.apply({"pass": 1, "stage": "scan", "after": "x", "seq": 1})
+    again = [(key, None if i % 2 else f"new{i}") for i, (key, _) in enumerate(first)]
+
+    known = state.stage(2, 2, again)
+    state.apply({"pass": 2, "stage": "scan", "after": "y", "seq": 2})
+
+    assert known == {key: f"h{i}" for i, (key, _) in enumerate(first) if i % 2 == 0}
+    assert state.hashes([key for key, _ in first]) == {
+        key: f"new{i}" for i, (key, _) in enumerate(first) if i % 2 == 0}
+    state.close()
