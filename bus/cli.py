@@ -228,11 +228,12 @@ def adapters_run(ctx: _Context) -> None:
     from adapters.capture.config import ConfigError
     from adapters.capture.source import SourceMisconfigured
     from bus.bootstrap import run_adapters
+    from bus.kafka import TopicMisconfigured
 
     _logging()
     try:
         asyncio.run(run_adapters(ctx.settings))
-    except (ConfigError, SourceMisconfigured) as exc:
+    except (ConfigError, SourceMisconfigured, TopicMisconfigured) as exc:
         _fail(str(exc))
 
 
@@ -297,11 +298,12 @@ def sinks_run(ctx: _Context) -> None:
     """Run every configured write-back sink until stopped (BUS_WRITEBACK_CONFIG)."""
     from adapters.sinks.config import ConfigError
     from adapters.sinks.process import run_sinks
+    from bus.kafka import TopicMisconfigured
 
     _logging()
     try:
         asyncio.run(run_sinks(ctx.settings))
-    except ConfigError as exc:
+    except (ConfigError, TopicMisconfigured) as exc:
         _fail(str(exc))
 
 

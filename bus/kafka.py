@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
 from bus.kafka_batches import EncodedBatch, encoded_batch_size
 from bus.speedups import speedups
 
+log = logging.getLogger(__name__)
+
 #: One record to produce: topic, key, value (None: a tombstone), headers.
 OutgoingRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+class TopicMisconfigured(Exception):
+    """An existing topic whose configuration loses what the bus keeps in it; the message
+    names the topic, the setting and how to change it."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +55,15 @@ class TopicSpec:
 
 
 async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> None:
-    """Create the topics that do not exist yet; existing topics are left as they are."""
+    """Create the topics that do not exist yet. Existing topics are not changed, but checked
+    (:func:`_check_existing`): a topic that must be compacted and is not stops with
+    :class:`TopicMisconfigured`; a history topic that deletes or compacts events is logged."""
+    specs = list(specs)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        await _check_existing(admin, bootstrap, [s for s in specs if s.name in existing])
         missing = [s for s in specs if s.name not in existing]
         if not missing:
             return
@@ -63,6 +76,50 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> None:
         await _wait_for_metadata(admin, {s.name for s in missing})
     finally:
         await admin.close()
+
+
+#: What a history topic (:meth:`TopicSpec.history`) must not do to keep every event.
+_KEEPS_EVERYTHING = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+async def _check_existing(admin: AIOKafkaAdminClient, bootstrap: str,
+                          specs: Sequence[TopicSpec]) -> None:
+    """Compare what the bus relies on in ``specs`` with the existing topics' settings."""
+    checked = [s for s in specs if "cleanup.policy" in s.config or "retention.ms" in s.config]
+    if not checked:
+        return
+    names = {"cleanup.policy": None, **dict.fromkeys(_KEEPS_EVERYTHING)}
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, s.name, dict(names)) for s in checked])
+    actual: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for error_code, _message, _type, name, entries in response.resources:
+            if error_code == 0:  # else deleted meanwhile: created again below
+                actual[name] = {str(entry[0]): str(entry[1]) for entry in entries}
+    for spec in checked:
+        config = actual.get(spec.name)
+        if config is None:
+            continue
+        policy = config.get("cleanup.policy", "delete")
+        fix = (f"kafka-configs.sh --bootstrap-server {bootstrap} --alter --entity-type topics "
+               f"--entity-name {spec.name} --add-config")
+        if spec.config.get("cleanup.policy") == "compact" and "compact" not in policy.split(","):
+            raise TopicMisconfigured(
+                f"topic {spec.name} exists with cleanup.policy={policy}, but the bus keeps the "
+                f"last record per key there and needs cleanup.policy=compact: with deletion "
+                f"its records expire and what they hold is lost. Change it with "
+                f"`{fix} cleanup.policy=compact`")
+        if spec.config.get("retention.ms") == "-1":
+            lost = [f"{name}={config[name]}" for name, keep in _KEEPS_EVERYTHING.items()
+                    if config.get(name, keep) != keep]
+            if "compact" in policy.split(","):
+                lost.append(f"cleanup.policy={policy}")
+            if lost:
+                log.warning("topic %s keeps events for a limited time or per key only (%s); "
+                            "the bus treats its topics as the record of every event, and "
+                            "projections rebuilt from it would miss what is gone: `%s "
+                            "retention.ms=-1,retention.bytes=-1,cleanup.policy=delete`",
+                            spec.name, ", ".join(lost), fix)
 
 
 async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: set[str]) -> None:
