@@ -29,7 +29,9 @@ M rows again, and a new runner resumes from the stored position: timed from its 
 committed batch until the M-th change is committed (the first batch's rows not counted), as
 the raw producers are timed from their first send after their start; the start-up and the
 rate from the runner's start are in the note. The live phase cannot go faster than the legacy
-writer on the same two cores; the backlog phase shows what the capture path itself sustains.
+writer on the same two cores (its note gives the writer's rate in that phase, capture /
+writer, and how long after the writer's last commit the last change was committed); the
+backlog phase shows what the capture path itself sustains.
 
 Before each timed phase (untimed) PostgreSQL vacuums the shared table, so its autovacuum does
 not take a core in the middle of the next phase after the previous one's updates, and the
@@ -474,9 +476,12 @@ class Bench:
                         batch_seconds=batch_seconds))
         if changes:
             raw_seconds, batch_seconds, size = await self.raw(department, topic, offset, changes)
+            writer_rate = changes / writer_seconds
             self.add(Result(engine, strategy, "changes", changes, change_seconds, raw_seconds, size,
-                            f"writer alone {changes / writer_seconds:,.0f} rows/s",
-                            batch_seconds=batch_seconds))
+                            f"writer {writer_rate:,.0f} rows/s in the same phase, capture / "
+                            f"writer {changes / change_seconds / writer_rate:.2f}; last change "
+                            f"committed {max(change_seconds - writer_seconds, 0):.2f}s after "
+                            f"the writer's last", batch_seconds=batch_seconds))
             if args.backlog:
                 await self.backlog(engine, strategy, connection, server, options, department,
                                    topic, changes)

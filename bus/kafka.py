@@ -55,9 +55,10 @@ class TopicSpec:
 
 
 async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> None:
-    """Create the topics that do not exist yet. Existing topics are not changed, but checked
-    (:func:`_check_existing`): a topic that must be compacted and is not stops with
-    :class:`TopicMisconfigured`; a history topic that deletes or compacts events is logged."""
+    """Create the topics that do not exist yet, and check those that exist
+    (:func:`_check_existing`): a topic the bus keeps compacted that is not is made so (or,
+    where that is refused, stops with :class:`TopicMisconfigured`); a history topic that
+    deletes or compacts events is logged."""
     specs = list(specs)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -80,6 +81,8 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> None:
 
 #: What a history topic (:meth:`TopicSpec.history`) must not do to keep every event.
 _KEEPS_EVERYTHING = {"retention.ms": "-1", "retention.bytes": "-1"}
+#: DescribeConfigs' source of a setting made for the topic itself.
+_DYNAMIC_TOPIC_CONFIG = 1
 
 
 async def _check_existing(admin: AIOKafkaAdminClient, bootstrap: str,
@@ -88,27 +91,23 @@ async def _check_existing(admin: AIOKafkaAdminClient, bootstrap: str,
     checked = [s for s in specs if "cleanup.policy" in s.config or "retention.ms" in s.config]
     if not checked:
         return
-    names = {"cleanup.policy": None, **dict.fromkeys(_KEEPS_EVERYTHING)}
     responses = await admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, s.name, dict(names)) for s in checked])
-    actual: dict[str, dict[str, str]] = {}
+        [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in checked])
+    actual: dict[str, list[tuple[Any, ...]]] = {}
     for response in responses:
         for error_code, _message, _type, name, entries in response.resources:
             if error_code == 0:  # else deleted meanwhile: created again below
-                actual[name] = {str(entry[0]): str(entry[1]) for entry in entries}
+                actual[name] = list(entries)
     for spec in checked:
-        config = actual.get(spec.name)
-        if config is None:
+        entries = actual.get(spec.name)
+        if entries is None:
             continue
+        config = {str(entry[0]): str(entry[1]) for entry in entries}
         policy = config.get("cleanup.policy", "delete")
         fix = (f"kafka-configs.sh --bootstrap-server {bootstrap} --alter --entity-type topics "
                f"--entity-name {spec.name} --add-config")
         if spec.config.get("cleanup.policy") == "compact" and "compact" not in policy.split(","):
-            raise TopicMisconfigured(
-                f"topic {spec.name} exists with cleanup.policy={policy}, but the bus keeps the "
-                f"last record per key there and needs cleanup.policy=compact: with deletion "
-                f"its records expire and what they hold is lost. Change it with "
-                f"`{fix} cleanup.policy=compact`")
+            await _compact(admin, spec, entries, policy, fix)
         if spec.config.get("retention.ms") == "-1":
             lost = [f"{name}={config[name]}" for name, keep in _KEEPS_EVERYTHING.items()
                     if config.get(name, keep) != keep]
@@ -120,6 +119,38 @@ async def _check_existing(admin: AIOKafkaAdminClient, bootstrap: str,
                             "projections rebuilt from it would miss what is gone: `%s "
                             "retention.ms=-1,retention.bytes=-1,cleanup.policy=delete`",
                             spec.name, ", ".join(lost), fix)
+
+
+async def _compact(admin: AIOKafkaAdminClient, spec: TopicSpec, entries: Sequence[tuple[Any, ...]],
+                   policy: str, fix: str) -> None:
+    """Make an existing topic the bus keeps compacted so, keeping its other settings.
+
+    Such a topic was usually created by a consumer reading it before the bus created it
+    (brokers create topics on first use by default), with the broker's defaults. AlterConfigs
+    replaces every setting made for the topic, so those are sent along; where one cannot be
+    read (a sensitive value) or the change is refused, :class:`TopicMisconfigured` says what
+    to run instead.
+    """
+    own = {str(e[0]): e[1] for e in entries if e[3] == _DYNAMIC_TOPIC_CONFIG}
+    problem = f"topic {spec.name} exists with cleanup.policy={policy}"
+    needed = (f"the bus keeps the last record per key there and needs cleanup.policy=compact: "
+              f"with deletion its records expire and what they hold is lost. Change it with "
+              f"`{fix} cleanup.policy=compact`")
+    if any(value is None for value in own.values()):
+        raise TopicMisconfigured(f"{problem}; {needed}")
+    wanted = {**{name: str(value) for name, value in own.items()},
+              "cleanup.policy": "compact", **spec.config}
+    responses = await admin.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, spec.name, wanted)])
+    for response in responses:
+        for error_code, error_message, _type, _name in response.resources:
+            if error_code != 0:
+                raise TopicMisconfigured(
+                    f"{problem} and changing it was refused (error {error_code}: "
+                    f"{error_message}); {needed}")
+    log.warning("%s (created before the bus created it, e.g. by a consumer reading it first); "
+                "set to %s, which the bus relies on", problem,
+                ",".join(f"{name}={value}" for name, value in sorted(spec.config.items())))
 
 
 async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: set[str]) -> None:
