@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -65,11 +66,11 @@ async def test_a_refused_change_stops_with_the_command_that_fixes_it(
     name = a_name("positions")
     await create(stack.kafka_bootstrap, name, {"cleanup.policy": "delete"})
 
-    class Refused:  # what a broker without ALTER_CONFIGS rights for the bus answers
-        resources = [(29, "Topic authorization failed.", 2, name)]
+    # What a broker without ALTER_CONFIGS rights for the bus answers.
+    refused = SimpleNamespace(resources=[(29, "Topic authorization failed.", 2, name)])
 
-    async def refuse(self: AIOKafkaAdminClient, resources: object) -> list[Refused]:
-        return [Refused()]
+    async def refuse(self: AIOKafkaAdminClient, resources: object) -> list[SimpleNamespace]:
+        return [refused]
 
     monkeypatch.setattr(AIOKafkaAdminClient, "alter_configs", refuse)
     with pytest.raises(TopicMisconfigured) as raised:
