@@ -95,9 +95,12 @@ async def _check_existing(admin: AIOKafkaAdminClient, bootstrap: str,
         [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in checked])
     actual: dict[str, list[tuple[Any, ...]]] = {}
     for response in responses:
+        # Version 0 tells whether a setting is a default, not where it was made.
+        sources_told = int(getattr(response, "API_VERSION", 0)) >= 1
         for error_code, _message, _type, name, entries in response.resources:
             if error_code == 0:  # else deleted meanwhile: created again below
-                actual[name] = list(entries)
+                actual[name] = [entry if sources_told else (*entry[:3], None, *entry[4:])
+                                for entry in entries]
     for spec in checked:
         entries = actual.get(spec.name)
         if entries is None:
@@ -128,15 +131,15 @@ async def _compact(admin: AIOKafkaAdminClient, spec: TopicSpec, entries: Sequenc
     Such a topic was usually created by a consumer reading it before the bus created it
     (brokers create topics on first use by default), with the broker's defaults. AlterConfigs
     replaces every setting made for the topic, so those are sent along; where one cannot be
-    read (a sensitive value) or the change is refused, :class:`TopicMisconfigured` says what
-    to run instead.
+    read (a sensitive value, or a broker that does not say where a setting was made) or the
+    change is refused, :class:`TopicMisconfigured` says what to run instead.
     """
     own = {str(e[0]): e[1] for e in entries if e[3] == _DYNAMIC_TOPIC_CONFIG}
     problem = f"topic {spec.name} exists with cleanup.policy={policy}"
     needed = (f"the bus keeps the last record per key there and needs cleanup.policy=compact: "
               f"with deletion its records expire and what they hold is lost. Change it with "
               f"`{fix} cleanup.policy=compact`")
-    if any(value is None for value in own.values()):
+    if any(value is None for value in own.values()) or any(e[3] is None for e in entries):
         raise TopicMisconfigured(f"{problem}; {needed}")
     wanted = {**{name: str(value) for name, value in own.items()},
               "cleanup.policy": "compact", **spec.config}
