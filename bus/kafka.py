@@ -93,28 +93,33 @@ async def _check_existing(admin: AIOKafkaAdminClient, bootstrap: str,
         return
     responses = await admin.describe_configs(
         [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in checked])
-    actual: dict[str, list[tuple[Any, ...]]] = {}
+    #: Per topic: every setting's value, and the settings made for the topic itself — None
+    #: where a setting's value is hidden (sensitive) or the broker does not say where settings
+    #: were made (DescribeConfigs version 0 tells only whether one is a default).
+    actual: dict[str, tuple[dict[str, str], dict[str, str] | None]] = {}
     for response in responses:
-        # Version 0 tells whether a setting is a default, not where it was made.
         sources_told = int(getattr(response, "API_VERSION", 0)) >= 1
         for error_code, _message, _type, name, entries in response.resources:
-            if error_code == 0:  # else deleted meanwhile: created again below
-                actual[name] = [entry if sources_told else (*entry[:3], None, *entry[4:])
-                                for entry in entries]
+            if error_code != 0:
+                continue  # deleted meanwhile: created again below
+            made = {str(e[0]): e[1] for e in entries if e[3] == _DYNAMIC_TOPIC_CONFIG}
+            known = sources_told and all(value is not None for value in made.values())
+            actual[name] = ({str(e[0]): str(e[1]) for e in entries},
+                            {n: str(v) for n, v in made.items()} if known else None)
     for spec in checked:
-        entries = actual.get(spec.name)
-        if entries is None:
+        if spec.name not in actual:
             continue
-        config = {str(entry[0]): str(entry[1]) for entry in entries}
+        config, own = actual[spec.name]
         policy = config.get("cleanup.policy", "delete")
+        compacted = "compact" in policy.split(",")
         fix = (f"kafka-configs.sh --bootstrap-server {bootstrap} --alter --entity-type topics "
                f"--entity-name {spec.name} --add-config")
-        if spec.config.get("cleanup.policy") == "compact" and "compact" not in policy.split(","):
-            await _compact(admin, spec, entries, policy, fix)
+        if spec.config.get("cleanup.policy") == "compact" and not compacted:
+            await _compact(admin, spec, own, policy, fix)
         if spec.config.get("retention.ms") == "-1":
             lost = [f"{name}={config[name]}" for name, keep in _KEEPS_EVERYTHING.items()
                     if config.get(name, keep) != keep]
-            if "compact" in policy.split(","):
+            if compacted:
                 lost.append(f"cleanup.policy={policy}")
             if lost:
                 log.warning("topic %s keeps events for a limited time or per key only (%s); "
@@ -124,25 +129,23 @@ async def _check_existing(admin: AIOKafkaAdminClient, bootstrap: str,
                             spec.name, ", ".join(lost), fix)
 
 
-async def _compact(admin: AIOKafkaAdminClient, spec: TopicSpec, entries: Sequence[tuple[Any, ...]],
+async def _compact(admin: AIOKafkaAdminClient, spec: TopicSpec, own: dict[str, str] | None,
                    policy: str, fix: str) -> None:
     """Make an existing topic the bus keeps compacted so, keeping its other settings.
 
     Such a topic was usually created by a consumer reading it before the bus created it
     (brokers create topics on first use by default), with the broker's defaults. AlterConfigs
-    replaces every setting made for the topic, so those are sent along; where one cannot be
-    read (a sensitive value, or a broker that does not say where a setting was made) or the
-    change is refused, :class:`TopicMisconfigured` says what to run instead.
+    replaces every setting made for the topic (``own``), so those are sent along; where they
+    cannot be read (None) or the change is refused, :class:`TopicMisconfigured` says what to
+    run instead.
     """
-    own = {str(e[0]): e[1] for e in entries if e[3] == _DYNAMIC_TOPIC_CONFIG}
     problem = f"topic {spec.name} exists with cleanup.policy={policy}"
     needed = (f"the bus keeps the last record per key there and needs cleanup.policy=compact: "
               f"with deletion its records expire and what they hold is lost. Change it with "
               f"`{fix} cleanup.policy=compact`")
-    if any(value is None for value in own.values()) or any(e[3] is None for e in entries):
+    if own is None:
         raise TopicMisconfigured(f"{problem}; {needed}")
-    wanted = {**{name: str(value) for name, value in own.items()},
-              "cleanup.policy": "compact", **spec.config}
+    wanted = {**own, "cleanup.policy": "compact", **spec.config}
     responses = await admin.alter_configs(
         [ConfigResource(ConfigResourceType.TOPIC, spec.name, wanted)])
     for response in responses:
