@@ -289,7 +289,10 @@ class CaptureRunner:
                       records: list[OutgoingRecord]) -> None:
         """One transaction: the batch's records, then its checkpoint."""
         async with producer.transaction():
-            await send_batched(producer, records)
+            if batch.durable is None:
+                await send_batched(producer, records)
+            else:  # the source's own record reaches the disk while the records are sent
+                await asyncio.gather(send_batched(producer, records), batch.durable())
             await send_position(producer, self.spec.owner, batch.checkpoint)
         quarantined = sum(1 for c in batch.changes if c.undecodable)
         if self.metrics:

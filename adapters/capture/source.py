@@ -15,7 +15,7 @@ release the log (PostgreSQL slot LSN, binlog purge).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
@@ -71,6 +71,10 @@ class Batch:
     checkpoint: Checkpoint
     columns: tuple[str, ...]
     state: State = "streaming"
+    #: Awaited before Kafka commits the transaction holding the batch: puts on disk what the
+    #: source recorded locally for this batch and every one before it (a ``diff``'s staged
+    #: hashes). Cumulative, as checkpoints are; None when the source records nothing.
+    durable: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -264,3 +266,48 @@ def test_a_worker_leaves_when_its_capture_process_is_killed(tmp_path: Path) -> N
         time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError("the worker outlived its killed parent")
+
+
+class CommitLog(FakeProducer):
+    """Notes, beside the sources' ``durable`` calls, when each transaction commits."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        async with super().transaction():
+            yield
+        position = self.last_position()
+        self.events.append(f"commit {position['seq'] if position else None}")
+
+
+@pytest.mark.parametrize("pipeline", [True, False])
+async def test_what_a_source_recorded_is_durable_before_kafka_commits_its_batch(
+    pipeline: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[str] = []
+
+    def batch(seq: int) -> Batch:
+        async def durable() -> None:
+            await asyncio.sleep(0.01)  # a slow disk: the records are sent meanwhile
+            events.append(f"durable by {seq}")
+        return replace(batches(seq)[-1], durable=durable)
+
+    producer = CommitLog(events)
+    stop = asyncio.Event()
+    source = ReadingAheadSource([batch(n) for n in range(1, 6)], stop)
+    monkeypatch.setattr(runner_module, "read_position",
+                        lambda _bootstrap, _owner: asyncio.sleep(0, producer.last_position()))
+    runner = CaptureRunner(source, bootstrap="127.0.0.1:1", serde=JsonSerde(),  # type: ignore[arg-type]
+                           producer_factory=lambda owner: producer, pipeline=pipeline)
+    await asyncio.wait_for(runner.run(stop), 10)
+
+    commits = [i for i, event in enumerate(events) if event.startswith("commit")]
+    assert len(commits) == len(transactions(producer)) >= 1
+    for before, at in zip([-1, *commits], commits, strict=False):
+        seq = events[at].removeprefix("commit ")
+        # The group's last batch's durable, which covers the batches before it, ran inside
+        # the transaction, before its commit.
+        assert f"durable by {seq}" in events[before + 1:at], events

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from adapters.capture.engines.sqlite import SqliteDialect
 from adapters.capture.rows import row_digest
@@ -157,3 +160,34 @@ def test_a_batch_larger_than_one_staging_statement_is_staged_and_applied_whole(
     assert state.hashes([key for key, _ in first]) == {
         key: f"new{i}" for i, (key, _) in enumerate(first) if i % 2 == 0}
     state.close()
+
+
+async def test_the_hashes_staged_by_a_batch_reach_the_disk_through_its_durable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staging only writes SQLite's log; the runner awaits a batch's ``durable`` before Kafka
+    commits it, and that flushes the log (and, the first time, its directory)."""
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def noting_fsync(descriptor: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", noting_fsync)
+    legacy(tmp_path / "legacy.db", range(1, 5))
+    capture = source(tmp_path)
+    batches = capture.read(None)
+    scan = [await anext(batches) for _ in range(2)]  # 3 + 1 rows
+    state = capture._state()
+    assert state._db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL: no fsync each
+    assert synced == []
+
+    durables = [batch.durable for batch in scan]
+    assert None not in durables
+    await scan[-1].durable()  # type: ignore[misc]
+    log_file = str(tmp_path / "capture" / "capture.d.t.diff.sqlite-wal")
+    assert synced == [log_file, str(tmp_path / "capture")]
+    await scan[0].durable()  # type: ignore[misc]
+    assert synced == [log_file, str(tmp_path / "capture"), log_file]
+    await batches.aclose()
+    await capture.close()

@@ -15,6 +15,7 @@ The deletes that end a pass page through the local state, in the order of its ke
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
@@ -60,6 +61,7 @@ async def diff_batches(
                  "order)", spec.table, cp["pass"], keys.order_of(cp))
         cp["after"] = None
     interval = float(spec.options.get("diff_interval_seconds", spec.poll_interval))
+    durable = functools.partial(asyncio.to_thread, state.sync)  # the staged hashes, on disk
     columns: tuple[str, ...] = ()
     yielded: Checkpoint | None = None
     scan: AsyncGenerator[Chunk, None] | None = None  # the pass's chunks, read ahead
@@ -98,7 +100,8 @@ async def diff_batches(
                       "seq": seq}
                 yielded = dict(cp)
                 yield Batch(changes, yielded, columns,
-                            state="snapshotting" if pass_number == 1 else "streaming")
+                            state="snapshotting" if pass_number == 1 else "streaming",
+                            durable=durable)
                 await throttle.pace(len(rows))
             else:
                 gone = state.unseen(pass_number, cp["after"] or "", spec.batch_size)
@@ -110,13 +113,13 @@ async def diff_batches(
                     cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number + 1,
                           "stage": "scan", "after": None, "seq": seq}
                     yielded = dict(cp)
-                    yield Batch(deletes, yielded, columns, state="streaming")
+                    yield Batch(deletes, yielded, columns, state="streaming", durable=durable)
                     await asyncio.sleep(interval)
                 else:
                     cp = {"phase": "diff", keys.ORDER_FIELD: order.name, "pass": pass_number,
                           "stage": "deletes", "after": gone[-1], "seq": seq}
                     yielded = dict(cp)
-                    yield Batch(deletes, yielded, columns, state="streaming")
+                    yield Batch(deletes, yielded, columns, state="streaming", durable=durable)
     finally:
         if scan is not None:
             await scan.aclose()

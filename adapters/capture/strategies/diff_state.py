@@ -1,8 +1,9 @@
 """The hashes a ``diff`` capture compares against, kept in a local SQLite file.
 
 The file is derived state that never leads Kafka. A scan batch's hashes are first staged
-(:meth:`DiffState.stage`, durably, before the batch is handed to the runner) under the batch's
-sequence number, which its checkpoint carries; they become the compared hashes only when Kafka
+(:meth:`DiffState.stage`, before the batch is handed to the runner) under the batch's sequence
+number, which its checkpoint carries, and are on disk before Kafka commits the batch
+(:meth:`DiffState.sync`, the batch's ``durable``); they become the compared hashes only when Kafka
 has confirmed the batch (:meth:`DiffState.apply`, up to a checkpoint's sequence). So a crash
 between Kafka's commit and the apply is mended on restart by applying what is staged up to the
 stored checkpoint, and batches staged but never committed are dropped (:meth:`discard_after`)
@@ -16,6 +17,7 @@ one still records them.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -48,9 +50,17 @@ class DiffState:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # WAL with the default synchronous=FULL: a staged batch is on disk before Kafka can
-        # commit it, so a restart after any crash finds every batch the checkpoint covers.
-        self._db.execute("PRAGMA journal_mode=WAL")
+        (mode,) = self._db.execute("PRAGMA journal_mode=WAL").fetchone()
+        #: The write-ahead log :meth:`sync` flushes; None where the file system refused WAL and
+        #: every commit is synced itself (synchronous=FULL, SQLite's default).
+        self._wal: Path | None = None
+        self._directory_synced = False
+        if str(mode).lower() == "wal":
+            # Commits are written to the log but not synced, which no process crash can lose;
+            # sync() then flushes every one of them with a single fsync per Kafka transaction
+            # instead of one per batch (0.5 ms each, on the event loop).
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._wal = path.with_name(f"{path.name}-wal")
         self._db.executescript(_SCHEMA)
         #: Batches are staged (reading ahead, on the event loop) while acknowledged ones are
         #: applied (in a worker thread): one statement or transaction at a time.
@@ -59,6 +69,32 @@ class DiffState:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def sync(self) -> None:
+        """Put every batch staged so far on disk, so a restart after a power loss still finds
+        each batch a checkpoint stored in Kafka covers (called before Kafka commits them).
+
+        The log holds every commit since the last checkpoint of the file and SQLite replays it
+        on opening, so one fsync of it makes them all durable; what a checkpoint of the file
+        moved out of the log SQLite synced itself.
+        """
+        if self._wal is None:
+            return
+        try:
+            log_file = os.open(self._wal, os.O_RDONLY)
+        except FileNotFoundError:  # removed by the last connection closing: nothing is in it
+            return
+        try:
+            os.fsync(log_file)
+        finally:
+            os.close(log_file)
+        if not self._directory_synced:  # the log's own directory entry, once
+            directory = os.open(self._wal.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+            self._directory_synced = True
 
     def applied_mark(self) -> str | None:
         with self._lock:
