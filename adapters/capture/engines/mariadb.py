@@ -51,6 +51,7 @@ from pymysqlreplication.row_event import (
 )
 
 from adapters.capture.engines.mariadb_binlog_rows import BinlogImages, Image
+from adapters.capture.engines.mariadb_connection import MariaDbConnection
 from adapters.capture.engines.mariadb_resume import (
     BinlogPosition,
     covered_keys,
@@ -503,7 +504,7 @@ class _BinlogTail(_Closable):
             only_tables=[self.table], enable_logging=False,
             # Servers without binlog_row_metadata (MariaDB < 10.5, MySQL < 8.0.14) name
             # the columns from information_schema instead.
-            use_column_name_cache=True,
+            use_column_name_cache=True, pymysql_wrapper=MariaDbConnection,
         )
 
     def _take(self, event: Any, ready: list[tuple[BinlogPosition, list[Change]]]) -> int:

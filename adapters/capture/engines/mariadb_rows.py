@@ -21,6 +21,7 @@ import pymysql.err
 from pymysql.constants import CR
 from pymysql.protocol import MysqlPacket
 
+from adapters.capture.engines.mariadb_connection import MariaDbConnection
 from adapters.capture.engines.mariadb_times import date_text, datetime_text
 from bus.speedups import speedups
 
@@ -109,7 +110,7 @@ def _checked(connection: Any, packet: Any) -> Any:
     return packet
 
 
-class CaptureConnection(pymysql.connections.Connection):  # type: ignore[misc]
+class CaptureConnection(MariaDbConnection):
     """``pymysql.connect`` for connections that only read what the capture publishes."""
 
     def _read_query_result(self, unbuffered: bool = False) -> Any:

@@ -24,6 +24,7 @@ from typing import Any
 
 import pymysql
 
+from adapters.capture.engines.mariadb_connection import MariaDbConnection
 from adapters.capture.engines.mariadb_keys import column_types, reads_back, typed
 from adapters.capture.engines.mariadb_rows import CaptureConnection
 from adapters.capture.engines.mariadb_times import text_time_conversions
@@ -216,7 +217,7 @@ def connect(settings: MariaDbSettings, *, autocommit: bool = False,
         if for_capture:
             return CaptureConnection(**settings.pymysql_kwargs(), autocommit=autocommit,
                                      conv=text_time_conversions())
-        return pymysql.connect(**settings.pymysql_kwargs(), autocommit=autocommit)
+        return MariaDbConnection(**settings.pymysql_kwargs(), autocommit=autocommit)
     except DRIVER_ERRORS as error:
         raise translate_error(error, settings) from error
 
