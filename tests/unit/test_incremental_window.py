@@ -187,3 +187,42 @@ def test_a_row_committed_late_within_the_lookback_is_read_while_catching_up(tmp_
 def test_a_window_is_settled_by_a_time_past_its_last_moment_and_the_lookback(
         newest: str | None, updated: str, lookback: float, settled: bool) -> None:
     assert _settled_by(newest, updated, lookback) is settled
+
+
+def test_rows_read_at_a_settled_time_are_kept_by_key_alone_and_never_published_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import adapters.capture.strategies.incremental as incremental
+
+    legacy = Legacy(tmp_path / "legacy.db")
+    for key in range(12):  # a writer's statements: three rows a second, four seconds
+        legacy.write("INSERT INTO t VALUES (?, ?, ?)", key, f"v{key}", at(key // 3))
+    hashed: list[str] = []
+    real = incremental.row_digest
+    monkeypatch.setattr(incremental, "row_digest",
+                        lambda row: hashed.append(row["id"]) or real(row))
+    poll = poller(legacy, remember=True)
+    checkpoints: list[Checkpoint] = [{}]
+    while True:
+        fetched = poll._fetch(checkpoints[-1])
+        checkpoints.append(poll.changes(checkpoints[-1], fetched)[1])
+        if len(fetched.rows) < poll.spec.batch_size:
+            break
+
+    # The first poll read :00 before the newest time (:03) was asked: hashed. :01 and :02,
+    # read after it, are settled by it; :03 is not.
+    windows = [cp["boundary"] for cp in checkpoints[1:5]]
+    assert [sorted({v[1] == incremental.SETTLED for v in w.values()}) for w in windows] == [
+        [False], [True], [True], [False]]
+    assert hashed == ["0", "1", "2", "9", "10", "11"]
+
+    # A restart from a settled window re-reads it (the newest time is not known yet) and
+    # publishes none of its rows again; nor does a restart in another key order, which
+    # reads every row of that time again.
+    legacy.write("UPDATE t SET v = 'changed', upd = ? WHERE id = 1", at(20))
+    for stored in (checkpoints[3], {**checkpoints[3], "order": "text"}):
+        restarted = poller(legacy, remember=False)
+        cp = restarted.reorder(stored)
+        assert cp["boundary"] == stored["boundary"]
+        published, _ = poll_all(restarted, cp)
+        assert [(op, key) for op, key, _ in published] == [  # still the snapshot pass: r
+            ("r", "9"), ("r", "10"), ("r", "11"), ("r", "1")]

@@ -13,6 +13,8 @@ of their update time and writers' clocks move forward, so nothing can arrive in 
 and it is not re-read. While a poller is behind (catching up a backlog, where a writer's one
 statement gives hundreds of rows one time) one question for the table's newest update time
 spares re-reading every batch's last time; once caught up the windows are re-read as before.
+Rows read at a time already settled then need no hash either (:data:`SETTLED`): their time can
+get no other image, so the window keeps only their keys, for a restart and a reorder.
 
 Keys compare in the table's :class:`KeyOrder`, so ``(update time, key)`` is an index order when
 the table has that index. A checkpoint taken in another order (text, before keys were paged
@@ -91,6 +93,11 @@ def _settled_by(newest: str | None, updated: str, lookback_seconds: float) -> bo
         return _moment(newest) >= _moment(updated) + span + timedelta(seconds=max(lookback_seconds, 0))
     except (ValueError, TypeError, OverflowError):  # no time, or one with a zone and one without
         return False
+
+
+#: The hash the window keeps for a row read at a settled time (no digest is ever empty): any
+#: image of the key at that time is the one published, since no other can be written there.
+SETTLED = ""
 
 
 #: ``YYYY-MM-DD HH:MM``, the minute of the form most legacy update times take (ASCII digits).
@@ -262,7 +269,7 @@ class IncrementalPoller:
 
         def published(i: int) -> bool:
             known = boundary.get(read.key_texts[i])
-            return known is not None and known[1] == row_digest(read.rows[i])
+            return known is not None and known[1] in (SETTLED, row_digest(read.rows[i]))
 
         kept = [i for i in range(len(fetched))
                 if not ((i < first_new or (read.rows[i].get(updated_column) or "") == updated)
@@ -367,10 +374,16 @@ class IncrementalPoller:
             key = [last.get(k) or "" for k in self.spec.key_columns]
         start = _window_start(updated, self.lookback)
         boundary = {k: v for k, v in cp.get("boundary", {}).items() if v[0] >= start}
+        # Whether each time read is settled by the newest time, asked before these reads.
+        settled: dict[str, bool] = {}
         for (row, text), row_updated in zip(read, upd_texts, strict=True):
             # Only rows inside the window are hashed: the others are not re-read.
             if row_updated >= start:
-                boundary[text] = [row_updated, row_digest(row)]
+                done = settled.get(row_updated)
+                if done is None:
+                    done = settled[row_updated] = _settled_by(self._newest, row_updated,
+                                                              self.lookback)
+                boundary[text] = [row_updated, SETTLED if done else row_digest(row)]
             else:
                 boundary.pop(text, None)
         return {"phase": "incremental", keys.ORDER_FIELD: self.key_order.name, "updated": updated,
