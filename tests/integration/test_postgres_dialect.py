@@ -10,6 +10,7 @@ import pytest
 
 from adapters.capture.engines.postgres import PostgresDialect
 from adapters.capture.source import SourceMisconfigured, SourceUnavailable
+from adapters.capture.strategies.common import fetch
 from tests.servers.postgres import PostgresServer, free_port, postgres_server
 
 pytestmark = pytest.mark.integration
@@ -86,6 +87,7 @@ def test_connections_are_read_only(dialect: PostgresDialect, connection: Any) ->
 
 def test_begin_consistent_read_sees_one_snapshot(
         pg: PostgresServer, dialect: PostgresDialect, connection: Any) -> None:
+    connection.autocommit = False  # as a caller that reads in transactions has it
     cursor = connection.cursor()
     cursor.execute("SELECT 1")  # a transaction is already open: it is replaced
     dialect.begin_consistent_read(cursor)
@@ -117,3 +119,20 @@ def test_nobody_listening_is_unavailable_naming_host_and_port() -> None:
 def test_unknown_role_is_a_misconfiguration(pg: PostgresServer) -> None:
     with pytest.raises(SourceMisconfigured, match="role 'ghost' does not exist"):
         PostgresDialect(pg.dsn_for("ghost")).connect()
+
+
+def test_a_capture_read_is_its_own_read_only_transaction_and_sees_later_commits(
+        pg: PostgresServer, dialect: PostgresDialect, connection: Any) -> None:
+    """``autocommit_reads``: a read is one statement, no transaction is left open between
+    polls (none would hold back vacuum), each read sees what was committed before it, and
+    the connection still cannot write."""
+    assert dialect.autocommit_reads
+    count = f"SELECT COUNT(*) FROM {dialect.quote('no_key')}"
+    _, [(before,)] = fetch(dialect, connection, count, [], consistent=True)
+    pg.execute("INSERT INTO no_key VALUES ('later')")
+    _, [(after,)] = fetch(dialect, connection, count, [], consistent=True)
+
+    assert int(after) == int(before) + 1
+    assert connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+        connection.cursor().execute("INSERT INTO no_key VALUES ('written')")

@@ -116,7 +116,11 @@ class PostgresDialect:
 
     engine = "postgresql"
     param = "%s"
-    autocommit_reads = False
+    #: A statement outside a transaction block reads one snapshot of its own, so a read is one
+    #: round trip instead of four (BEGIN, SET TRANSACTION, the query, ROLLBACK), each of which
+    #: also waited for the GIL in the worker thread. Nothing read through these connections
+    #: spans statements; the log's snapshot has a transaction and connection of its own.
+    autocommit_reads = True
 
     def __init__(self, dsn: str, *, schema: str = "public") -> None:
         self.dsn = dsn
@@ -124,9 +128,12 @@ class PostgresDialect:
         self.database = database_name(dsn)
 
     def connect(self) -> DbApiConnection:
-        """A read-only connection; values come back as PostgreSQL's text output."""
-        connection: DbApiConnection = connect(self.dsn)
-        return connection
+        """A read-only connection in autocommit; values come back as PostgreSQL's text
+        output."""
+        connection: Any = connect(self.dsn)
+        connection.autocommit = True
+        typed: DbApiConnection = connection
+        return typed
 
     def quote(self, identifier: str) -> str:
         return quote_identifier(identifier)
@@ -153,6 +160,7 @@ class PostgresDialect:
                         row_values=True)
 
     def begin_consistent_read(self, cursor: DbApiCursor) -> None:
+        """For a connection taken out of autocommit (:meth:`connect`'s reads need none)."""
         connection = getattr(cursor, "connection", None)
         if connection is not None and connection.info.transaction_status != \
                 psycopg2.extensions.TRANSACTION_STATUS_IDLE:
