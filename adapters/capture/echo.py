@@ -51,21 +51,24 @@ class LedgerEchoes:
         self._lock: asyncio.Lock | None = None
 
     async def drop_echoes(self, table: str, changes: Sequence[Change]) -> list[Change]:
-        candidates = {key_text(c.key) for c in changes if c.op != "d" and c.after is not None}
-        if not candidates:
+        if not any(c.op != "d" and c.after is not None for c in changes):
             return list(changes)
         if self._lock is None:
             self._lock = asyncio.Lock()
         try:
             async with self._lock:
+                if not self._ledger_found:  # the keys are gathered only once there is a ledger
+                    self._ledger_found = await asyncio.to_thread(self._look_for_ledger)
+                    if not self._ledger_found:
+                        return list(changes)
+                candidates = {key_text(c.key) for c in changes
+                              if c.op != "d" and c.after is not None}
                 written = await asyncio.to_thread(self._written, table, sorted(candidates))
         except SourceUnavailable:
             raise
         except Exception as exc:
             self.close()
             raise SourceUnavailable(f"reading the write-back ledger: {exc}") from exc
-        if written is None:
-            return list(changes)
         kept = []
         for change in changes:
             if (change.op != "d" and change.after is not None
@@ -76,17 +79,26 @@ class LedgerEchoes:
             kept.append(change)
         return kept
 
-    def _written(self, table: str, keys: list[str]) -> dict[str, str] | None:
-        """Fingerprints the sinks wrote for ``keys``; None when there is no ledger table."""
-        if self._connection is None:
-            self._connection = self.dialect.connect()
-        connection = self._connection
+    def _look_for_ledger(self) -> bool:
+        connection = self._connected()
         cursor: Any = connection.cursor()
         try:
-            if not self._ledger_found:
-                self._ledger_found = self._has_ledger(cursor)
-                if not self._ledger_found:
-                    return None
+            return self._has_ledger(cursor)
+        finally:
+            cursor.close()
+            if not self.dialect.autocommit_reads:
+                connection.rollback()  # end the read transaction: the next batch sees new writes
+
+    def _connected(self) -> DbApiConnection:
+        if self._connection is None:
+            self._connection = self.dialect.connect()
+        return self._connection
+
+    def _written(self, table: str, keys: list[str]) -> dict[str, str]:
+        """Fingerprints the sinks wrote for ``keys``."""
+        connection = self._connected()
+        cursor: Any = connection.cursor()
+        try:
             found: dict[str, str] = {}
             param, quote = self.dialect.param, self.dialect.quote
             for start in range(0, len(keys), _CHUNK):
@@ -108,8 +120,10 @@ class LedgerEchoes:
             cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                            (LEDGER_ROW_TABLE,))
         elif self.dialect.engine == "postgresql":
-            cursor.execute("SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = %s "
-                           "AND schemaname = ANY (current_schemas(false))", (LEDGER_ROW_TABLE,))
+            # A table of that name on the search path (what the unqualified queries read),
+            # resolved by name as a query would, not through the pg_tables view.
+            cursor.execute("SELECT 1 FROM pg_catalog.pg_class WHERE oid = to_regclass(%s) "
+                           "AND relkind IN ('r', 'p')", (LEDGER_ROW_TABLE,))
         else:
             cursor.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() "
                            "AND table_name = %s", (LEDGER_ROW_TABLE,))
