@@ -1308,6 +1308,8 @@ static PyMethodDef methods[] = {
      "Row images of a MariaDB/MySQL binlog rows event, as capture text (or None)."},
     {"extract_row", (PyCFunction)(void (*)(void))extract_row, METH_FASTCALL,
      "Key JSON, hash and JSON of a file-drop row (adapters/capture/engines/files_diff.py)."},
+    {"csv_records", (PyCFunction)(void (*)(void))csv_records, METH_FASTCALL,
+     "Records of decoded CSV lines the plain split reads (files_records.py), else None."},
     {"kafka_batches", (PyCFunction)(void (*)(void))kafka_batches, METH_FASTCALL,
      "Kafka record batches (format v2, header left zero) of keyed records, per partition."},
     {"outgoing_records", (PyCFunction)(void (*)(void))outgoing_records, METH_FASTCALL,

@@ -51,6 +51,9 @@ PyObject *extract_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 PyObject *kafka_batches(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *outgoing_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
+/* csv_records(...) of _speedups_csv.c. */
+PyObject *csv_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
 /* binlog_images(...) of _speedups_binlog.c. */
 PyObject *binlog_images(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 

@@ -22,6 +22,7 @@ from adapters.capture.engines.files_records import (
     open_records,
 )
 from adapters.capture.source import SourceMisconfigured, TableSpec
+from bus.speedups import pure_python
 
 FIELDS = [{"name": "DJBH", "start": 0, "width": 4}, {"name": "XM", "start": 4, "width": 8},
           {"name": "DJRQ", "start": 12, "width": 16}]
@@ -193,8 +194,25 @@ def test_lines_decoded_together_and_split_fast_equal_each_line_read_alone_by_the
     columns = ("A", "B", "C")
 
     found = list(_csv_records(iter(lines), columns, delimiter, codec))
+    with pure_python():
+        in_python = list(_csv_records(iter(lines), columns, delimiter, codec))
 
-    assert found == one_by_one(lines, columns, delimiter, codec)
+    assert found == in_python == one_by_one(lines, columns, delimiter, codec)
+    assert {type(record) for record in found + in_python} <= {Record}  # not bare tuples
+
+
+def test_records_are_numbered_across_chunks_and_their_odd_lines_read_in_python() -> None:
+    lines = [f"{i},王{i},{i % 7 or ''}".encode("gbk") for i in range(1, 601)]
+    for odd in (0, 255, 256, 257, 599):  # a quote, a CR, a missing field, at chunk edges
+        lines[odd] = [b'"1,2",3,4', b"a\rb,1,2", b"only,two"][odd % 3]
+    columns = ("A", "B", "C")
+
+    found = list(_csv_records(iter(lines), columns, ",", "gbk"))
+
+    assert found == one_by_one(lines, columns, ",", "gbk")
+    assert [r.number for r in found] == list(range(1, 601))
+    assert found[1] == Record(2, {"A": "2", "B": "王2", "C": "2"})
+    assert found[6].row["C"] is None  # an empty field
 
 
 def test_a_chunk_with_one_bad_line_is_decoded_line_by_line() -> None:
