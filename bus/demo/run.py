@@ -76,9 +76,10 @@ def run_demo(settings: Settings, *, persons: int, console: Console) -> int:
     finally:
         console.print("stopping adapters, projections, sinks and web…")
         supervisor.stop()
-        if report.started:
-            console.print("stopping the local stack it started…")
-            stack.down()
+        if report.started:  # what was running before the demo keeps running
+            console.print(f"stopping what the demo started of the local stack "
+                          f"({', '.join(report.started)})…")
+            stack.down(only=report.started)
 
 
 def _print_welcome(console: Console, settings: Settings, supervisor: Supervisor,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,17 +85,21 @@ class LocalStack:
                 started.append("mariadb")
         return self.status(started=tuple(started))
 
-    def down(self) -> list[str]:
-        """Stop the registry, then the broker; names of the components that were stopped."""
+    def down(self, only: Collection[str] | None = None) -> list[str]:
+        """Stop the legacy databases, the registry, then the broker — or ``only`` those named
+        (what :meth:`up` reported it started); names of the components that were stopped."""
+        def wanted(name: str) -> bool:
+            return only is None or name in only
+
         stopped = []
         if (self.state_dir / "legacy-servers").exists() or self.legacy_databases:
-            if self.mariadb.down():
+            if wanted("mariadb") and self.mariadb.down():
                 stopped.append("mariadb")
-            if self.postgres.down():
+            if wanted("postgresql") and self.postgres.down():
                 stopped.append("postgresql")
-        if self.registry.stop(timeout=15):
+        if wanted("registry") and self.registry.stop(timeout=15):
             stopped.append("registry")
-        if self.kafka.stop(timeout=60):
+        if wanted("kafka") and self.kafka.stop(timeout=60):
             stopped.append("kafka")
         return stopped
 
