@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from adapters.capture.engines.files_records import LINE_COLUMN, Record
 from adapters.capture.engines.files_state import ExtractRows
-from adapters.capture.source import Op, Row
+from adapters.capture.source import Change, Op, Row, key_of
 from bus.speedups import speedups
 
 #: ``json.dumps(..., ensure_ascii=False)`` builds an encoder per call; this one is built once.
@@ -85,6 +85,49 @@ class ExtractDiff:
         if known[0] == digest:
             return None
         return Verdict("r", None) if self.first else Verdict("u", row_of(known[1]))
+
+    def changes(self, records: Sequence[Record], file_name: str, commit_ts_ms: int,
+                snapshot: bool) -> list[Change]:
+        """The changes of ``records``: for each, :meth:`judge` and the change it makes.
+
+        One loop over the batch with the state at hand, not three calls and two tuples a
+        record: a file of 300,000 records took 1.2 s to judge and turn into changes one by one.
+        Records the C state writer does not take, and undecodable ones, go through
+        :meth:`judge`.
+        """
+        extract_row, key_tuple = self._extract_row, self._key_tuple
+        seen, previous, first = self.seen, self.previous, self.first
+        new: Op = "r" if first else "c"
+        key_columns = self.key_columns
+        changes: list[Change] = []
+        append = changes.append
+        for record in records:
+            number, row, undecodable = record
+            native = None if undecodable or extract_row is None else extract_row(
+                row, key_tuple, LINE_COLUMN)
+            if native is None:
+                verdict = self.judge(record)
+                if verdict is not None:
+                    append(Change(verdict.op, key_of(row, key_columns), verdict.before, row,
+                                  f"{file_name}:{number}", commit_ts_ms, snapshot, undecodable))
+                continue
+            key, digest, row_json = native
+            known = seen.get(key)
+            if known is None:
+                known = previous.get(key)
+            seen[key] = (digest, row_json)
+            before = None
+            if known is None:
+                op = new
+            elif known[0] == digest:
+                continue
+            elif first:
+                op = "r"
+            else:
+                op, before = "u", row_of(known[1])
+            append(Change(op, key_of(row, key_columns), before, row, f"{file_name}:{number}",
+                          commit_ts_ms, snapshot))
+        return changes
 
     def _native_state(self, record_row: Row) -> tuple[str, str, str] | None:
         """The record's key JSON, hash and row JSON (without the line number) from one C

@@ -13,20 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from adapters.capture.engines.files_diff import ExtractDiff, Verdict
+from adapters.capture.engines.files_diff import ExtractDiff
 from adapters.capture.engines.files_listing import DropFile, Fingerprint
 from adapters.capture.engines.files_options import FileDropOptions
 from adapters.capture.engines.files_progress import FileProgress
 from adapters.capture.engines.files_records import Record, codec_for, open_records
 from adapters.capture.engines.files_state import ExtractRows, ExtractState
 from adapters.capture.source import Batch, Change, Row, SourceMisconfigured, State, TableSpec, key_of
-
-#: ``append`` mode: every record is a create.
-_CREATE = Verdict("c", None)
-
-
-def _append_verdict(_record: Record) -> Verdict:
-    return _CREATE
 
 
 class FileChanged(Exception):
@@ -103,14 +96,14 @@ class FileTake:
         return self._delete_batch()
 
     def _record_batch(self, records: list[Record]) -> Batch:
-        judge = _append_verdict if self.diff is None else self.diff.judge
         key_columns, name = self.spec.key_columns, self.job.file.name
         commit_ts_ms, snapshot = self.job.file.mtime_ms, self.snapshot
-        changes = [
-            Change(verdict.op, key_of(record.row, key_columns), verdict.before, record.row,
-                   f"{name}:{record.number}", commit_ts_ms, snapshot, record.undecodable)
-            for record in records if (verdict := judge(record)) is not None
-        ]
+        if self.diff is not None:
+            changes = self.diff.changes(records, name, commit_ts_ms, snapshot)
+        else:  # append mode: every record is a create
+            changes = [Change("c", key_of(record.row, key_columns), None, record.row,
+                              f"{name}:{record.number}", commit_ts_ms, snapshot,
+                              record.undecodable) for record in records]
         self.progress = self.progress.advanced(records=len(records))
         if self.diff is None and len(records) < self.spec.batch_size:
             self._finish(new_generation=False)
