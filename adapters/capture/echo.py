@@ -120,10 +120,8 @@ class LedgerEchoes:
             cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                            (LEDGER_ROW_TABLE,))
         elif self.dialect.engine == "postgresql":
-            # A table of that name on the search path (what the unqualified queries read),
-            # resolved by name as a query would, not through the pg_tables view.
-            cursor.execute("SELECT 1 FROM pg_catalog.pg_class WHERE oid = to_regclass(%s) "
-                           "AND relkind IN ('r', 'p')", (LEDGER_ROW_TABLE,))
+            cursor.execute("SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = %s "
+                           "AND schemaname = ANY (current_schemas(false))", (LEDGER_ROW_TABLE,))
         else:
             cursor.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() "
                            "AND table_name = %s", (LEDGER_ROW_TABLE,))
