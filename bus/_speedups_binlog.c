@@ -90,6 +90,53 @@ static PyObject *text(const char *format, ...) {
     return PyUnicode_FromStringAndSize(buffer, length);
 }
 
+/* ASCII text as a str, without the UTF-8 decoding PyUnicode_FromStringAndSize does. */
+static PyObject *ascii_text(const char *data, Py_ssize_t size) {
+    PyObject *value = PyUnicode_New(size, 127);
+    if (value != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(value), data, size);
+    return value;
+}
+
+/* ``n`` in decimal, at least ``width`` digits (zero-padded), at ``out``; the end. A row event
+ * holds a number, a date or a time in nearly every row: vsnprintf took most of their cost. */
+static char *put_number(char *out, unsigned long long n, int width) {
+    char reversed[24];
+    int length = 0;
+    do {
+        reversed[length++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    while (length < width)
+        reversed[length++] = '0';
+    while (length)
+        *out++ = reversed[--length];
+    return out;
+}
+
+static PyObject *integer_text(unsigned long long magnitude, int negative) {
+    char out[24], *end = out;
+    if (negative)
+        *end++ = '-';
+    end = put_number(end, magnitude, 1);
+    return ascii_text(out, end - out);
+}
+
+static PyObject *signed_text(long long n) {
+    /* the magnitude of LLONG_MIN does not fit a long long: negate as unsigned */
+    return n < 0 ? integer_text(0ULL - (unsigned long long)n, 1)
+                 : integer_text((unsigned long long)n, 0);
+}
+
+/* YYYY-MM-DD, as "%04d-%02d-%02d" writes a valid date. */
+static char *put_date(char *out, int year, int month, int day) {
+    out = put_number(out, (unsigned long long)year, 4);
+    *out++ = '-';
+    out = put_number(out, (unsigned long long)month, 2);
+    *out++ = '-';
+    return put_number(out, (unsigned long long)day, 2);
+}
+
 static PyObject *call_text(PyObject *function, PyObject *argument) {
     if (argument == NULL)
         return NULL;
@@ -126,10 +173,18 @@ static int read_fraction(Reader *r, int fsp, long *micros) {
 /* datetime.isoformat(sep=" ") with the fraction when there is one. */
 static PyObject *datetime_text(int year, int month, int day, int hour, int minute, int second,
                                long micros) {
-    if (micros > 0)
-        return text("%04d-%02d-%02d %02d:%02d:%02d.%06ld", year, month, day, hour, minute,
-                    second, micros);
-    return text("%04d-%02d-%02d %02d:%02d:%02d", year, month, day, hour, minute, second);
+    char out[32], *end = put_date(out, year, month, day);
+    *end++ = ' ';
+    end = put_number(end, (unsigned long long)hour, 2);
+    *end++ = ':';
+    end = put_number(end, (unsigned long long)minute, 2);
+    *end++ = ':';
+    end = put_number(end, (unsigned long long)second, 2);
+    if (micros > 0) {
+        *end++ = '.';
+        end = put_number(end, (unsigned long long)micros, 6);
+    }
+    return ascii_text(out, end - out);
 }
 
 /* str(Decimal(digits)) for the text RowsEvent.__read_new_decimal builds; the scientific
@@ -267,8 +322,8 @@ static PyObject *read_value(Reader *r, const Column *c, const Helpers *h, int *c
             return UNHANDLED;
         unsigned long long n = little_endian(p, c->a);
         if (c->kind == B_UINT)
-            return text("%llu", n);
-        return text("%lld", sign_extend(n, c->a));
+            return integer_text(n, 0);
+        return signed_text(sign_extend(n, c->a));
     }
     case B_YEAR:
         if (take(r, 1, &p) < 0)
@@ -308,7 +363,8 @@ static PyObject *read_value(Reader *r, const Column *c, const Helpers *h, int *c
             Py_RETURN_NONE; /* zero dates are None */
         if (!valid_date(year, month, day))
             return UNHANDLED; /* datetime.date raises */
-        return text("%04d-%02d-%02d", year, month, day);
+        char out[16];
+        return ascii_text(out, put_date(out, year, month, day) - out);
     }
     case B_DATETIME2: {
         if (take(r, 5, &p) < 0)

@@ -33,7 +33,7 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from pymysql.constants import FIELD_TYPE
@@ -75,7 +75,6 @@ from adapters.capture.source import (
     Batch,
     Change,
     Checkpoint,
-    Op,
     SourceMisconfigured,
     TableInfo,
     TableSpec,
@@ -532,28 +531,24 @@ class _BinlogTail(_Closable):
             self._pending.clear()
             self.close()
 
-    def _changes(self, event: Any, log_file: str) -> Iterable[Change]:
+    def _changes(self, event: Any, log_file: str) -> list[Change]:
+        """The changes of one row event, a list built per kind of event (a 500-row event
+        made 500 sets, sorts and tuples of undecodable columns, nearly all empty)."""
         position = f"{log_file}:{event.packet.log_pos}"
         ts_ms = int(event.timestamp) * 1000
         rows = self._images.images(event)
         if rows is None:
             rows = _python_images(event)
-        for images in rows:
-            before: Image | None = None
-            after: Image | None = None
-            op: Op
-            if isinstance(event, WriteRowsEvent):
-                op, after = "c", images[0]
-            elif isinstance(event, UpdateRowsEvent):
-                op, before, after = "u", images[0], images[1]
-            else:
-                op, before = "d", images[0]
-            image = after or before
-            assert image is not None
-            undecodable = tuple(sorted({*(before[1] if before else ()),
-                                        *(after[1] if after else ())}))
-            yield Change(op, key_of(image[0], self.keys), before[0] if before else None,
-                         after[0] if after else None, position, ts_ms, undecodable=undecodable)
+        keys = self.keys
+        if isinstance(event, UpdateRowsEvent):
+            return [Change("u", key_of(after, keys), before, after, position, ts_ms,
+                           undecodable=_undecodable(before_bad, after_bad))
+                    for (before, before_bad), (after, after_bad) in rows]
+        if isinstance(event, WriteRowsEvent):
+            return [Change("c", key_of(after, keys), None, after, position, ts_ms,
+                           undecodable=_undecodable(bad)) for ((after, bad),) in rows]
+        return [Change("d", key_of(before, keys), before, None, position, ts_ms,
+                       undecodable=_undecodable(bad)) for ((before, bad),) in rows]
 
     def close(self) -> None:
         reader, self._reader = self._reader, None
@@ -562,6 +557,13 @@ class _BinlogTail(_Closable):
                 reader.close()
             except DRIVER_ERRORS:
                 pass
+
+
+def _undecodable(*columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of a change's images that did not decode, each once, sorted."""
+    if not any(columns):
+        return ()
+    return tuple(sorted({column for names in columns for column in names}))
 
 
 def _python_images(event: Any) -> list[tuple[Image, ...]]:
