@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import multiprocessing
-import os
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +31,7 @@ from adapters.capture.change_event import (
     avro_name,
     event_id_prefix,
 )
+from adapters.capture.child_process import spawned_pool
 from adapters.capture.source import Change, key_text
 from bus.envelope import HeaderTemplate
 from bus.kafka import OutgoingRecord
@@ -190,20 +188,6 @@ def build_records(plan: RecordPlan, changes: Sequence[WireChange | Change],
     return builder.build(changes, captured_ms)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: leave when the capture process is gone (e.g. SIGKILLed).
-
-    A pool's worker holds both ends of its call queue, so it never sees the parent's end
-    close; without this, every killed ``bus adapters run`` would leave its workers behind.
-    """
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
 class RecordWorkers:
     """A pool of ``size`` worker processes, shared by the runners of this process."""
 
@@ -213,10 +197,7 @@ class RecordWorkers:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.size,
-                                             mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_exit_with_parent,
-                                             initargs=(os.getpid(),))
+            self._pool = spawned_pool(self.size)
         return self._pool
 
     async def build(self, plan: RecordPlan, changes: Sequence[WireChange],

@@ -22,10 +22,20 @@ from adapters.capture.source import (
 
 OLD = 1_700_000_000  # an mtime long past, so files count as settled
 
+#: Where the sources of the running test read their files (``options.reader``).
+_reader = "process"
+
+
+@pytest.fixture(autouse=True, params=["process", "thread"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test reads in a child process and in a worker thread: the same batches."""
+    monkeypatch.setattr(f"{__name__}._reader", request.param)
+    return str(request.param)
+
 
 def spec(directory: Path, batch_size: int = 100, **options: Any) -> TableSpec:
     base = {"directory": str(directory), "pattern": "hy_*.csv", "encoding": "gbk",
-            "settle_seconds": 0}
+            "settle_seconds": 0, "reader": _reader}
     base.update(options)
     return TableSpec("minzheng", "hy_djxx", ("DJBH",), "diff", batch_size=batch_size,
                      poll_interval=0.001, options=base)

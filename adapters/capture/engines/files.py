@@ -29,9 +29,10 @@ from adapters.capture.engines.files_listing import (
 )
 from adapters.capture.engines.files_options import MARKER_SUFFIXES, FileDropOptions, parse_options
 from adapters.capture.engines.files_progress import CurrentFile, FileProgress
+from adapters.capture.engines.files_reader import FileReader, ProcessReader, ThreadReader
 from adapters.capture.engines.files_records import codec_for, open_records
-from adapters.capture.engines.files_state import ExtractRows, ExtractState
-from adapters.capture.engines.files_take import FileChanged, FileJob, FileTake
+from adapters.capture.engines.files_state import ExtractState
+from adapters.capture.engines.files_take import FileChanged, FileJob
 from adapters.capture.source import (
     Batch,
     Checkpoint,
@@ -98,32 +99,32 @@ class FileDropSource:
 
     async def read(self, checkpoint: Checkpoint | None) -> AsyncGenerator[Batch, None]:
         progress = FileProgress.from_checkpoint(checkpoint)
-        previous = await asyncio.to_thread(self._load_state, progress.generation)
-        while True:
-            job = await asyncio.to_thread(self._next_job, progress)
-            if job is None:
-                yield Batch((), progress.as_checkpoint(), self._columns)
-                await asyncio.sleep(self.spec.poll_interval)
-                continue
-            take = FileTake(job, self.spec, self.options, previous, self._state)
-            try:
-                await asyncio.to_thread(take.open)
-            except FileChanged:
-                take.close()
-                continue
-            try:
-                self._columns = take.columns
-                while (batch := await asyncio.to_thread(take.next_batch)) is not None:
-                    progress = take.progress
+        reader = self._reader()
+        try:
+            await reader.load(progress.generation)
+            while True:
+                job = await asyncio.to_thread(self._next_job, progress)
+                if job is None:
+                    yield Batch((), progress.as_checkpoint(), self._columns)
+                    await asyncio.sleep(self.spec.poll_interval)
+                    continue
+                try:
+                    self._columns = await reader.open(job)
+                except FileChanged:
+                    continue
+                while (taken := await reader.next_batch()) is not None:
+                    batch, progress = taken
                     yield batch
-            finally:
-                take.close()
-            if take.diff is not None:
-                previous = take.diff.next_state()
-            log.info("took %s (%s) for %s", job.file.name, job.fingerprint.sha256[:12], self.spec.topic)
+                log.info("took %s (%s) for %s", job.file.name, job.fingerprint.sha256[:12],
+                         self.spec.topic)
+        finally:
+            reader.close()
 
-    def _load_state(self, generation: int) -> ExtractRows | None:
-        return None if self._state is None else self._state.load(generation)
+    def _reader(self) -> FileReader:
+        state_path = None if self._state is None else self._state.path
+        if self.options.reader == "process":
+            return ProcessReader(self.spec, state_path)
+        return ThreadReader(self.spec, state_path)
 
     def _next_job(self, progress: FileProgress) -> FileJob | None:
         """The file to read next (resuming the current one), or None if none is complete."""

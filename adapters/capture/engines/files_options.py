@@ -15,6 +15,7 @@ from adapters.capture.source import SourceMisconfigured, TableSpec
 
 Format = Literal["csv", "fixed_width"]
 Mode = Literal["append", "full"]
+Reader = Literal["process", "thread"]
 ENCODINGS = ("gbk", "gb18030", "utf-8", "auto")
 #: Suffixes of files still being written (renamed when complete) and of completion markers.
 PARTIAL_SUFFIXES = (".tmp", ".part")
@@ -52,6 +53,9 @@ class FileDropOptions:
     state_dir: Path | None = None
     archive_directory: Path | None = None
     remember_files: int = 2000
+    #: Where files are read, parsed and compared: a child process, or a worker thread
+    #: (files_reader.py).
+    reader: Reader = "process"
 
     @property
     def configured_columns(self) -> tuple[str, ...]:
@@ -90,6 +94,7 @@ def parse_options(spec: TableSpec) -> FileDropOptions:
         state_dir=_optional_path(raw, "state_dir"),
         archive_directory=_optional_path(raw, "archive_directory"),
         remember_files=int(_number(raw, "remember_files", 2000)),
+        reader=_choice(raw, "reader", ("process", "thread"), "process"),  # type: ignore[arg-type]
     )
     _check_consistency(options, spec)
     return options
