@@ -155,6 +155,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int,
                         default=Settings.model_fields["capture_workers"].default,
                         help="worker processes building the records (BUS_CAPTURE_WORKERS)")
+    parser.add_argument("--file-reader", choices=("process", "thread"), default="process",
+                        help="where the file drop is read, parsed and compared (options.reader)")
     parser.add_argument("--bootstrap", default=os.environ.get("BUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--registry",
                         default=os.environ.get("BUS_REGISTRY_URL", "http://127.0.0.1:8081"))
@@ -579,7 +581,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                 await asyncio.to_thread(write_gbk_extract, drops, args.rows)
                 await bench.run("files", "diff", {"directory": str(drops)}, options={
                     "pattern": "*.csv", "format": "csv", "encoding": "gbk",
-                    "settle_seconds": 0})
+                    "settle_seconds": 0, "reader": args.file_reader})
         finally:
             await registry.close()
             if not args.keep_topics and bench.topics:
