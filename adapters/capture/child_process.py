@@ -4,7 +4,7 @@
 thread stays held forever in the child), so children start a fresh interpreter. A pool's
 worker holds both ends of its call queue and never sees the parent's end close; a watcher
 thread ends it when the parent is gone — without it, every SIGKILLed ``bus adapters run``
-would leave its workers behind.
+would leave its workers behind. Workers ignore SIGINT: the parent shuts them down.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,9 @@ def exit_with_parent(parent: int) -> None:
 def _start_worker(parent: int, thresholds: tuple[int, int, int],
                   initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
     exit_with_parent(parent)
+    # Ctrl-C reaches the whole process group; the parent stops its workers itself, and a
+    # worker interrupted in its queue read would print a traceback to the terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.set_threshold(*thresholds)  # the parent's pace (bus/collector.py): workers stream rows too
     if initializer is not None:
         initializer(*initargs)

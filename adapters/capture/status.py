@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from collections import deque
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -33,20 +34,23 @@ class CaptureStatus:
     snapshot_done: int | None = None
     snapshot_total: int | None = None
     updated_at: float = field(default_factory=time.time)
-    _window: list[tuple[float, int]] = field(default_factory=list, repr=False)
+    #: (time, rows) of the last ten seconds' batches, oldest first.
+    _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
 
     def record_rows(self, count: int) -> None:
         now = time.monotonic()
         self.rows += count
-        self._window.append((now, self.rows))
-        self._window = [(t, r) for t, r in self._window if now - t <= 10.0]
-        first_time, first_rows = self._window[0]
+        window = self._window
+        window.append((now, self.rows))
+        while now - window[0][0] > 10.0:  # a capture records a hundred batches a second
+            window.popleft()
+        first_time, first_rows = window[0]
         self.rows_per_second = ((self.rows - first_rows) / (now - first_time)
                                 if now > first_time else 0.0)
         self.updated_at = time.time()
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(replace(self, _window=deque()))
         data.pop("_window", None)
         return data
 

@@ -176,7 +176,7 @@ def _unpacked(packed: bytes | None) -> Taken | None:
 # --- the capture's side ----------------------------------------------------------------------
 
 class ProcessReader:
-    """A :class:`TakeReader` in a child process, one batch read ahead."""
+    """A :class:`TakeReader` in a child process, :data:`READ_AHEAD` batches ahead."""
 
     def __init__(self, spec: TableSpec, state_path: Path | None) -> None:
         # Options arrive as whatever mapping the configuration built; the child needs a dict.
