@@ -64,6 +64,13 @@ class Settings(BaseSettings):
                     "of pipelined captures; 0 builds them in the capture process.",
     )
 
+    capture_source_process: bool = Field(
+        default=False,
+        description="Run each capture source (reading the legacy table, its text images and "
+                    "changes) in a child process of its own, so reading and publishing use two "
+                    "cores (docs/capture.md).",
+    )
+
     read_store_url: str | None = Field(
         default=None,
         description="PostgreSQL database of the profile read stores (postgresql://…), each "

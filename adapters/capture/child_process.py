@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["exit_with_parent", "spawned_pool"]
+__all__ = ["exit_with_parent", "prepare_child", "spawned_pool"]
 
 
 def exit_with_parent(parent: int) -> None:
@@ -32,13 +32,19 @@ def exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def prepare_child(parent: int, thresholds: tuple[int, int, int]) -> None:
+    """In a spawned child of ``parent``: leave with it, collect cycles at its pace
+    (bus/collector.py: children stream rows too), and leave Ctrl-C to it."""
+    exit_with_parent(parent)
+    gc.set_threshold(*thresholds)
+    # Ctrl-C reaches the whole process group; the parent stops its children itself, and a
+    # child interrupted in a queue or pipe read would print a traceback to the terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _start_worker(parent: int, thresholds: tuple[int, int, int],
                   initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
-    exit_with_parent(parent)
-    # Ctrl-C reaches the whole process group; the parent stops its workers itself, and a
-    # worker interrupted in its queue read would print a traceback to the terminal.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.set_threshold(*thresholds)  # the parent's pace (bus/collector.py): workers stream rows too
+    prepare_child(parent, thresholds)
     if initializer is not None:
         initializer(*initargs)
 

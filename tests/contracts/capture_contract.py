@@ -139,6 +139,8 @@ class CaptureContract:
     #: The runner's pipeline and record workers; None: the stack's settings (BUS_CAPTURE_*).
     pipeline: bool | None = None
     workers: int | None = None
+    #: Whether the source runs in a child process (``BUS_CAPTURE_SOURCE_PROCESS``).
+    source_process: bool = False
 
     @pytest.fixture
     def legacy(self) -> Iterator[LegacyTable]:
@@ -151,7 +153,7 @@ class CaptureContract:
 
     def source(self, legacy: LegacyTable, state_dir: Path) -> CaptureSource:
         [config] = parse_config(self.config(legacy))
-        [source] = build_sources(config, state_dir)
+        [source] = build_sources(config, state_dir, separate_processes=self.source_process)
         return source
 
     def topic(self, stack: Settings, legacy: LegacyTable) -> TopicContents:
@@ -292,7 +294,8 @@ class CaptureContract:
         config_path.write_text(yaml.safe_dump(self.config(legacy)), encoding="utf-8")
         env = {**os.environ, "BUS_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
                "BUS_REGISTRY_URL": stack.registry_url, "BUS_STATE_DIR": str(tmp_path / "state"),
-               "BUS_ADAPTERS_CONFIG": str(config_path), "BUS_ADAPTERS_PORT": "0"}
+               "BUS_ADAPTERS_CONFIG": str(config_path), "BUS_ADAPTERS_PORT": "0",
+               "BUS_CAPTURE_SOURCE_PROCESS": "true" if self.source_process else "false"}
         rng = random.Random(11)
         log = open(tmp_path / "adapters.log", "ab")  # noqa: SIM115
         process = None

@@ -121,6 +121,12 @@ class TestMariaDbIncremental(CaptureContract):
         yield from _table(mariadb, "incremental")
 
 
+class TestMariaDbIncrementalInSourceProcess(TestMariaDbIncremental):
+    """The same contract with the source in a child process (``BUS_CAPTURE_SOURCE_PROCESS``)."""
+
+    source_process = True
+
+
 class TestMariaDbDiff(CaptureContract):
     @pytest.fixture
     def legacy(self, mariadb: MariaDbServer) -> Iterator[LegacyTable]:

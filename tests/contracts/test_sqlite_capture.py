@@ -120,6 +120,13 @@ class TestSqliteDiff(CaptureContract):
         table.start()
 
 
+class TestSqliteDiffInSourceProcess(TestSqliteDiff):
+    """The same contract with the source in a child process (``BUS_CAPTURE_SOURCE_PROCESS``):
+    ``diff`` calls back into it for each transaction (``durable``) and acknowledgement."""
+
+    source_process = True
+
+
 class TestSqliteBrokerOutage(BrokerOutageContract):
     @pytest.fixture(params=["incremental", "diff"])
     def legacy(self, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LegacyTable]:

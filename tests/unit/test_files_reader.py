@@ -7,7 +7,6 @@ import asyncio
 import multiprocessing
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from adapters.capture.engines.files import FileDropSource
 from adapters.capture.engines.files_progress import CurrentFile, FileProgress
 from adapters.capture.engines.files_reader import _packed, _unpacked
 from adapters.capture.source import Batch, Change, SourceUnavailable, TableSpec
+from tests.processes import gone
 
 OLD = 1_700_000_000
 
@@ -59,19 +59,6 @@ def test_a_batch_crosses_to_the_capture_as_it_was_read() -> None:
 
 def child_pids() -> set[int]:
     return {p.pid for p in multiprocessing.active_children() if p.pid is not None}
-
-
-def gone(pid: int, within: float = 10.0) -> bool:
-    """Whether process ``pid`` ended (exited or a zombie) within ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
-                return True
-        except (FileNotFoundError, ProcessLookupError):  # reaped, or while being read
-            return True
-        time.sleep(0.02)
-    return False
 
 
 async def test_a_reader_process_killed_mid_file_fails_the_read_and_a_new_read_resumes_exactly(

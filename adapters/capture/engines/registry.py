@@ -27,6 +27,15 @@ def factory_for(engine: str) -> Factory:
     return factory
 
 
-def build_sources(config: SourceConfig, state_dir: Path) -> list[CaptureSource]:
+def build_sources(config: SourceConfig, state_dir: Path, *,
+                  separate_processes: bool = False) -> list[CaptureSource]:
+    """The sources of ``config``; with ``separate_processes`` each runs in a child process
+    of its own (:mod:`adapters.capture.source_process`)."""
     factory = factory_for(config.engine)
-    return [factory(config.connection, spec, state_dir) for spec in config.tables]
+    sources = [factory(config.connection, spec, state_dir) for spec in config.tables]
+    if not separate_processes:
+        return sources
+    from adapters.capture.source_process import ProcessSource
+
+    return [ProcessSource(config.engine, config.connection, spec, state_dir, local)
+            for spec, local in zip(config.tables, sources, strict=True)]
