@@ -155,7 +155,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int,
                         default=Settings.model_fields["capture_workers"].default,
                         help="worker processes building the records (BUS_CAPTURE_WORKERS)")
-    parser.add_argument("--source-process", action=argparse.BooleanOptionalAction,
+    parser.add_argument("--source-process", choices=("auto", "true", "false"),
                         default=Settings.model_fields["capture_source_process"].default,
                         help="run each source in a child process (BUS_CAPTURE_SOURCE_PROCESS)")
     parser.add_argument("--file-reader", choices=("process", "thread"), default="process",
@@ -318,7 +318,8 @@ def build_source(department: str, engine: str, connection: dict[str, Any], strat
     document = {"sources": [{"department": department, "engine": engine,
                              "connection": connection, "tables": [table]}]}
     (config,) = parse_config(document)
-    (source,) = build_sources(config, state_dir, separate_processes=args.source_process)
+    separate = {"auto": None, "true": True, "false": False}[args.source_process]
+    (source,) = build_sources(config, state_dir, separate_processes=separate)
     return source
 
 

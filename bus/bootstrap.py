@@ -53,7 +53,7 @@ async def adapter_pipeline(settings: Settings) -> AsyncIterator[
     """Every configured capture, and a standardize stage for every table with a mapping."""
     sources = [source for config in load_configured_sources(settings)
                for source in build_sources(config, settings.state_dir.resolve(),
-                                           separate_processes=settings.capture_source_process)]
+                                           separate_processes=settings.separate_source_processes)]
     mappings = [m for m in (find_mapping(s.spec.department, s.spec.table) for s in sources) if m]
     bootstrap = settings.kafka_bootstrap
     await ensure_topics(bootstrap, capture_topics([s.spec for s in sources]) + [

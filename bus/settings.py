@@ -7,6 +7,7 @@ root (the CLI, a test fixture) and pass the result down.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -64,12 +65,18 @@ class Settings(BaseSettings):
                     "of pipelined captures; 0 builds them in the capture process.",
     )
 
-    capture_source_process: bool = Field(
-        default=False,
+    capture_source_process: Literal["auto", "true", "false"] = Field(
+        default="auto",
         description="Run each capture source (reading the legacy table, its text images and "
                     "changes) in a child process of its own, so reading and publishing use two "
-                    "cores (docs/capture.md).",
+                    "cores; auto: for PostgreSQL and SQLite, where it measured faster "
+                    "(docs/capture.md).",
     )
+
+    @property
+    def separate_source_processes(self) -> bool | None:
+        """``capture_source_process`` for ``build_sources``: None lets each engine decide."""
+        return {"auto": None, "true": True, "false": False}[self.capture_source_process]
 
     read_store_url: str | None = Field(
         default=None,

@@ -139,8 +139,9 @@ class CaptureContract:
     #: The runner's pipeline and record workers; None: the stack's settings (BUS_CAPTURE_*).
     pipeline: bool | None = None
     workers: int | None = None
-    #: Whether the source runs in a child process (``BUS_CAPTURE_SOURCE_PROCESS``).
-    source_process: bool = False
+    #: Whether the source runs in a child process; None: as its engine does by default
+    #: (``BUS_CAPTURE_SOURCE_PROCESS=auto``).
+    source_process: bool | None = None
 
     @pytest.fixture
     def legacy(self) -> Iterator[LegacyTable]:
@@ -295,7 +296,8 @@ class CaptureContract:
         env = {**os.environ, "BUS_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
                "BUS_REGISTRY_URL": stack.registry_url, "BUS_STATE_DIR": str(tmp_path / "state"),
                "BUS_ADAPTERS_CONFIG": str(config_path), "BUS_ADAPTERS_PORT": "0",
-               "BUS_CAPTURE_SOURCE_PROCESS": "true" if self.source_process else "false"}
+               "BUS_CAPTURE_SOURCE_PROCESS": {None: "auto", True: "true", False: "false"}[
+                   self.source_process]}
         rng = random.Random(11)
         log = open(tmp_path / "adapters.log", "ab")  # noqa: SIM115
         process = None

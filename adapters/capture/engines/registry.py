@@ -27,12 +27,20 @@ def factory_for(engine: str) -> Factory:
     return factory
 
 
+#: Engines whose sources run in a child process unless told otherwise: where reading a row
+#: costs the capture process more than moving it (docs/benchmarks.md). A MariaDB row is read
+#: in C and its server competes for the same cores; file drops read in a child of their own.
+SEPARATE_BY_DEFAULT = frozenset({"postgres", "sqlite"})
+
+
 def build_sources(config: SourceConfig, state_dir: Path, *,
-                  separate_processes: bool = False) -> list[CaptureSource]:
-    """The sources of ``config``; with ``separate_processes`` each runs in a child process
-    of its own (:mod:`adapters.capture.source_process`)."""
+                  separate_processes: bool | None = None) -> list[CaptureSource]:
+    """The sources of ``config``; with ``separate_processes`` (None: :data:`SEPARATE_BY_DEFAULT`)
+    each runs in a child process of its own (:mod:`adapters.capture.source_process`)."""
     factory = factory_for(config.engine)
     sources = [factory(config.connection, spec, state_dir) for spec in config.tables]
+    if separate_processes is None:
+        separate_processes = config.engine in SEPARATE_BY_DEFAULT
     if not separate_processes:
         return sources
     from adapters.capture.source_process import ProcessSource
