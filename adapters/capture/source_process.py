@@ -264,6 +264,9 @@ class ProcessSource:
         # The local source only answers what the runner asks before reading; it never connects.
         self.engine, self.database, self.spec = local.engine, local.database, local.spec
         self.reads_ahead = bool(getattr(local, "reads_ahead", False))
+        #: A SQL source's dialect: the runner's echo filter reads the write-back ledger
+        #: through connections of its own (adapters/capture/echo.py).
+        self.dialect = getattr(local, "dialect", None)
         self._recipe: Recipe = (engine, dict(connection), replace(spec, options=dict(spec.options)),
                                 state_dir)
         self._child: _Child | None = None

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.capture.config import parse_config
+from adapters.capture.echo import echo_filter_for
 from adapters.capture.engines.registry import build_sources
 from adapters.capture.source import (
     Batch,
@@ -76,6 +77,7 @@ async def test_a_source_in_a_child_reads_what_it_reads_in_the_capture_process(
     there = sources(tmp_path, strategy, separate=True)
     assert (there.engine, there.database, there.spec) == (here.engine, here.database, here.spec)
     assert getattr(there, "reads_ahead", False) == getattr(here, "reads_ahead", False)
+    assert echo_filter_for(there) is not None, "the runner still drops the sinks' echoes"
     try:
         await there.check()
         assert await there.discover() == await here.discover()
