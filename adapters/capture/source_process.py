@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -181,8 +182,6 @@ class _Child:
     def __init__(self, recipe: Recipe, name: str) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, theirs = context.Pipe(duplex=True)
-        import gc
-
         self.process = context.Process(
             target=_serve, name=name, daemon=True,
             args=(theirs, recipe, os.getpid(), gc.get_threshold(), logging.getLogger().level))
@@ -211,7 +210,7 @@ class _Child:
         try:
             message = pickle.loads(self.connection.recv_bytes())
         except (EOFError, OSError) as exc:
-            self._ended(exc or "end of its pipe")
+            self._ended(str(exc) or "its pipe closed")
             return
         kind = message[0]
         if kind in ("result", "error"):
