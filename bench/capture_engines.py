@@ -318,7 +318,7 @@ def build_source(department: str, engine: str, connection: dict[str, Any], strat
     document = {"sources": [{"department": department, "engine": engine,
                              "connection": connection, "tables": [table]}]}
     (config,) = parse_config(document)
-    separate = {"auto": None, "true": True, "false": False}[args.source_process]
+    separate = Settings(capture_source_process=args.source_process).separate_source_processes
     (source,) = build_sources(config, state_dir, separate_processes=separate)
     return source
 
